@@ -1,0 +1,1 @@
+"""FIX session layer, codec, dictionaries, acceptor and applications."""
