@@ -1,0 +1,50 @@
+# The two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTAG := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])')
+# The quickfix C++ build takes ~4 minutes: build its wheel once, outside the clone, and reuse it.
+CACHE ?= $(HOME)/.cache/fix-exchange
+QF_VERSION := 1.16.0
+QF_WHEELS := $(CACHE)/wheels-$(PYTAG)
+
+.PHONY: run test bench lint conformance clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/fixserver
+
+quickfix-wheel: | $(BIN)/python
+	@if ls $(QF_WHEELS)/quickfix-$(QF_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "quickfix $(QF_VERSION): using the cached wheel in $(QF_WHEELS)"; \
+	else \
+	  echo "quickfix $(QF_VERSION): building the wheel once (about 4 minutes) into $(QF_WHEELS)"; \
+	  mkdir -p $(QF_WHEELS) && $(BIN)/pip wheel -q --no-deps -w $(QF_WHEELS) quickfix==$(QF_VERSION); \
+	fi
+
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml | quickfix-wheel
+	$(BIN)/pip install -q --find-links $(QF_WHEELS) -e '.[test]'
+	touch $@
+
+test: $(VENV)/.test-installed
+	scripts/run-tests
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+conformance: $(VENV)/.installed
+	scripts/run-conformance
+
+clean:
+	rm -rf $(VENV) var build *.egg-info
