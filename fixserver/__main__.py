@@ -1,0 +1,7 @@
+"""``python -m fixserver`` is the ``fixserver`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""The trio acceptor: listens on every configured port, one task pair per connection.
+
+This module only moves bytes between sockets and :class:`Connection` objects.
+Per connection a reader task feeds received bytes in, and a writer task sends
+what the session has queued, wakes at the session's timer deadlines, and closes
+the socket when the protocol says so. A slow or dead client only ever blocks
+its own writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+import trio
+
+from .connection import Connection, SessionRegistry
+
+log = logging.getLogger("fixserver.acceptor")
+
+# A client that does not read its messages must not make us buffer without bound.
+MAX_OUTBOX_BYTES = 64 << 20
+
+
+class _Wakeup:
+    """An event that can be set many times; the writer waits on it."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait_until(self, deadline: float) -> None:
+        """Wait until set or until the monotonic ``deadline``."""
+        delay = max(0.0, deadline - time.monotonic())
+        with trio.move_on_after(delay):
+            await self._event.wait()
+        if self._event.is_set():
+            self._event = trio.Event()
+
+
+class Acceptor:
+    """Serves a SessionRegistry on its ports until cancelled or signalled."""
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        self.registry = registry
+        self.listeners: list[trio.SocketListener] = []
+        self._connections: set[Connection] = set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[list[tuple[str, int]]]
+                    = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            addresses = []
+            for port, host in sorted(self.registry.ports().items()):
+                listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
+                for listener in listeners:
+                    self.listeners.append(listener)
+                    sockname = listener.socket.getsockname()
+                    addresses.append((sockname[0], sockname[1]))
+                    nursery.start_soon(trio.serve_listeners, self._handler(port), [listener])
+            for host, port in addresses:
+                log.info("listening on %s:%d", host, port)
+            task_status.started(addresses)
+
+    def _handler(self, port: int) -> Callable[[trio.SocketStream], object]:
+        async def handle(stream: trio.SocketStream) -> None:
+            await self._handle(stream, port)
+        return handle
+
+    async def _handle(self, stream: trio.SocketStream, port: int) -> None:
+        try:
+            peer = "%s:%d" % stream.socket.getpeername()[:2]
+        except OSError:
+            return
+        conn = Connection(self.registry, port, peer, time.monotonic())
+        wakeup = _Wakeup()
+        self._connections.add(conn)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader, stream, conn, wakeup, nursery.cancel_scope)
+                await self._writer(stream, conn, wakeup)
+                nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            log.info("connection from %s lost: %s", peer, e)
+        finally:
+            self._connections.discard(conn)
+            conn.connection_lost(time.monotonic())
+            with trio.move_on_after(1):
+                await stream.aclose()
+
+    async def _reader(self, stream: trio.SocketStream, conn: Connection, wakeup: _Wakeup,
+                      scope: trio.CancelScope) -> None:
+        try:
+            while conn.close_reason is None:
+                data = await stream.receive_some(65536)
+                if not data:
+                    conn.close_reason = conn.close_reason or "peer closed the connection"
+                    break
+                conn.receive(data, time.monotonic())
+                if conn.session is not None:
+                    conn.session.on_output = wakeup.set
+                wakeup.set()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            conn.close_reason = conn.close_reason or f"read failed: {e}"
+        wakeup.set()
+
+    async def _writer(self, stream: trio.SocketStream, conn: Connection,
+                      wakeup: _Wakeup) -> None:
+        while True:
+            out = conn.drain()
+            if out:
+                data = b"".join(out)
+                if len(data) > MAX_OUTBOX_BYTES:
+                    log.warning("connection from %s: %d bytes queued, client not reading",
+                                conn.peer, len(data))
+                await stream.send_all(data)
+                # More may have been queued while we were sending: drain before closing.
+                continue
+            if conn.close_reason is not None:
+                if conn.session is not None:
+                    conn.session.on_output = None
+                return
+            await wakeup.wait_until(conn.next_deadline())
+            conn.on_timer(time.monotonic())
+
+    def shutdown(self, reason: str = "Server shutting down") -> None:
+        """Log out every logged-on session; connections close once that is sent."""
+        for conn in list(self._connections):
+            session = conn.session
+            if session is not None and session.logged_on and not session.sent_logout:
+                session._send_logout(reason)
+            conn.close_reason = conn.close_reason or reason
+            if session is not None and session.on_output is not None:
+                session.on_output()
+
+
+async def run(registry: SessionRegistry,
+              task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+              ) -> None:
+    """Serve until SIGINT/SIGTERM, then log sessions out and stop."""
+    acceptor = Acceptor(registry)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            addresses = await nursery.start(acceptor.serve)
+            task_status.started(addresses)
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                for listener in acceptor.listeners:
+                    await listener.aclose()
+                acceptor.shutdown()
+                with trio.move_on_after(2):
+                    while acceptor._connections:
+                        await trio.sleep(0.05)
+                nursery.cancel_scope.cancel()
+                break

@@ -1,0 +1,1 @@
+"""Applications a session hands its application messages to (``Application=`` in sessions.cfg)."""

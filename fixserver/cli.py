@@ -1,0 +1,105 @@
+"""Command line: ``fixserver --sessions FILE --data-dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import trio
+
+from . import dictionary
+from .acceptor import run
+from .apps.echo import EchoApplication
+from .connection import SessionRegistry
+from .session import Application, Session
+from .settings import SessionConfig, SettingsError, load_sessions
+from .store import FileStore, MemoryStore
+from .validation import Validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
+
+log = logging.getLogger("fixserver")
+
+
+class ConfigError(Exception):
+    """A configuration problem the operator must fix; the message names it."""
+
+
+def _dictionary_for(config: SessionConfig, cfg_dir: Path) -> dictionary.DataDictionary:
+    if config.data_dictionary is None:
+        return dictionary.for_begin_string(config.begin_string.encode())
+    path = Path(config.data_dictionary)
+    for candidate in (path, cfg_dir / path, dictionary.DICTIONARY_DIR / path.name):
+        if candidate.exists():
+            dd = dictionary.load(candidate.resolve())
+            if dd.begin_string.decode() != config.begin_string:
+                raise ConfigError(f"{config.session_id}: DataDictionary {candidate} is for "
+                                  f"{dd.begin_string.decode()}")
+            return dd
+    raise ConfigError(f"{config.session_id}: DataDictionary {config.data_dictionary} not found")
+
+
+def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path) -> list[Session]:
+    """Create each configured session with its store, validator and application."""
+    apps: dict[str, Application] = {}
+    sessions = []
+    for config in configs:
+        if config.application not in apps:
+            if config.application == "echo":
+                apps["echo"] = EchoApplication()
+            else:
+                raise ConfigError(f"{config.session_id}: Application={config.application} "
+                                  "is not available in this build")
+        validator = None
+        if config.use_data_dictionary:
+            validator = Validator(
+                _dictionary_for(config, cfg_dir),
+                check_fields_out_of_order=config.validate_fields_out_of_order,
+                check_fields_have_values=config.validate_fields_have_values,
+                check_user_defined_fields=config.validate_user_defined_fields,
+            )
+        store_dir = Path(config.file_store_path)
+        if not store_dir.is_absolute():
+            store_dir = data_dir / store_dir
+        name = f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}"
+        store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
+        sessions.append(Session(config, store, apps[config.application], validator))
+    return sessions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
+    parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
+                        help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
+    parser.add_argument("--data-dir", type=Path, default=Path("var"),
+                        help="where stores, journal and audit files live (default: ./var)")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        configs = load_sessions(args.sessions)
+        if not configs:
+            raise ConfigError(f"{args.sessions}: no [SESSION] defined")
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        sessions = build_sessions(configs, args.sessions.resolve().parent, args.data_dir)
+    except (SettingsError, ConfigError) as e:
+        print(f"fixserver: {e}", file=sys.stderr)
+        return 2
+    registry = SessionRegistry(sessions)
+    for s in sessions:
+        log.info("session %s on port %d (Application=%s)", s.session_id, s.config.port,
+                 s.config.application)
+    try:
+        trio.run(run, registry)
+    except OSError as e:
+        print(f"fixserver: cannot listen: {e}", file=sys.stderr)
+        return 1
+    finally:
+        for s in sessions:
+            s.store.close()
+    log.info("stopped")
+    return 0

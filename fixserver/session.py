@@ -1,0 +1,555 @@
+"""The FIX session state machine, sans-IO.
+
+A :class:`Session` holds one counterparty's session: sequence numbers (through
+its store), logon state, heartbeat timers, the queue of messages received past
+a gap, and what it has asked to resend. It is driven by three calls, all taking
+the current monotonic time:
+
+* ``on_message(msg, now)`` for every parsed message of the connection,
+* ``on_timer(now)`` whenever ``next_deadline()`` passes,
+* ``on_disconnect(now)`` when the connection is gone,
+
+and it answers by appending encoded messages to ``outbox`` and by setting
+``disconnect_reason``. No socket, no clock, no thread: tests drive it directly.
+The behaviour follows the FIX session protocol as the QuickFIX acceptance suite
+checks it (see docs in README.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from .codec import Field, Message, encode, parse
+from .settings import SessionConfig
+from .store import MemoryStore
+from .validation import Layout, Problem, SessionRejectReason, Validator
+
+log = logging.getLogger("fixserver.session")
+
+ADMIN_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
+# Header fields a session writes itself; everything else in a header is the message's.
+SESSION_HEADER_TAGS = frozenset((8, 9, 35, 34, 49, 52, 56, 43, 122, 10))
+# Routing fields swapped when answering a message (OnBehalfOf <-> DeliverTo, Sub/Location IDs).
+REVERSE_ROUTE = {115: 128, 128: 115, 116: 129, 129: 116, 144: 145, 145: 144,
+                 50: 57, 57: 50, 142: 143, 143: 142}
+
+
+class UnsupportedMessageType(Exception):
+    """Raised by an application for an application message it does not handle."""
+
+
+class BusinessReject(Exception):
+    """Raised by an application to answer with a BusinessMessageReject (j)."""
+
+    def __init__(self, reason: int, text: str, ref_id: bytes | None = None) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+        self.ref_id = ref_id
+
+
+class Application(Protocol):
+    """What a session hands its application messages to."""
+
+    def on_logon(self, session: Session) -> None: ...
+
+    def on_logout(self, session: Session) -> None: ...
+
+    def on_message(self, session: Session, msg: Message, layout: Layout) -> None: ...
+
+
+class Timestamps:
+    """SendingTime text with milliseconds, formatted once per second."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = b""
+
+    def format(self, wall: float) -> bytes:
+        second = int(wall)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+        return b"%b.%03d" % (self._prefix, int((wall - second) * 1000))
+
+
+def parse_utc(value: bytes) -> float | None:
+    """Seconds since the epoch of a UTCTimestamp, or None if malformed."""
+    try:
+        text = value.decode("ascii")
+        base, _, frac = text.partition(".")
+        t = dt.datetime.strptime(base, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+        return t.timestamp() + (float("0." + frac) if frac else 0.0)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class Session:
+    """One FIX session (BeginString, our CompID, their CompID) and its state."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        store: MemoryStore,
+        application: Application,
+        validator: Validator | None,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.app = application
+        self.validator = validator
+        self.wall_clock = wall_clock
+        self.monotonic = monotonic
+        self.begin_string = config.begin_string.encode()
+        self.sender_comp_id = config.sender_comp_id.encode()  # ours
+        self.target_comp_id = config.target_comp_id.encode()  # theirs
+        self.session_id = config.session_id
+        self._timestamps = Timestamps()
+        self.outbox: list[bytes] = []
+        self.on_output: Callable[[], None] | None = None  # set by the I/O driver
+        self._reset_connection_state(0.0)
+        self.connected = False
+
+    # -- state ------------------------------------------------------------------
+
+    def _reset_connection_state(self, now: float) -> None:
+        self.received_logon = False
+        self.sent_logout = False
+        self.logout_sent_at = 0.0
+        self.connected_at = now
+        self.heartbeat_interval = 0
+        self.last_sent = now
+        self.last_received = now
+        self.test_requests = 0
+        self.queue: dict[int, Message] = {}
+        self.resend_range: tuple[int, int] | None = None
+        self.disconnect_reason: str | None = None
+
+    @property
+    def logged_on(self) -> bool:
+        return self.received_logon and self.connected
+
+    @property
+    def next_sender_seq(self) -> int:
+        return self.store.next_sender_seq
+
+    @property
+    def next_target_seq(self) -> int:
+        return self.store.next_target_seq
+
+    def _incr_target(self) -> None:
+        self.store.set_next_target(self.store.next_target_seq + 1)
+
+    def disconnect(self, reason: str) -> None:
+        if self.disconnect_reason is None:
+            self.disconnect_reason = reason
+            log.info("%s: disconnecting: %s", self.session_id, reason)
+
+    # -- connection events --------------------------------------------------------
+
+    def on_connect(self, now: float) -> None:
+        self._reset_connection_state(now)
+        self.outbox.clear()
+        self.connected = True
+
+    def on_disconnect(self, now: float) -> None:
+        was_logged_on = self.received_logon
+        self.connected = False
+        self.received_logon = False
+        self.queue.clear()
+        self.resend_range = None
+        if self.config.reset_on_disconnect:
+            self.store.reset()
+        if was_logged_on:
+            log.info("%s: logged out", self.session_id)
+            self.app.on_logout(self)
+
+    # -- sending --------------------------------------------------------------------
+
+    def _header(self, seq: int, extra: list[Field] | tuple[Field, ...] = ()) -> list[Field]:
+        header = [(34, b"%d" % seq), (49, self.sender_comp_id),
+                  (52, self._timestamps.format(self.wall_clock())), (56, self.target_comp_id)]
+        if extra:
+            header.extend(extra)
+            header.sort(key=lambda f: f[0])
+        return header
+
+    def send(self, msg_type: bytes, body: list[Field], header: list[Field] | tuple[Field, ...] = (),
+             now: float | None = None) -> bytes:
+        """Send a message with the next MsgSeqNum; application messages are stored
+        first so a ResendRequest can always be answered."""
+        seq = self.store.next_sender_seq
+        raw = encode(self.begin_string, [(35, msg_type), *self._header(seq, header), *body])
+        if msg_type not in ADMIN_TYPES and self.config.persist_messages:
+            self.store.save(seq, raw)
+        self.store.set_next_sender(seq + 1)
+        if self.connected:
+            self.outbox.append(raw)
+            self.last_sent = self.monotonic() if now is None else now
+            if self.on_output is not None:
+                self.on_output()
+        return raw
+
+    def drain(self) -> list[bytes]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def _send_logout(self, text: str | None = None) -> None:
+        body = [(58, text.encode())] if text else []
+        self.send(b"5", body)
+        self.sent_logout = True
+        self.logout_sent_at = self.monotonic()
+
+    def _reject(self, msg: Message, reason: int, tag: int | None = None) -> None:
+        """Session-level Reject (3) of ``msg``; layout per FIX version."""
+        if not self.received_logon:
+            self.disconnect(f"invalid message before logon: {Problem(reason, tag).text}")
+            return
+        body: list[Field] = []
+        seq = msg.get(34)
+        if seq:
+            body.append((45, seq))
+        text = Problem(reason, tag).text
+        if text:
+            body.append((58, text.encode()))
+            if tag is not None:
+                body.append((371, b"%d" % tag))
+        if self.begin_string >= b"FIX.4.2":
+            if msg.msg_type:
+                body.append((372, msg.msg_type))
+            if self.begin_string > b"FIX.4.2" or reason <= SessionRejectReason.INVALID_MSGTYPE:
+                body.append((373, b"%d" % reason))
+        if msg.msg_type not in (b"A", b"4") and msg.get_int(34) == self.next_target_seq:
+            self._incr_target()
+        log.info("%s: rejected message %s: %s%s", self.session_id, seq and seq.decode(),
+                 text, f" (tag {tag})" if tag is not None else "")
+        self.send(b"3", body, self._reverse_route(msg))
+
+    def business_reject(self, msg: Message, reason: int, text: str,
+                        ref_id: bytes | None = None) -> None:
+        """BusinessMessageReject (j) of an application message."""
+        body: list[Field] = []
+        seq = msg.get(34)
+        if seq:
+            body.append((45, seq))
+        body.append((58, text.encode()))
+        body.append((372, msg.msg_type))
+        if ref_id:
+            body.append((379, ref_id))
+        body.append((380, b"%d" % reason))
+        if msg.get_int(34) == self.next_target_seq:
+            self._incr_target()
+        self.send(b"j", body, self._reverse_route(msg))
+
+    @staticmethod
+    def _reverse_route(msg: Message) -> list[Field]:
+        out = []
+        for tag, value in msg.fields:
+            other = REVERSE_ROUTE.get(tag)
+            if other is not None and value:
+                out.append((other, value))
+        return out
+
+    # -- receiving ------------------------------------------------------------------
+
+    def on_message(self, msg: Message, now: float, queued: bool = False) -> None:
+        """Process one message received on this session's connection."""
+        self.last_received = now
+        self.test_requests = 0
+        msg_type = msg.msg_type
+        if msg.begin_string != self.begin_string:
+            if msg_type == b"5":
+                self._next_logout(msg, now)
+            else:
+                self._send_logout("Incorrect BeginString")
+                self._incr_target()
+            return
+        layout = None
+        if self.validator is not None:
+            layout = self.validator.layout(msg)
+            problem = self.validator.validate(msg, layout)
+            if problem is not None:
+                if msg_type == b"A":
+                    self.disconnect(f"invalid Logon: {problem.text} ({problem.tag})")
+                    return
+                self._reject(msg, problem.reason, problem.tag)
+                if not queued:
+                    self._process_queue(now)
+                return
+        if msg_type == b"A":
+            self._next_logon(msg, now)
+        elif msg_type == b"0":
+            if self._verify(msg, now):
+                self._incr_target()
+        elif msg_type == b"1":
+            if self._verify(msg, now):
+                test_req_id = msg.get(112)
+                self.send(b"0", [(112, test_req_id)] if test_req_id is not None else [], now=now)
+                self._incr_target()
+        elif msg_type == b"2":
+            self._next_resend_request(msg, now)
+        elif msg_type == b"3":
+            if self._verify(msg, now):
+                log.info("%s: counterparty rejected our message %s: %s", self.session_id,
+                         (msg.get(45) or b"?").decode(), (msg.get(58) or b"").decode("latin-1"))
+                self._incr_target()
+        elif msg_type == b"4":
+            self._next_sequence_reset(msg, now)
+        elif msg_type == b"5":
+            self._next_logout(msg, now)
+        else:
+            self._next_application(msg, layout, now)
+        if not queued:
+            self._process_queue(now)
+
+    def _next_application(self, msg: Message, layout: Layout | None, now: float) -> None:
+        if not self._verify(msg, now):
+            return
+        if layout is None:
+            layout = Layout([], [], [], None)
+        try:
+            self.app.on_message(self, msg, layout)
+        except UnsupportedMessageType:
+            self.business_reject(msg, 3, "Unsupported Message Type")
+            return
+        except BusinessReject as e:
+            self.business_reject(msg, e.reason, e.text, e.ref_id)
+            return
+        self._incr_target()
+
+    def _verify(self, msg: Message, now: float, too_high: bool = True,
+                too_low: bool = True) -> bool:
+        """SendingTime, CompIDs and MsgSeqNum checks shared by every message type."""
+        cfg = self.config
+        if cfg.check_latency:
+            sent = parse_utc(msg.get(52) or b"")
+            if sent is None or abs(self.wall_clock() - sent) > cfg.max_latency:
+                self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM)
+                return False
+        if cfg.check_comp_id and (msg.get(49) != self.target_comp_id
+                                  or msg.get(56) != self.sender_comp_id):
+            self._bad(msg, SessionRejectReason.COMPID_PROBLEM)
+            return False
+        seq = msg.get_int(34) or 0
+        expected = self.next_target_seq
+        if too_high and seq > expected:
+            self._target_too_high(msg, seq)
+            return False
+        if too_low and seq < expected:
+            if msg.get(43) != b"Y":
+                text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
+                self._send_logout(text)
+                self.disconnect(text)
+            elif msg.msg_type != b"4":
+                orig = msg.get(122)
+                if orig is None:
+                    self._reject(msg, SessionRejectReason.REQUIRED_TAG_MISSING, 122)
+                else:
+                    orig_t, sent_t = parse_utc(orig), parse_utc(msg.get(52) or b"")
+                    if orig_t is None or sent_t is None or orig_t > sent_t:
+                        self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM)
+            return False
+        if self.resend_range is not None and seq >= self.resend_range[1]:
+            log.info("%s: resend of %d..%d complete", self.session_id, *self.resend_range)
+            self.resend_range = None
+        return True
+
+    def _bad(self, msg: Message, reason: int) -> None:
+        """SendingTime or CompID problem: Reject, then Logout (disconnect before logon)."""
+        if not self.received_logon:
+            self.disconnect(f"Logon refused: {Problem(reason).text}")
+            return
+        self._reject(msg, reason)
+        self._send_logout()
+
+    def _target_too_high(self, msg: Message, seq: int) -> None:
+        self.queue[seq] = msg
+        rr = self.resend_range
+        if rr is not None and not self.config.send_redundant_resend_requests and seq >= rr[0]:
+            return
+        begin = self.next_target_seq
+        end = 0 if self.begin_string >= b"FIX.4.2" else seq - 1
+        log.info("%s: MsgSeqNum too high, expecting %d but received %d: ResendRequest",
+                 self.session_id, begin, seq)
+        self.resend_range = (begin, seq - 1)
+        self.send(b"2", [(7, b"%d" % begin), (16, b"%d" % end)])
+
+    def _process_queue(self, now: float) -> None:
+        queue = self.queue
+        while queue and self.disconnect_reason is None:
+            expected = self.next_target_seq
+            for stale in [s for s in queue if s < expected]:
+                del queue[stale]
+            msg = queue.pop(expected, None)
+            if msg is None:
+                return
+            if msg.msg_type in (b"A", b"2"):
+                self._incr_target()
+            else:
+                self.on_message(msg, now, queued=True)
+
+    def _next_logon(self, msg: Message, now: float) -> None:
+        cfg = self.config
+        if not cfg.in_session_time(dt.datetime.fromtimestamp(self.wall_clock(), dt.timezone.utc)):
+            self.disconnect("Logon outside of session time")
+            return
+        reset_requested = msg.get(141) == b"Y"
+        if reset_requested or cfg.reset_on_logon:
+            self.store.reset()
+        if not self._verify(msg, now, too_high=False, too_low=True):
+            if not self.received_logon:
+                self.disconnect(self.disconnect_reason or "Logon refused")
+            return
+        heartbeat = msg.get_int(108)
+        if heartbeat is None or heartbeat < 0:
+            self.disconnect("Logon with an invalid HeartBtInt")
+            return
+        self.received_logon = True
+        self.heartbeat_interval = heartbeat
+        body: list[Field] = [(98, b"0"), (108, b"%d" % heartbeat)]
+        if reset_requested:
+            body.append((141, b"Y"))
+        self.send(b"A", body, now=now)
+        log.info("%s: logged on (HeartBtInt=%d)", self.session_id, heartbeat)
+        seq = msg.get_int(34) or 0
+        if seq > self.next_target_seq and not reset_requested:
+            self._target_too_high(msg, seq)
+        else:
+            self._incr_target()
+        self.app.on_logon(self)
+
+    def _next_logout(self, msg: Message, now: float) -> None:
+        if not self._verify(msg, now, too_high=False, too_low=False):
+            return
+        if not self.sent_logout:
+            self._send_logout()
+        self._incr_target()
+        if self.config.reset_on_logout:
+            self.store.reset()
+        self.disconnect("Logout")
+
+    def _next_sequence_reset(self, msg: Message, now: float) -> None:
+        gap_fill = msg.get(123) == b"Y"
+        if not self._verify(msg, now, too_high=gap_fill, too_low=gap_fill):
+            return
+        new_seq = msg.get_int(36)
+        if new_seq is None:
+            return
+        expected = self.next_target_seq
+        if new_seq > expected:
+            self.store.set_next_target(new_seq)
+        elif new_seq < expected:
+            self._reject(msg, SessionRejectReason.VALUE_IS_INCORRECT)
+
+    def _next_resend_request(self, msg: Message, now: float) -> None:
+        if not self._verify(msg, now, too_high=False, too_low=False):
+            return
+        begin = msg.get_int(7) or 0
+        end = msg.get_int(16) or 0
+        last_sent = self.next_sender_seq - 1
+        if end == 0 or end >= last_sent or (self.begin_string <= b"FIX.4.2" and end == 999999):
+            end = last_sent
+        log.info("%s: ResendRequest %d..%d", self.session_id, begin, end)
+        self._resend(max(begin, 1), end)
+        seq = msg.get_int(34) or 0
+        if seq == self.next_target_seq:
+            self._incr_target()
+
+    def _resend(self, begin: int, end: int) -> None:
+        """Resend stored application messages (43=Y, 122) and gap-fill the rest."""
+        gap_start: int | None = None
+        next_seq = begin
+        for seq, raw in self.store.messages(begin, end):
+            if seq > next_seq and gap_start is None:
+                gap_start = next_seq
+            if gap_start is not None:
+                self._gap_fill(gap_start, seq)
+                gap_start = None
+            self._send_possdup(raw)
+            next_seq = seq + 1
+        if next_seq <= end:
+            self._gap_fill(gap_start or next_seq, end + 1)
+
+    def _gap_fill(self, seq: int, new_seq: int) -> None:
+        now_ts = self._timestamps.format(self.wall_clock())
+        header = [(34, b"%d" % seq), (43, b"Y"), (49, self.sender_comp_id), (52, now_ts),
+                  (56, self.target_comp_id), (122, now_ts)]
+        raw = encode(self.begin_string, [(35, b"4"), *header, (36, b"%d" % new_seq),
+                                         (123, b"Y")])
+        self._emit(raw)
+
+    def _send_possdup(self, stored: bytes) -> None:
+        msg = parse(stored)
+        orig_time = msg.get(52) or b""
+        header: list[Field] = [(43, b"Y"), (52, self._timestamps.format(self.wall_clock())),
+                               (122, orig_time)]
+        body: list[Field] = []
+        header_tags = self.validator.dd.header.tags if self.validator else SESSION_HEADER_TAGS
+        for tag, value in msg.fields[1:]:
+            if tag in (43, 52, 122):
+                continue
+            (header if tag in header_tags else body).append((tag, value))
+        header.sort(key=lambda f: f[0])
+        self._emit(encode(self.begin_string, [(35, msg.msg_type), *header, *body]))
+
+    def _emit(self, raw: bytes) -> None:
+        if self.connected:
+            self.outbox.append(raw)
+            self.last_sent = self.monotonic()
+
+    # -- timers ---------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time at which on_timer must next run (None: nothing pending)."""
+        if not self.connected:
+            return None
+        deadlines = []
+        if self.sent_logout:
+            deadlines.append(self.logout_sent_at + self.config.logout_timeout)
+        if not self.received_logon:
+            deadlines.append(self.connected_at + self.config.logon_timeout)
+        elif self.heartbeat_interval > 0:
+            hb = self.heartbeat_interval
+            deadlines.append(self.last_received + 2.4 * hb)
+            deadlines.append(self.last_received + 1.2 * (self.test_requests + 1) * hb)
+            if self.test_requests == 0:
+                deadlines.append(self.last_sent + hb)
+        if self.received_logon and self.config.end_time is not None:
+            deadlines.append(self.monotonic() + 1.0)
+        return min(deadlines) if deadlines else None
+
+    def on_timer(self, now: float) -> None:
+        if not self.connected or self.disconnect_reason is not None:
+            return
+        if self.sent_logout and now - self.logout_sent_at >= self.config.logout_timeout:
+            self.disconnect("timed out waiting for the Logout response")
+            return
+        if not self.received_logon:
+            if now - self.connected_at >= self.config.logon_timeout:
+                self.disconnect("no Logon received")
+            return
+        if self.config.end_time is not None and not self.config.in_session_time(
+                dt.datetime.fromtimestamp(self.wall_clock(), dt.timezone.utc)):
+            if not self.sent_logout:
+                self._send_logout("Session end time reached")
+            return
+        hb = self.heartbeat_interval
+        if hb <= 0:
+            return
+        since_received = now - self.last_received
+        if since_received >= 2.4 * hb:
+            self.disconnect("timed out waiting for a heartbeat")
+        elif since_received >= 1.2 * (self.test_requests + 1) * hb:
+            self.send(b"1", [(112, b"TEST")], now=now)
+            self.test_requests += 1
+            log.info("%s: sent TestRequest TEST", self.session_id)
+        elif now - self.last_sent >= hb and self.test_requests == 0:
+            self.send(b"0", [], now=now)
