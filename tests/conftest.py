@@ -1,0 +1,125 @@
+"""Shared fixtures: a real fixserver process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+try:  # fixtures for the throwaway PostgreSQL and Kafka started by `make test`
+    from tests.conftest_services import *  # noqa: F401,F403
+except ImportError:
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FixServer:
+    """A fixserver subprocess with its own data directory; restartable."""
+
+    def __init__(self, sessions_cfg: str, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.cfg_path = data_dir / "sessions.cfg"
+        self.cfg_path.write_text(re.sub(r"SocketAcceptPort=\d+", f"SocketAcceptPort={port}",
+                                        sessions_cfg))
+        self.log_path = data_dir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fixserver", "--sessions", str(self.cfg_path),
+             "--data-dir", str(self.data_dir)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"fixserver exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"fixserver did not listen on {self.port}:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _server(cfg: str, tmp: Path) -> Iterator[FixServer]:
+    server = FixServer(cfg, tmp, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def conformance_server(tmp_path: Path) -> Iterator[FixServer]:
+    """A server with the QuickFIX acceptance suite's sessions (ISLD; TW42, TW44; echo)."""
+    cfg = (REPO / "tests" / "conformance" / "sessions.cfg").read_text()
+    yield from _server(cfg, tmp_path)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator:
+    """Start servers from sessions.cfg text; all are stopped at the end of the test."""
+    started: list[FixServer] = []
+
+    def make(cfg: str, name: str = "server") -> FixServer:
+        d = tmp_path / name
+        d.mkdir(exist_ok=True)
+        server = FixServer(cfg, d, free_port())
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    suite = SHARED / "conformance" / "quickfix"
+    if suite.is_dir():
+        return f"QuickFIX acceptance suite: {suite}"
+    return "QuickFIX acceptance suite: NOT FOUND (../shared missing) - conformance tests skip"
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
