@@ -72,7 +72,8 @@ class Acceptor:
 
     async def _handle(self, stream: trio.SocketStream, port: int) -> None:
         try:
-            peer = "%s:%d" % stream.socket.getpeername()[:2]
+            host, port_no = stream.socket.getpeername()[:2]
+            peer = f"{host}:{port_no}"
         except OSError:
             return
         conn = Connection(self.registry, port, peer, time.monotonic())

@@ -17,8 +17,10 @@ checks it (see docs in README.md).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -59,7 +61,9 @@ class Application(Protocol):
 
     def on_logout(self, session: Session) -> None: ...
 
-    def on_message(self, session: Session, msg: Message, layout: Layout) -> None: ...
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+        """``layout`` is the message split by the dictionary when the session has
+        computed it, else None (the application may ask the validator for it)."""
 
 
 class Timestamps:
@@ -79,15 +83,26 @@ class Timestamps:
         return b"%b.%03d" % (self._prefix, int((wall - second) * 1000))
 
 
+_UTC = re.compile(rb"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
+_utc_cache: dict[bytes, float] = {}
+
+
 def parse_utc(value: bytes) -> float | None:
     """Seconds since the epoch of a UTCTimestamp, or None if malformed."""
-    try:
-        text = value.decode("ascii")
-        base, _, frac = text.partition(".")
-        t = dt.datetime.strptime(base, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.timezone.utc)
-        return t.timestamp() + (float("0." + frac) if frac else 0.0)
-    except (ValueError, UnicodeDecodeError):
+    m = _UTC.fullmatch(value)
+    if m is None:
         return None
+    second = value[:17]
+    epoch = _utc_cache.get(second)
+    if epoch is None:
+        y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
+        if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+            return None
+        if len(_utc_cache) > 4096:
+            _utc_cache.clear()
+        epoch = _utc_cache[second] = float(calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)))
+    frac = m[7]
+    return epoch + int(frac) / 10 ** len(frac) if frac else epoch
 
 
 class Session:
@@ -272,10 +287,8 @@ class Session:
                 self._send_logout("Incorrect BeginString")
                 self._incr_target()
             return
-        layout = None
         if self.validator is not None:
-            layout = self.validator.layout(msg)
-            problem = self.validator.validate(msg, layout)
+            problem = self.validator.validate(msg)
             if problem is not None:
                 if msg_type == b"A":
                     self.disconnect(f"invalid Logon: {problem.text} ({problem.tag})")
@@ -306,17 +319,15 @@ class Session:
         elif msg_type == b"5":
             self._next_logout(msg, now)
         else:
-            self._next_application(msg, layout, now)
+            self._next_application(msg, now)
         if not queued:
             self._process_queue(now)
 
-    def _next_application(self, msg: Message, layout: Layout | None, now: float) -> None:
+    def _next_application(self, msg: Message, now: float) -> None:
         if not self._verify(msg, now):
             return
-        if layout is None:
-            layout = Layout([], [], [], None)
         try:
-            self.app.on_message(self, msg, layout)
+            self.app.on_message(self, msg, None)
         except UnsupportedMessageType:
             self.business_reject(msg, 3, "Unsupported Message Type")
             return
@@ -398,7 +409,7 @@ class Session:
 
     def _next_logon(self, msg: Message, now: float) -> None:
         cfg = self.config
-        if not cfg.in_session_time(dt.datetime.fromtimestamp(self.wall_clock(), dt.timezone.utc)):
+        if not cfg.in_session_time(dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)):
             self.disconnect("Logon outside of session time")
             return
         reset_requested = msg.get(141) == b"Y"
@@ -537,7 +548,7 @@ class Session:
                 self.disconnect("no Logon received")
             return
         if self.config.end_time is not None and not self.config.in_session_time(
-                dt.datetime.fromtimestamp(self.wall_clock(), dt.timezone.utc)):
+                dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)):
             if not self.sent_logout:
                 self._send_logout("Session end time reached")
             return

@@ -103,12 +103,24 @@ _TIME_ONLY = re.compile(rb"(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?")
 _DATE = re.compile(rb"(\d{4})(\d{2})(\d{2})")
 
 
+_good_seconds: set[bytes] = set()
+
+
 def _timestamp_ok(v: bytes) -> bool:
+    # Timestamps of one second share their first 17 bytes: check those once.
+    if v[:17] in _good_seconds:
+        n = len(v)
+        return n == 17 or (v[17:18] == b"." and 19 <= n <= 27 and v[18:].isdigit())
     m = _TIMESTAMP.fullmatch(v)
     if m is None:
         return False
     _, mo, d, h, mi, s = (int(x) for x in m.groups())
-    return 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60
+    if 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60:
+        if len(_good_seconds) > 4096:
+            _good_seconds.clear()
+        _good_seconds.add(v[:17])
+        return True
+    return False
 
 
 def _time_ok(v: bytes) -> bool:
@@ -161,6 +173,51 @@ class Validator:
         self._format = {
             tag: FORMAT_CHECKS.get(fd.type, _always) for tag, fd in dictionary.fields.items()
         }
+        self._fast = {t: self._fast_table(m) for t, m in dictionary.messages.items()}
+
+    def _fast_table(self, mdef: FieldSet) -> tuple[dict[int, tuple], frozenset[int]]:
+        """Per message type: tag -> (section, format check, enum values) for the fields a
+        valid message may carry outside repeating groups, and the required tags."""
+        dd = self.dd
+        table: dict[int, tuple] = {}
+        for section, where in ((0, dd.header), (1, mdef), (2, dd.trailer)):
+            for tag in where.tags:
+                if tag in where.groups:
+                    continue  # groups take the exact path
+                fd = dd.fields[tag]
+                check = FORMAT_CHECKS.get(fd.type)
+                enums = fd.enums if fd.type != "MULTIPLEVALUESTRING" and tag != 35 else None
+                if fd.type == "MULTIPLEVALUESTRING" and fd.enums:
+                    continue
+                table[tag] = (section, check, enums)
+        required = frozenset(dd.header.required | mdef.required | dd.trailer.required) - {
+            8, 9, 10}
+        return table, required
+
+    def fast_valid(self, msg: Message) -> bool:
+        """True when ``msg`` is certainly valid: a single pass over the fields with
+        no repeating groups, unknown or misplaced tags. False means "take the exact
+        path", which finds the first problem in the order the specification gives."""
+        entry = self._fast.get(msg.msg_type)
+        if entry is None:
+            return False
+        table, required = entry
+        section = 0
+        fields = msg.fields
+        for tag, value in fields:
+            info = table.get(tag)
+            if info is None or not value:
+                return False
+            sec, check, enums = info
+            if sec < section:
+                return False
+            section = sec
+            if check is not None and not check(value):
+                return False
+            if enums is not None and value not in enums:
+                return False
+        tags = {f[0] for f in fields}
+        return len(tags) == len(fields) and required.issubset(tags)
 
     # -- layout ---------------------------------------------------------------
 
@@ -228,6 +285,8 @@ class Validator:
         """
         dd = self.dd
         if layout is None:
+            if self.fast_valid(msg):
+                return None
             layout = self.layout(msg)
         if self.check_fields_out_of_order and layout.out_of_order_tag is not None:
             return Problem(SessionRejectReason.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER,

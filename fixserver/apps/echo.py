@@ -26,7 +26,7 @@ class EchoApplication:
     def on_logout(self, session: Session) -> None:
         self._seen.pop(session.session_id, None)
 
-    def on_message(self, session: Session, msg: Message, layout: Layout) -> None:
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
         msg_type = msg.msg_type
         if msg_type == b"D":
             seen = self._seen.setdefault(session.session_id, set())
@@ -36,8 +36,15 @@ class EchoApplication:
             seen.add(cl_ord_id)
         elif msg_type != b"d":
             raise UnsupportedMessageType(msg_type)
-        header: list[Field] = [(b.tag, b.value) for b in layout.header
-                               if b.tag not in SESSION_HEADER_TAGS]
-        assert session.validator is not None, "echo needs a data dictionary"
-        body = canonical_body(layout, session.validator.dd, msg_type)
+        if session.validator is None or session.validator.fast_valid(msg):
+            # No repeating groups: canonical order is header fields then ascending tags.
+            header_tags = session.validator.dd.header.tags if session.validator else ()
+            header: list[Field] = [f for f in msg.fields[1:] if f[0] in header_tags
+                                   and f[0] not in SESSION_HEADER_TAGS]
+            body = sorted((f for f in msg.fields[1:] if f[0] not in SESSION_HEADER_TAGS
+                           and f[0] not in header_tags), key=lambda f: f[0])
+        else:
+            layout = layout or session.validator.layout(msg)
+            header = [(b.tag, b.value) for b in layout.header if b.tag not in SESSION_HEADER_TAGS]
+            body = canonical_body(layout, session.validator.dd, msg_type)
         session.send(msg_type, body, header)
