@@ -248,10 +248,19 @@ def _parse_with_data(body: bytes) -> list[Field]:
     return fields
 
 
+def encode_fields(fields: list[Field] | tuple[Field, ...]) -> bytes:
+    """``tag=value<SOH>`` for each field, in the order given."""
+    return b"".join([b"%d=%b\x01" % f for f in fields])
+
+
+def frame(begin_string: bytes, payload: bytes) -> bytes:
+    """Wrap a payload (the fields from MsgType on) with BeginString, BodyLength and
+    CheckSum."""
+    msg = b"8=%b\x019=%d\x01%b" % (begin_string, len(payload), payload)
+    return msg + b"10=%03d\x01" % checksum(msg)
+
+
 def encode(begin_string: bytes, fields: list[Field] | tuple[Field, ...]) -> bytes:
     """Encode a message: ``fields`` start with MsgType(35) and are written in the
     order given; BeginString, BodyLength and CheckSum are added."""
-    body = b"".join([b"%d=%b\x01" % f for f in fields])
-    head = b"8=%b\x019=%d\x01" % (begin_string, len(body))
-    msg = head + body
-    return msg + b"10=%03d\x01" % checksum(msg)
+    return frame(begin_string, encode_fields(fields))

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .codec import Field, Message, encode, parse
+from .codec import Field, Message, encode, encode_fields, frame, parse
 from .settings import SessionConfig
 from .store import MemoryStore
 from .validation import Layout, Problem, SessionRejectReason, Validator
@@ -127,6 +127,8 @@ class Session:
         self.sender_comp_id = config.sender_comp_id.encode()  # ours
         self.target_comp_id = config.target_comp_id.encode()  # theirs
         self.session_id = config.session_id
+        self._sender_field = b"49=%b\x01" % self.sender_comp_id
+        self._target_field = b"56=%b\x01" % self.target_comp_id
         self._timestamps = Timestamps()
         self.outbox: list[bytes] = []
         self.on_output: Callable[[], None] | None = None  # set by the I/O driver
@@ -197,15 +199,24 @@ class Session:
             header.sort(key=lambda f: f[0])
         return header
 
-    def send(self, msg_type: bytes, body: list[Field], header: list[Field] | tuple[Field, ...] = (),
-             now: float | None = None) -> bytes:
+    def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...],
+             header: list[Field] | tuple[Field, ...] = (), now: float | None = None) -> bytes:
         """Send a message with the next MsgSeqNum; application messages are stored
         first so a ResendRequest can always be answered."""
-        seq = self.store.next_sender_seq
-        raw = encode(self.begin_string, [(35, msg_type), *self._header(seq, header), *body])
-        if msg_type not in ADMIN_TYPES and self.config.persist_messages:
-            self.store.save(seq, raw)
-        self.store.set_next_sender(seq + 1)
+        store = self.store
+        seq = store.next_sender_seq
+        if header:
+            payload = encode_fields([(35, msg_type), *self._header(seq, header), *body])
+        else:
+            # The usual case, written directly: 35, 34, 49, 52, 56 then the body.
+            payload = b"35=%b\x0134=%d\x01%b52=%b\x01%b%b" % (
+                msg_type, seq, self._sender_field,
+                self._timestamps.format(self.wall_clock()), self._target_field,
+                encode_fields(body))
+        raw = frame(self.begin_string, payload)
+        if self.config.persist_messages and msg_type not in ADMIN_TYPES:
+            store.save(seq, raw)
+        store.set_next_sender(seq + 1)
         if self.connected:
             self.outbox.append(raw)
             self.last_sent = self.monotonic() if now is None else now

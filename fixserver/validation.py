@@ -10,6 +10,7 @@ count). The first problem found is returned; the session turns it into a Reject.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -137,9 +138,10 @@ def _always(v: bytes) -> bool:
     return True
 
 
-FORMAT_CHECKS = {
-    "INT": lambda v: _INT.fullmatch(v) is not None,
-    "FLOAT": lambda v: _FLOAT.fullmatch(v) is not None,
+# Each check returns something truthy for a well-formed value (a match object or True).
+FORMAT_CHECKS: dict[str, Callable[[bytes], object]] = {
+    "INT": _INT.fullmatch,
+    "FLOAT": _FLOAT.fullmatch,
     "CHAR": lambda v: len(v) == 1,
     "BOOLEAN": lambda v: v in (b"Y", b"N"),
     "UTCTIMESTAMP": _timestamp_ok,
