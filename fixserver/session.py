@@ -420,9 +420,14 @@ class Session:
 
     def _next_logon(self, msg: Message, now: float) -> None:
         cfg = self.config
-        if not cfg.in_session_time(dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)):
+        wall = dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)
+        if not cfg.in_session_time(wall):
             self.disconnect("Logon outside of session time")
             return
+        period_start = cfg.period_start(wall)
+        if period_start is not None and self.store.creation_time < period_start.timestamp():
+            log.info("%s: new session period: sequence numbers reset", self.session_id)
+            self.store.reset()
         reset_requested = msg.get(141) == b"Y"
         if reset_requested or cfg.reset_on_logon:
             self.store.reset()

@@ -87,6 +87,17 @@ class SessionConfig:
     def session_id(self) -> str:
         return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
 
+    def period_start(self, now: dt.datetime) -> dt.datetime | None:
+        """Start of the daily session period ``now`` (UTC) falls in, or None when
+        there is no schedule or ``now`` is outside the window."""
+        if self.start_time is None or not self.in_session_time(now):
+            return None
+        start = now.replace(hour=self.start_time.hour, minute=self.start_time.minute,
+                            second=self.start_time.second, microsecond=0)
+        if start > now:
+            start -= dt.timedelta(days=1)
+        return start
+
     def in_session_time(self, now: dt.datetime) -> bool:
         """Whether ``now`` (UTC) falls in the daily StartTime..EndTime window."""
         if self.start_time is None or self.end_time is None:

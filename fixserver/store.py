@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-_SEQNUMS = re.compile(rb"(\d+) : (\d+)")
+_SEQNUMS = re.compile(rb"(\d+) : (\d+)(?: : (\d+))?")
 
 
 class MemoryStore:
@@ -27,6 +28,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self.next_sender_seq = 1
         self.next_target_seq = 1
+        # When the sequence numbers were last reset (seconds since the epoch): a session
+        # with StartTime/EndTime starts each daily period from 1.
+        self.creation_time = int(time.time())
         self._messages: dict[int, bytes] = {}
 
     def set_next_sender(self, seq: int) -> None:
@@ -47,6 +51,7 @@ class MemoryStore:
 
     def reset(self) -> None:
         self.next_sender_seq = self.next_target_seq = 1
+        self.creation_time = int(time.time())
         self._messages.clear()
 
     def close(self) -> None:
@@ -68,6 +73,10 @@ class FileStore(MemoryStore):
         m = _SEQNUMS.match(os.pread(self._seq_fd, 64, 0))
         if m:
             self.next_sender_seq, self.next_target_seq = int(m[1]), int(m[2])
+            if m[3]:
+                self.creation_time = int(m[3])
+        else:
+            self._write_seqnums()
         self._body = open(self._body_path, "a+b")  # noqa: SIM115 - held open for the session
         self._index: dict[int, tuple[int, int]] = {}
         self._load_index()
@@ -94,7 +103,8 @@ class FileStore(MemoryStore):
             body.truncate(offset)  # a torn last record is dropped, never replayed
 
     def _write_seqnums(self) -> None:
-        data = b"%010d : %010d\n" % (self.next_sender_seq, self.next_target_seq)
+        data = b"%010d : %010d : %012d\n" % (self.next_sender_seq, self.next_target_seq,
+                                               self.creation_time)
         os.pwrite(self._seq_fd, data, 0)
         if self.fsync:
             os.fsync(self._seq_fd)
