@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-PRICE_DECIMALS = 4
-PRICE_SCALE = 10 ** PRICE_DECIMALS
+from .fixedpoint import PRICE_DECIMALS, PRICE_SCALE
 
 
 class ExchangeConfigError(Exception):
