@@ -108,13 +108,19 @@ class Framer:
         pos = 0
         n = len(buf)
         while True:
-            start = buf.find(b"8=", pos)
+            start = buf.find(b"8=FIX", pos)
             if start < 0:
-                # Keep a trailing "8" that may be the start of the next frame.
-                pos = n - 1 if n and buf[-1:] == b"8" else n
+                # Keep a tail that may be the start of the next frame ("8=FI").
+                tail = buf.rfind(b"8", max(0, n - 4))
+                pos = tail if tail >= 0 and b"8=FIX".startswith(buf[tail:]) else n
                 break
             pos = start
             length_at = buf.find(b"\x019=", start)
+            soh_at = buf.find(SOH, start)
+            if 0 <= soh_at < length_at:
+                # BeginString is not followed by BodyLength: this "8=" is noise.
+                pos = start + 2
+                continue
             if length_at < 0:
                 if n - start > 64:
                     # No BodyLength close after "8=": this "8=" is noise; look further.
@@ -210,10 +216,10 @@ def parse(raw: bytes) -> Message:
     length_tags = DATA_LENGTH_TAGS
     for item in body.split(SOH):
         t, sep, v = item.partition(b"=")
+        if not sep:
+            raise GarbledMessage(f"field without '=': {item[:20]!r}")
         tag = tags.get(t)
         if tag is None:
-            if not sep:
-                raise GarbledMessage(f"field without '=': {item[:20]!r}")
             tag = _tag(t)
         elif tag in length_tags:
             # A data field follows and may hold SOH: cut it by its length instead.

@@ -9,7 +9,7 @@ the current monotonic time:
 * ``on_timer(now)`` whenever ``next_deadline()`` passes,
 * ``on_disconnect(now)`` when the connection is gone,
 
-and it answers by appending encoded messages to ``outbox`` and by setting
+and it answers with messages to write (``drain()``) and by setting
 ``disconnect_reason``. No socket, no clock, no thread: tests drive it directly.
 The behaviour follows the FIX session protocol as the QuickFIX acceptance suite
 checks it (see docs in README.md).
@@ -22,7 +22,9 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Protocol
 
 from .codec import Field, Message, encode, encode_fields, frame, parse
@@ -130,7 +132,9 @@ class Session:
         self._sender_field = b"49=%b\x01" % self.sender_comp_id
         self._target_field = b"56=%b\x01" % self.target_comp_id
         self._timestamps = Timestamps()
-        self.outbox: list[bytes] = []
+        # Outgoing messages in order; a large resend is an iterator, read from the
+        # store only as the driver drains it.
+        self._out: deque[bytes | Iterator[bytes]] = deque()
         self.on_output: Callable[[], None] | None = None  # set by the I/O driver
         self._reset_connection_state(0.0)
         self.connected = False
@@ -174,7 +178,7 @@ class Session:
 
     def on_connect(self, now: float) -> None:
         self._reset_connection_state(now)
-        self.outbox.clear()
+        self._out.clear()
         self.connected = True
 
     def on_disconnect(self, now: float) -> None:
@@ -218,14 +222,33 @@ class Session:
             store.save(seq, raw)
         store.set_next_sender(seq + 1)
         if self.connected:
-            self.outbox.append(raw)
+            self._out.append(raw)
             self.last_sent = self.monotonic() if now is None else now
             if self.on_output is not None:
                 self.on_output()
         return raw
 
-    def drain(self) -> list[bytes]:
-        out, self.outbox = self.outbox, []
+    @property
+    def outbox(self) -> list[bytes]:
+        """Messages ready to be written (not counting the unread part of a resend)."""
+        return [m for m in self._out if isinstance(m, bytes)]
+
+    def drain(self, limit: int = 1000) -> list[bytes]:
+        """Take up to about ``limit`` messages to write, in order."""
+        out: list[bytes] = []
+        queue = self._out
+        while queue and len(out) < limit:
+            item = queue[0]
+            if isinstance(item, bytes):
+                out.append(queue.popleft())
+                continue
+            want = limit - len(out)
+            chunk = list(islice(item, want))
+            out.extend(chunk)
+            if len(chunk) < want:
+                queue.popleft()
+        if out:
+            self.last_sent = self.monotonic()
         return out
 
     def _send_logout(self, text: str | None = None) -> None:
@@ -309,6 +332,9 @@ class Session:
                     self._process_queue(now)
                 return
         if msg_type == b"A":
+            if self.received_logon and msg.get(141) != b"Y":
+                self.disconnect("Logon received on a session already logged on")
+                return
             self._next_logon(msg, now)
         elif msg_type == b"0":
             if self._verify(msg, now):
@@ -333,6 +359,10 @@ class Session:
             self._next_application(msg, now)
         if not queued:
             self._process_queue(now)
+            rr = self.resend_range
+            if rr is not None and self.next_target_seq > rr[1]:
+                log.info("%s: resend of %d..%d complete", self.session_id, *rr)
+                self.resend_range = None
 
     def _next_application(self, msg: Message, now: float) -> None:
         if not self._verify(msg, now):
@@ -485,35 +515,38 @@ class Session:
         if end == 0 or end >= last_sent or (self.begin_string <= b"FIX.4.2" and end == 999999):
             end = last_sent
         log.info("%s: ResendRequest %d..%d", self.session_id, begin, end)
-        self._resend(max(begin, 1), end)
+        if self.connected:
+            self._out.append(self._resend(max(begin, 1), end))
+            if self.on_output is not None:
+                self.on_output()
         seq = msg.get_int(34) or 0
         if seq == self.next_target_seq:
             self._incr_target()
 
-    def _resend(self, begin: int, end: int) -> None:
-        """Resend stored application messages (43=Y, 122) and gap-fill the rest."""
+    def _resend(self, begin: int, end: int) -> Iterator[bytes]:
+        """Resend stored application messages (43=Y, 122) and gap-fill the rest,
+        reading the store lazily as the output is drained."""
         gap_start: int | None = None
         next_seq = begin
         for seq, raw in self.store.messages(begin, end):
             if seq > next_seq and gap_start is None:
                 gap_start = next_seq
             if gap_start is not None:
-                self._gap_fill(gap_start, seq)
+                yield self._gap_fill(gap_start, seq)
                 gap_start = None
-            self._send_possdup(raw)
+            yield self._possdup(raw)
             next_seq = seq + 1
         if next_seq <= end:
-            self._gap_fill(gap_start or next_seq, end + 1)
+            yield self._gap_fill(gap_start or next_seq, end + 1)
 
-    def _gap_fill(self, seq: int, new_seq: int) -> None:
+    def _gap_fill(self, seq: int, new_seq: int) -> bytes:
         now_ts = self._timestamps.format(self.wall_clock())
         header = [(34, b"%d" % seq), (43, b"Y"), (49, self.sender_comp_id), (52, now_ts),
                   (56, self.target_comp_id), (122, now_ts)]
-        raw = encode(self.begin_string, [(35, b"4"), *header, (36, b"%d" % new_seq),
-                                         (123, b"Y")])
-        self._emit(raw)
+        return encode(self.begin_string, [(35, b"4"), *header, (36, b"%d" % new_seq),
+                                          (123, b"Y")])
 
-    def _send_possdup(self, stored: bytes) -> None:
+    def _possdup(self, stored: bytes) -> bytes:
         msg = parse(stored)
         orig_time = msg.get(52) or b""
         header: list[Field] = [(43, b"Y"), (52, self._timestamps.format(self.wall_clock())),
@@ -525,12 +558,7 @@ class Session:
                 continue
             (header if tag in header_tags else body).append((tag, value))
         header.sort(key=lambda f: f[0])
-        self._emit(encode(self.begin_string, [(35, msg.msg_type), *header, *body]))
-
-    def _emit(self, raw: bytes) -> None:
-        if self.connected:
-            self.outbox.append(raw)
-            self.last_sent = self.monotonic()
+        return encode(self.begin_string, [(35, msg.msg_type), *header, *body])
 
     # -- timers ---------------------------------------------------------------------
 

@@ -90,7 +90,8 @@ class FileStore(MemoryStore):
             if not line:
                 break
             head = line.split()
-            if len(head) != 2 or not line.endswith(b"\n"):
+            if len(head) != 2 or not line.endswith(b"\n") or not (
+                    head[0].isdigit() and head[1].isdigit()):
                 break
             seq, length = int(head[0]), int(head[1])
             start = offset + len(line)

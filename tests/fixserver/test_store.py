@@ -243,11 +243,6 @@ def test_garbage_after_the_last_record_is_dropped_on_reopen(tmp_path, garbage):
     store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: FileStore._load_index trusts a record head of "
-                   "two words: int(head[0]) raises ValueError on b'hello world\\n' and a "
-                   "negative length (b'2 -99\\n') makes body.seek() raise OSError, so the store "
-                   "cannot be opened instead of dropping the torn record (store.py)",
-                   raises=(ValueError, OSError))
 @pytest.mark.parametrize("garbage", [b"hello world\n", b"2 -99\n"])
 def test_a_garbage_record_head_is_dropped_on_reopen(tmp_path, garbage):
     size1, size2 = write_two_records(tmp_path)

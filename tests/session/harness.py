@@ -260,7 +260,12 @@ class Driver:
         return self.deliver(self.build(msg_type, *fields, **kwargs))  # type: ignore[arg-type]
 
     def drain(self) -> list[Out]:
-        return decode_all(self.session.drain())
+        """Everything the session has to write, as the acceptor would take it: in
+        batches until nothing is left (a large resend comes out in several)."""
+        raw: list[bytes] = []
+        while batch := self.session.drain():
+            raw.extend(batch)
+        return decode_all(raw)
 
     def logon(self, heartbeat: int = 30, *, reset: bool = False, connect: bool = True,
               **kwargs: object) -> list[Out]:

@@ -197,11 +197,6 @@ def test_no_logon_within_logon_timeout_disconnects():
     assert d.disconnected
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a second Logon without ResetSeqNumFlag on a logged-on session is answered with "
-    "another Logon and app.on_logon runs again (the echo app forgets its ClOrdIDs; with "
-    "ResetOnLogon=Y the store is reset mid-session); QuickFIX's validLogonState refuses it "
-    "and disconnects without a reply"))
 def test_second_logon_without_reset_while_logged_on_is_disconnected_without_reply():
     app = RecordingApp()
     d = Driver(app=app)

@@ -92,11 +92,6 @@ def test_a_new_gap_after_the_first_one_is_filled_gets_its_own_resend_request():
     assert out[0].get(7) == "5"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: after a Logon past a gap, a GapFill from MsgSeqNum 1 leaves the resend range "
-    "(1, N-1) set (only messages that pass _verify clear it, and the queued Logon is just "
-    "counted in _process_queue), so the next gap in the session never gets a "
-    "ResendRequest and every later message is queued forever"), raises=AssertionError)
 def test_a_new_gap_after_a_high_logon_was_gap_filled_gets_a_resend_request():
     d = Driver()
     out = d.logon(seq=5)
