@@ -3,8 +3,6 @@ without a word (QuickFIX suite 1a, 1c, 1d, SessionReset)."""
 
 from __future__ import annotations
 
-import pytest
-
 from fixserver.store import MemoryStore
 
 from .harness import Driver, RecordingApp, base_config, logged_on, types
