@@ -1,0 +1,163 @@
+"""The order book of one instrument: two sides of FIFO price levels.
+
+Each side keeps its levels in a dict (price -> Level) for O(1) lookup and the
+level keys in a ``sortedcontainers.SortedList`` for O(log levels) insert and
+removal; the best level is cached, so the best bid/ask is O(1). Both sides sort
+"best first" by using a signed key: an ask's key is its price and a bid's key is
+minus its price, so the matching code is the same for both sides (an order
+crosses a level when ``level.key <= limit_key``).
+
+A level's queue is a deque with lazy deletion (see ``Order``): cancel marks the
+order and fixes the level's totals in O(1); dead entries are dropped when they
+reach the front, and the queue is compacted when they outnumber live ones.
+
+This module only keeps the structure consistent; the matching rules live in
+``engine.py``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sortedcontainers import SortedList
+
+from .constants import BUY, CONTINUOUS, SELL
+from .instruments import Instrument
+from .orders import Order
+
+
+class Level:
+    """One price level: a FIFO queue of orders, the total displayed quantity and the
+    number of live orders."""
+
+    __slots__ = ("price", "key", "orders", "qty", "count")
+
+    def __init__(self, price: int, key: int) -> None:
+        self.price = price
+        self.key = key          # sign * price: lower is better on both sides
+        self.orders: deque[Order] = deque()
+        self.qty = 0            # sum of live orders' visible quantity
+        self.count = 0          # live orders in the queue
+
+    def live_orders(self) -> list[Order]:
+        """The live orders in queue (time priority) order."""
+        return [o for o in self.orders if o.level is self]
+
+
+class BookSide:
+    """The bids or the asks of one book."""
+
+    __slots__ = ("side", "sign", "levels", "keys", "best")
+
+    def __init__(self, side: int) -> None:
+        self.side = side
+        self.sign = -1 if side == BUY else 1
+        self.levels: dict[int, Level] = {}
+        self.keys: SortedList = SortedList()
+        self.best: Level | None = None
+
+    def add(self, order: Order) -> Level:
+        """Append ``order`` to the back of the queue at its price."""
+        price = order.price
+        level = self.levels.get(price)
+        if level is None:
+            key = self.sign * price
+            level = Level(price, key)
+            self.levels[price] = level
+            self.keys.add(key)
+            best = self.best
+            if best is None or key < best.key:
+                self.best = level
+        level.orders.append(order)
+        level.qty += order.visible
+        level.count += 1
+        order.level = level
+        return level
+
+    def remove(self, order: Order) -> Level:
+        """Take a resting order out of its level (O(1) apart from dropping an emptied
+        level); returns the level so the caller can report it."""
+        level = order.level
+        assert level is not None
+        order.level = None
+        level.qty -= order.visible
+        level.count -= 1
+        if not level.count:
+            self.drop(level)
+        elif len(level.orders) > 2 * level.count + 16:
+            # Too many cancelled entries: rebuild so memory stays O(live orders).
+            level.orders = deque(o for o in level.orders if o.level is level)
+        return level
+
+    def drop(self, level: Level) -> None:
+        """Remove an empty level."""
+        del self.levels[level.price]
+        keys = self.keys
+        keys.remove(level.key)
+        level.orders.clear()
+        if self.best is level:
+            self.best = self.levels[self.sign * keys[0]] if keys else None
+
+    def depth(self, n: int | None = None) -> list[tuple[int, int, int]]:
+        """(price, displayed qty, order count) of the best ``n`` levels, best first."""
+        keys = self.keys if n is None else self.keys[:n]
+        sign = self.sign
+        out = []
+        for key in keys:
+            level = self.levels[sign * key]
+            out.append((level.price, level.qty, level.count))
+        return out
+
+    def iter_levels(self) -> list[Level]:
+        """Every level, best first."""
+        sign = self.sign
+        return [self.levels[sign * key] for key in self.keys]
+
+
+class Book:
+    """The order book of one instrument: bids, asks, untriggered stops, the trading
+    phase and the last trade price (which triggers stops)."""
+
+    __slots__ = ("instrument", "symbol", "tick", "lot", "bids", "asks", "phase",
+                 "last_price", "buy_stops", "sell_stops")
+
+    def __init__(self, instrument: Instrument, phase: int = CONTINUOUS) -> None:
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        # Copies of the grid for the hot path (one attribute load instead of two).
+        self.tick = instrument.tick_size
+        self.lot = instrument.lot_size
+        self.bids = BookSide(BUY)
+        self.asks = BookSide(SELL)
+        self.phase = phase
+        self.last_price = 0     # 0: no trade yet
+        # Untriggered stops, in trigger order: buy stops by (stop price, seq),
+        # sell stops by (-stop price, seq); the third item is the oid.
+        self.buy_stops: SortedList = SortedList()
+        self.sell_stops: SortedList = SortedList()
+
+    def side(self, side: int) -> BookSide:
+        return self.bids if side == BUY else self.asks
+
+    def opposite(self, side: int) -> BookSide:
+        return self.asks if side == BUY else self.bids
+
+    def crossed(self) -> bool:
+        bid, ask = self.bids.best, self.asks.best
+        return bid is not None and ask is not None and bid.price >= ask.price
+
+    def best_bid(self) -> tuple[int, int] | None:
+        level = self.bids.best
+        return None if level is None else (level.price, level.qty)
+
+    def best_ask(self) -> tuple[int, int] | None:
+        level = self.asks.best
+        return None if level is None else (level.price, level.qty)
+
+    def stops(self, side: int) -> SortedList:
+        return self.buy_stops if side == BUY else self.sell_stops
+
+    def __repr__(self) -> str:
+        return (f"Book({self.symbol}, phase={self.phase}, bids={self.bids.depth(5)}, "
+                f"asks={self.asks.depth(5)})")
+
