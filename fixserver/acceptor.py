@@ -10,6 +10,7 @@ its own writer.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -45,10 +46,19 @@ class _Wakeup:
 class Acceptor:
     """Serves a SessionRegistry on its ports until cancelled or signalled."""
 
-    def __init__(self, registry: SessionRegistry) -> None:
+    def __init__(self, registry: SessionRegistry, max_pending: int | None = None) -> None:
         self.registry = registry
         self.listeners: list[trio.SocketListener] = []
         self._connections: set[Connection] = set()
+        # Connections that have not logged on yet, oldest first. A flood of them must
+        # not use up the descriptors a broker's Logon needs: past max_pending the
+        # oldest is dropped.
+        self._pending: dict[Connection, _Wakeup] = {}
+        if max_pending is None:
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            soft = 1 << 20 if soft == resource.RLIM_INFINITY else soft
+            max_pending = max(16, (soft - 64) // 2)
+        self.max_pending = max_pending
 
     async def serve(self, *, task_status: trio.TaskStatus[list[tuple[str, int]]]
                     = trio.TASK_STATUS_IGNORED) -> None:
@@ -76,9 +86,15 @@ class Acceptor:
             peer = f"{host}:{port_no}"
         except OSError:
             return
-        conn = Connection(self.registry, port, peer, time.monotonic())
+        conn = Connection(self.registry, port, peer, time.monotonic(),
+                          logon_timeout=self.registry.logon_timeout(port))
         wakeup = _Wakeup()
         self._connections.add(conn)
+        if len(self._pending) >= self.max_pending:
+            oldest = next(iter(self._pending))
+            oldest.evict()
+            self._pending.pop(oldest).set()
+        self._pending[conn] = wakeup
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reader, stream, conn, wakeup, nursery.cancel_scope)
@@ -88,6 +104,7 @@ class Acceptor:
             log.info("connection from %s lost: %s", peer, e)
         finally:
             self._connections.discard(conn)
+            self._pending.pop(conn, None)
             conn.connection_lost(time.monotonic())
             with trio.move_on_after(1):
                 await stream.aclose()
@@ -98,14 +115,15 @@ class Acceptor:
             while conn.close_reason is None:
                 data = await stream.receive_some(65536)
                 if not data:
-                    conn.close_reason = conn.close_reason or "peer closed the connection"
+                    conn.peer_closed()
                     break
                 conn.receive(data, time.monotonic())
                 if conn.session is not None:
                     conn.session.on_output = wakeup.set
+                    self._pending.pop(conn, None)
                 wakeup.set()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            conn.close_reason = conn.close_reason or f"read failed: {e}"
+            conn._close(f"read failed: {e}")
         wakeup.set()
 
     async def _writer(self, stream: trio.SocketStream, conn: Connection,

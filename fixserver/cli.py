@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -70,6 +71,20 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path) 
     return sessions
 
 
+def _raise_open_files_limit() -> None:
+    """Every connection is a descriptor: use what the hard limit allows (the usual soft
+    default of 1024 is too small for a busy exchange)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    target = min(target, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            log.info("open files limit raised from %d to %d", soft, target)
+        except (ValueError, OSError) as e:
+            log.warning("open files limit stays at %d: %s", soft, e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
@@ -89,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ConfigError) as e:
         print(f"fixserver: {e}", file=sys.stderr)
         return 2
+    _raise_open_files_limit()
     registry = SessionRegistry(sessions)
     for s in sessions:
         log.info("session %s on port %d (Application=%s)", s.session_id, s.config.port,

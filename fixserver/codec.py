@@ -87,11 +87,12 @@ class Message:
 class Framer:
     """Splits a byte stream into complete frames; keeps what is incomplete."""
 
-    __slots__ = ("_buf", "max_size")
+    __slots__ = ("_buf", "max_size", "discarded")
 
     def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
         self._buf = b""
         self.max_size = max_size
+        self.discarded = 0  # bytes thrown away outside any frame (for the log)
 
     @property
     def buffered(self) -> int:
@@ -112,8 +113,11 @@ class Framer:
             if start < 0:
                 # Keep a tail that may be the start of the next frame ("8=FI").
                 tail = buf.rfind(b"8", max(0, n - 4))
-                pos = tail if tail >= 0 and b"8=FIX".startswith(buf[tail:]) else n
+                keep = tail if tail >= 0 and b"8=FIX".startswith(buf[tail:]) else n
+                self.discarded += keep - pos
+                pos = keep
                 break
+            self.discarded += start - pos
             pos = start
             length_at = buf.find(b"\x019=", start)
             soh_at = buf.find(SOH, start)

@@ -33,6 +33,12 @@ class SessionRegistry:
     def ports(self) -> dict[int, str]:
         return {s.config.port: s.config.address for s in self.sessions}
 
+    def logon_timeout(self, port: int) -> float:
+        """How long a connection on ``port`` may stay silent before its Logon: the
+        shortest LogonTimeout of the sessions on that port."""
+        return min((s.config.logon_timeout for s in self.sessions if s.config.port == port),
+                   default=10)
+
 
 class Connection:
     """The protocol side of one accepted TCP connection."""
@@ -53,11 +59,17 @@ class Connection:
         """Process bytes read from the socket."""
         if self.close_reason is not None:
             return
+        framer = self.framer
         try:
-            frames = self.framer.feed(data)
+            frames = framer.feed(data)
         except FramingError as e:
             self._close(f"unreadable byte stream: {e}")
             return
+        if framer.discarded:
+            who = self.session.session_id if self.session is not None else self.peer
+            log.warning("%s: %d bytes of garbage outside any message discarded", who,
+                        framer.discarded)
+            framer.discarded = 0
         for frame in frames:
             try:
                 msg = parse(frame)
@@ -119,6 +131,16 @@ class Connection:
         if self.session is not None:
             return self.session.drain()
         return []
+
+    def peer_closed(self) -> None:
+        """The client closed the connection."""
+        partial = self.framer.buffered
+        self._close("closed by the peer" + (
+            f" with {partial} bytes of an incomplete message discarded" if partial else ""))
+
+    def evict(self) -> None:
+        """Too many connections are waiting for a Logon: this, the oldest, goes."""
+        self._close("too many connections without a Logon: oldest dropped")
 
     def connection_lost(self, now: float) -> None:
         if self.session is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -40,13 +41,21 @@ class FixServer:
                                         sessions_cfg))
         self.log_path = data_dir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # When set, the server runs with this hard and soft RLIMIT_NOFILE.
+        self.open_files_limit: int | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
+        limit = self.open_files_limit
+
+        def limit_open_files() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fixserver", "--sessions", str(self.cfg_path),
              "--data-dir", str(self.data_dir)],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit_open_files,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

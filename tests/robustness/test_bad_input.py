@@ -85,9 +85,6 @@ def test_logon_with_wrong_checksum_is_disconnected_without_reply(server, watcher
     assert_unharmed(server, watcher, connect)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: LogonTimeout from sessions.cfg is ignored for a "
-                   "connection that has sent nothing: Acceptor creates Connection without "
-                   "logon_timeout, so it is always the hard-coded 10 s")
 def test_silent_client_is_dropped_after_logon_timeout(server, watcher, connect) -> None:
     c = connect()
     closed_after = c.wait_closed(LOGON_TIMEOUT + 1.5)
@@ -113,9 +110,6 @@ def test_random_garbage_after_logon_is_ignored(server, watcher, connect) -> None
     assert_unharmed(server, watcher, connect)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: bytes outside any frame are discarded by the "
-                   "Framer without a log line, so garbage from a logged-on client leaves no "
-                   "trace in the server log")
 def test_random_garbage_after_logon_is_logged(server, watcher, connect) -> None:
     c = connect()
     c.logon()
@@ -147,10 +141,6 @@ def test_truncated_message_then_close_leaves_session_consistent(server, watcher,
     assert_unharmed(server, watcher, connect)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when the peer closes the connection the acceptor "
-                   "sets close_reason='peer closed the connection' without logging it (only "
-                   "'<session>: logged out' is logged, as if a Logout had been exchanged); "
-                   "an incomplete message left in the buffer is not mentioned either")
 def test_peer_close_mid_message_is_logged(server, watcher, connect) -> None:
     c = connect()
     c.logon()
