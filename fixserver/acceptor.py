@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import trio
 
+from .apps.exchange import Exchange
 from .connection import Connection, SessionRegistry
 
 log = logging.getLogger("fixserver.acceptor")
@@ -156,13 +157,25 @@ class Acceptor:
                 session.on_output()
 
 
-async def run(registry: SessionRegistry,
+async def drive_exchange(exchange: Exchange) -> None:
+    """Group commit: after each pass of the event loop over readable connections,
+    make the commands they submitted durable and process them (Exchange.flush)."""
+    wakeup = _Wakeup()
+    exchange.on_pending = wakeup.set
+    while True:
+        await wakeup.wait_until(time.monotonic() + 3600)
+        exchange.flush()
+
+
+async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
               ) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop."""
     acceptor = Acceptor(registry)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
+            if exchange is not None:
+                nursery.start_soon(drive_exchange, exchange)
             addresses = await nursery.start(acceptor.serve)
             task_status.started(addresses)
             async for signum in signals:

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import trio
 
+from persistence.journal import JournalCorrupt
+
 from . import dictionary
 from .acceptor import run
 from .apps.echo import EchoApplication
+from .apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
 from .connection import SessionRegistry
+from .exchange_config import ExchangeConfigError, load_exchange_config
 from .session import Application, Session
 from .settings import SessionConfig, SettingsError, load_sessions
 from .store import FileStore, MemoryStore
@@ -43,17 +47,18 @@ def _dictionary_for(config: SessionConfig, cfg_dir: Path) -> dictionary.DataDict
     raise ConfigError(f"{config.session_id}: DataDictionary {config.data_dictionary} not found")
 
 
-def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path) -> list[Session]:
+def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
+                   exchange: Exchange | None = None) -> list[Session]:
     """Create each configured session with its store, validator and application."""
-    apps: dict[str, Application] = {}
+    apps: dict[str, Application] = {"echo": EchoApplication()}
+    if exchange is not None:
+        apps["exchange"] = ExchangeApplication(exchange)
+        apps["dropcopy"] = DropCopyApplication()
     sessions = []
     for config in configs:
         if config.application not in apps:
-            if config.application == "echo":
-                apps["echo"] = EchoApplication()
-            else:
-                raise ConfigError(f"{config.session_id}: Application={config.application} "
-                                  "is not available in this build")
+            raise ConfigError(f"{config.session_id}: Application={config.application} "
+                              "needs the exchange configuration")
         validator = None
         if config.use_data_dictionary:
             validator = Validator(
@@ -67,8 +72,16 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path) 
             store_dir = data_dir / store_dir
         name = f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}"
         store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
-        sessions.append(Session(config, store, apps[config.application], validator))
+        session = Session(config, store, apps[config.application], validator)
+        sessions.append(session)
+        if exchange is not None and config.application in ("exchange", "dropcopy"):
+            exchange.add_session(session)
     return sessions
+
+
+def _default_exchange_file(sessions_file: Path) -> Path:
+    beside = sessions_file.resolve().parent / "exchange.toml"
+    return beside if beside.exists() else REPO_ROOT / "exchange.toml"
 
 
 def _raise_open_files_limit() -> None:
@@ -89,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
                         help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
+    parser.add_argument("--exchange", type=Path, default=None,
+                        help="instruments, firms and accounts (default: exchange.toml next to "
+                             "the sessions file, else the shipped one)")
     parser.add_argument("--data-dir", type=Path, default=Path("var"),
                         help="where stores, journal and audit files live (default: ./var)")
     parser.add_argument("--log-level", default="INFO")
@@ -100,8 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         if not configs:
             raise ConfigError(f"{args.sessions}: no [SESSION] defined")
         args.data_dir.mkdir(parents=True, exist_ok=True)
-        sessions = build_sessions(configs, args.sessions.resolve().parent, args.data_dir)
-    except (SettingsError, ConfigError) as e:
+        exchange = None
+        if any(c.application in ("exchange", "dropcopy") for c in configs):
+            exchange_path = args.exchange or _default_exchange_file(args.sessions)
+            exchange = Exchange(load_exchange_config(exchange_path), args.data_dir)
+            log.info("exchange configuration %s: %d instruments, %d firms", exchange_path,
+                     len(exchange.config.instruments), len(exchange.config.firms))
+        sessions = build_sessions(configs, args.sessions.resolve().parent, args.data_dir,
+                                  exchange)
+        if exchange is not None:
+            exchange.recover()
+    except (SettingsError, ConfigError, ExchangeConfigError, JournalCorrupt) as e:
         print(f"fixserver: {e}", file=sys.stderr)
         return 2
     _raise_open_files_limit()
@@ -110,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         log.info("session %s on port %d (Application=%s)", s.session_id, s.config.port,
                  s.config.application)
     try:
-        trio.run(run, registry)
+        trio.run(run, registry, exchange)
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1
     finally:
+        if exchange is not None:
+            exchange.close()
         for s in sessions:
             s.store.close()
     log.info("stopped")

@@ -1,0 +1,214 @@
+"""The exchange: FIX order entry through the sequencer and journal into the core,
+and ExecutionReports back out to their sessions and to drop copies.
+
+Flow of one NewOrderSingle::
+
+    ExchangeApplication.on_message   D -> order-entry command tuple (requests.py)
+    Exchange.submit                  stamped by the sequencer, buffered in the journal
+    Exchange.flush                   one write + fsync for the batch, then per command:
+    OrderEntry.process               checks, matching engine, events -> Reports
+    Exchange._fan_out                Report -> ExecutionReport to the owner session,
+                                     a copy to each drop-copy session of its firm
+
+``flush`` runs once per batch (the acceptor calls it after each pass of reads),
+so nothing about a command leaves before its journal record is durable. On
+start-up ``recover`` replays the journal through the same OrderEntry without
+sending, which rebuilds every order, ClOrdID and fill.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from matching.engine import Engine
+from matching.instruments import Instrument
+from persistence.journal import Journal
+from persistence.sequencer import Sequencer, replay
+from risk.limits import InstrumentLimitCheck, InstrumentLimits
+
+from ..codec import Message
+from ..exchange_config import ExchangeConfig, FirmConfig
+from ..session import BusinessReject, Session, UnsupportedMessageType
+from ..validation import Layout
+from . import orderentry as OE
+from . import requests
+from .reports import ReportWriter
+
+log = logging.getLogger("fixserver.exchange")
+
+
+class Exchange:
+    """The exchange core with its journal, and the sessions it reports to."""
+
+    def __init__(self, config: ExchangeConfig, data_dir: Path, *,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self.limits = InstrumentLimitCheck({
+            s: InstrumentLimits(i.max_order_qty, i.price_band_pct, i.reference_price)
+            for s, i in config.instruments.items()})
+        self.engine = Engine(
+            [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
+             for i in config.instruments.values()],
+            market_protection_bps=config.market_protection_pct * 100, risk=self.limits)
+        self.order_entry = OE.OrderEntry(self.engine, self._accounts_of, self._default_account,
+                                         on_trade=self.limits.on_trade)
+        journal_path = Path(config.journal_path)
+        if not journal_path.is_absolute():
+            journal_path = data_dir / journal_path
+        self.journal_path = journal_path
+        self.journal: Journal | None = None
+        self.sequencer: Sequencer | None = None
+        self.clock = clock
+        self.sessions: dict[str, Session] = {}
+        self._firm_of_session: dict[str, FirmConfig] = {}
+        self._dropcopy_sessions: list[tuple[Session, tuple[str, ...]]] = []
+        self._writers: dict[bytes, ReportWriter] = {}
+        self.on_pending: Callable[[], None] | None = None  # set by the I/O driver
+        self.commands = 0
+
+    # -- wiring ------------------------------------------------------------------
+
+    def add_session(self, session: Session) -> None:
+        """Register an order-entry or drop-copy session (by its counterparty CompID)."""
+        comp_id = session.config.target_comp_id
+        self.sessions[session.session_id] = session
+        if session.validator is not None:
+            self._writers.setdefault(session.begin_string, ReportWriter(session.validator.dd))
+        else:
+            from .. import dictionary
+            self._writers.setdefault(session.begin_string, ReportWriter(
+                dictionary.for_begin_string(session.begin_string)))
+        if session.config.application == "dropcopy":
+            dc = self.config.dropcopy.get(comp_id)
+            firms = dc.firms if dc is not None else ()
+            if dc is None:
+                log.warning("%s: drop-copy session not in exchange.toml [[dropcopy]]: it will "
+                            "receive nothing", session.session_id)
+            self._dropcopy_sessions.append((session, firms))
+            return
+        firm = self.config.firm_of_comp_id(comp_id)
+        if firm is None:
+            log.warning("%s: CompID %s belongs to no firm in %s: its orders will be rejected",
+                        session.session_id, comp_id, self.config.source)
+        else:
+            self._firm_of_session[session.session_id] = firm
+
+    def _accounts_of(self, session_id: str) -> tuple[str, ...]:
+        firm = self._firm_of_session.get(session_id)
+        return firm.accounts if firm is not None else ()
+
+    def _default_account(self, session_id: str) -> str | None:
+        firm = self._firm_of_session.get(session_id)
+        return firm.default_account if firm is not None else None
+
+    # -- journal -------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Replay the journal into the core (nothing is sent); open it for appending."""
+        last_seq = 0
+        n = 0
+        t0 = time.perf_counter()
+        process = self.order_entry.process
+        for seq, ts, command in replay(self.journal_path):
+            process(command, ts)
+            last_seq = seq
+            n += 1
+        if n:
+            log.info("journal %s: replayed %d commands in %.3f s (%d open orders)",
+                     self.journal_path, n, time.perf_counter() - t0, len(self.engine.orders))
+        self.journal = Journal(self.journal_path, fsync=self.config.fsync)
+        self.sequencer = Sequencer(self.journal, last_seq + 1, self.clock)
+        return n
+
+    def submit(self, command: tuple) -> None:
+        """Sequence a command; it takes effect at the next flush."""
+        assert self.sequencer is not None, "recover() first"
+        self.sequencer.submit(command)
+        if self.on_pending is not None:
+            self.on_pending()
+
+    @property
+    def pending(self) -> int:
+        return self.sequencer.pending if self.sequencer is not None else 0
+
+    def flush(self) -> int:
+        """Make the batch durable, then run it through the core and send the reports."""
+        if self.sequencer is None or not self.sequencer.pending:
+            return 0
+        batch = self.sequencer.commit()
+        process = self.order_entry.process
+        fan_out = self._fan_out
+        for _seq, ts, command in batch:
+            fan_out(process(command, ts))
+        self.commands += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.flush()
+            self.journal.close()
+
+    # -- fan-out ---------------------------------------------------------------------
+
+    def _fan_out(self, reports: list[OE.Report]) -> None:
+        sessions = self.sessions
+        writers = self._writers
+        for r in reports:
+            session = sessions.get(r.session)
+            if session is None:
+                log.error("report for unknown session %s dropped", r.session)
+                continue
+            msg_type, body = writers[session.begin_string].write(r)
+            session.send(msg_type, body)
+            if self._dropcopy_sessions and r.kind == OE.EXECUTION_REPORT:
+                self._drop_copy(r, session)
+
+    def _drop_copy(self, r: OE.Report, owner: Session) -> None:
+        firm = self._firm_of_session.get(owner.session_id)
+        firm_name = firm.name if firm is not None else ""
+        routing = [(115, owner.sender_comp_id), (128, owner.target_comp_id)]
+        for dc, firms in self._dropcopy_sessions:
+            if "*" in firms or firm_name in firms:
+                msg_type, body = self._writers[dc.begin_string].write(r)
+                dc.send(msg_type, body, routing)
+
+
+class ExchangeApplication:
+    """Order entry on sessions with Application=exchange."""
+
+    HANDLERS = {b"D": requests.new_order, b"F": requests.cancel, b"G": requests.replace,
+                b"H": requests.status, b"q": requests.mass_cancel}
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def on_logon(self, session: Session) -> None:
+        pass
+
+    def on_logout(self, session: Session) -> None:
+        if session.config.cancel_on_disconnect:
+            log.info("%s: cancel on disconnect", session.session_id)
+            self.exchange.submit((OE.DISCONNECTED, session.session_id))
+
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+        handler = self.HANDLERS.get(msg.msg_type)
+        if handler is None:
+            raise UnsupportedMessageType(msg.msg_type)
+        self.exchange.submit(handler(msg, session.session_id))
+
+
+class DropCopyApplication:
+    """Drop-copy sessions only receive: any application message is refused."""
+
+    def on_logon(self, session: Session) -> None:
+        pass
+
+    def on_logout(self, session: Session) -> None:
+        pass
+
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+        raise BusinessReject(6, "Not authorized: a drop-copy session is read only",
+                             msg.get(11))

@@ -1,0 +1,150 @@
+"""Reports -> FIX message bodies, per FIX version.
+
+FIX 4.4 ExecutionReports carry ExecType 0/F/4/5/8/C/I/L/D and LastQty; FIX 4.2
+ones carry ExecTransType, ExecType 0/1/2/4/5/8/C/D with OrdStatus 5 on a
+replace, and LastShares (the same tag 32). Codes the session's dictionary does
+not know for OrdRejReason or CxlRejReason fall back to that version's
+"broker/exchange option" value. Bodies are in ascending tag order.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..codec import Field
+from ..dictionary import DataDictionary
+from ..fixedpoint import format_price
+from .orderentry import (
+    CANCEL_REJECT,
+    EXECUTION_REPORT,
+    MASS_CANCEL_REPORT,
+    Report,
+    cxl_rej_reason,
+    ord_rej_reason,
+)
+
+
+class TimeFormat:
+    """UTCTimestamp with milliseconds from nanoseconds, formatted once per second."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = b""
+
+    def __call__(self, ns: int) -> bytes:
+        second, rem = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+        return b"%b.%03d" % (self._prefix, rem // 1_000_000)
+
+
+_fmt_time = TimeFormat()
+
+
+class ReportWriter:
+    """Writes reports for sessions of one FIX version."""
+
+    def __init__(self, dictionary: DataDictionary) -> None:
+        self.fix42 = dictionary.begin_string <= b"FIX.4.2"
+        fields = dictionary.fields
+        self._ord_rej = fields[103].enums or frozenset()
+        self._cxl_rej = fields[102].enums or frozenset()
+        self._ord_rej_default = b"0" if self.fix42 else b"99"
+        self._cxl_rej_default = b"2" if self.fix42 else b"99"
+
+    def write(self, r: Report) -> tuple[bytes, list[Field]]:
+        """(MsgType, body) for a report."""
+        if r.kind == EXECUTION_REPORT:
+            return b"8", self._execution_report(r)
+        if r.kind == CANCEL_REJECT:
+            return b"9", self._cancel_reject(r)
+        if r.kind == MASS_CANCEL_REPORT:
+            return b"r", self._mass_cancel_report(r)
+        raise ValueError(f"unknown report kind {r.kind!r}")
+
+    def _execution_report(self, r: Report) -> list[Field]:
+        fix42 = self.fix42
+        exec_type = r.exec_type
+        status = r.status
+        if fix42:
+            if exec_type == "F":
+                exec_type = "2" if r.leaves == 0 else "1"
+            elif exec_type == "I":
+                exec_type = status
+            elif exec_type == "L":
+                exec_type = "D"
+            if r.replaced:
+                status = "5"
+        body: list[Field] = []
+        add = body.append
+        if r.account:
+            add((1, r.account.encode()))
+        add((6, format_price(r.avg_px)))
+        if r.cl_ord_id:
+            add((11, r.cl_ord_id.encode()))
+        add((14, b"%d" % r.cum))
+        add((17, r.exec_id.encode()))
+        if fix42:
+            add((20, b"3" if r.exec_type == "I" else b"0"))
+        if r.last_qty:
+            add((31, format_price(r.last_px)))
+            add((32, b"%d" % r.last_qty))
+        add((37, r.order_id.encode()))
+        if r.qty:
+            add((38, b"%d" % r.qty))
+        add((39, status.encode()))
+        if r.ord_type:
+            add((40, b"%d" % r.ord_type))
+        if r.orig_cl_ord_id:
+            add((41, r.orig_cl_ord_id.encode()))
+        if r.price and r.ord_type in (2, 4):
+            add((44, format_price(r.price)))
+        add((54, b"%d" % (r.side or 1)))
+        add((55, (r.symbol or "NONE").encode()))
+        if r.text:
+            add((58, r.text.encode()))
+        if r.tif >= 0 and r.ord_type:
+            add((59, b"%d" % r.tif))
+        add((60, _fmt_time(r.transact_time)))
+        if r.stop_price and r.ord_type in (3, 4):
+            add((99, format_price(r.stop_price)))
+        if status == "8" and r.reject_code and r.exec_type == "8":
+            code = b"%d" % ord_rej_reason(r.reject_code)
+            add((103, code if code in self._ord_rej else self._ord_rej_default))
+        if r.expire_time and r.tif == 6:
+            add((126, _fmt_time(r.expire_time)))
+        add((150, exec_type.encode()))
+        add((151, b"%d" % r.leaves))
+        if r.trade_id and not fix42:
+            add((880, b"%d" % r.trade_id))
+        return body
+
+    def _cancel_reject(self, r: Report) -> list[Field]:
+        code = b"%d" % cxl_rej_reason(r.reject_code)
+        return [
+            (11, r.cl_ord_id.encode() or b"NONE"),
+            (37, r.order_id.encode()),
+            (39, r.status.encode()),
+            (41, r.orig_cl_ord_id.encode() or b"NONE"),
+            (58, r.text.encode()),
+            (102, code if code in self._cxl_rej else self._cxl_rej_default),
+            (434, r.cxl_rej_response_to.encode()),
+        ]
+
+    def _mass_cancel_report(self, r: Report) -> list[Field]:
+        body: list[Field] = [(11, r.cl_ord_id.encode()), (37, r.order_id.encode())]
+        if r.side:
+            body.append((54, b"%d" % r.side))
+        if r.symbol:
+            body.append((55, r.symbol.encode()))
+        if r.text:
+            body.append((58, r.text.encode()))
+        body.append((530, r.mass_request_type.encode() or b"0"))
+        body.append((531, r.mass_response.encode()))
+        if r.mass_response == "0":
+            body.append((532, b"99"))
+        body.append((533, b"%d" % r.affected))
+        return body

@@ -1,0 +1,141 @@
+"""FIX order-entry messages -> order-entry commands (see ``orderentry.py``).
+
+Pure functions of one message. A field the exchange cannot use (a price finer
+than four decimals, an OrdType it does not support, ...) does not raise: the
+command carries an error code and a text naming the field, and the sequenced
+command is answered with a reject, so that every request consumes its ClOrdID
+and ExecID the same way on replay.
+"""
+
+from __future__ import annotations
+
+from ..codec import Message
+from ..fixedpoint import parse_price, parse_qty
+from ..session import parse_utc
+from . import orderentry as OE
+
+SIDES = {b"1": 1, b"2": 2}
+ORD_TYPES = {b"1": 1, b"2": 2, b"3": 3, b"4": 4}
+TIFS = {b"0": 0, b"1": 1, b"3": 3, b"4": 4, b"6": 6}
+ORD_TYPE_NAMES = {1: "Market", 2: "Limit", 3: "Stop", 4: "Stop limit"}
+
+
+class _Fields:
+    """Reads typed fields from a message, remembering the first problem."""
+
+    __slots__ = ("msg", "code", "text")
+
+    def __init__(self, msg: Message) -> None:
+        self.msg = msg
+        self.code = ""
+        self.text = ""
+
+    def problem(self, code: str, text: str) -> None:
+        if not self.code:
+            self.code, self.text = code, text
+
+    def text_field(self, tag: int) -> str:
+        v = self.msg.get(tag)
+        return v.decode("latin-1") if v else ""
+
+    def enum(self, tag: int, name: str, table: dict[bytes, int], default: int | None) -> int:
+        v = self.msg.get(tag)
+        if v is None:
+            if default is None:
+                self.problem(OE.INVALID_FIELD, f"{name} ({tag}) is required")
+                return 0
+            return default
+        if v not in table:
+            self.problem(OE.UNSUPPORTED, f"{name} ({tag}) {v.decode('latin-1')} is not "
+                         "supported by this exchange")
+            return 0
+        return table[v]
+
+    def price(self, tag: int, name: str, required: bool) -> int:
+        v = self.msg.get(tag)
+        if v is None:
+            if required:
+                self.problem(OE.INVALID_FIELD, f"{name} ({tag}) is required for this OrdType")
+            return 0
+        p = parse_price(v)
+        if p is None or p <= 0:
+            self.problem(OE.INVALID_FIELD, f"{name} ({tag}) {v.decode('latin-1')} must be "
+                         "positive with at most 4 decimals")
+            return 0
+        return p
+
+    def qty(self, tag: int, name: str, required: bool) -> int:
+        v = self.msg.get(tag)
+        if v is None:
+            if required:
+                self.problem(OE.INVALID_FIELD, f"{name} ({tag}) is required")
+            return 0
+        q = parse_qty(v)
+        if q is None:
+            self.problem(OE.INVALID_FIELD, f"{name} ({tag}) {v.decode('latin-1')} must be a "
+                         "whole number")
+            return 0
+        return q
+
+    def timestamp_ns(self, tag: int, name: str) -> int:
+        v = self.msg.get(tag)
+        if v is None:
+            return 0
+        t = parse_utc(v)
+        if t is None:
+            self.problem(OE.INVALID_FIELD, f"{name} ({tag}) is not a UTC timestamp")
+            return 0
+        return int(round(t * 1000)) * 1_000_000
+
+
+def new_order(msg: Message, session: str) -> tuple:
+    """NewOrderSingle (D) -> NEW command."""
+    f = _Fields(msg)
+    side = f.enum(54, "Side", SIDES, None)
+    ord_type = f.enum(40, "OrdType", ORD_TYPES, None)
+    tif = f.enum(59, "TimeInForce", TIFS, 0)
+    qty = f.qty(38, "OrderQty", True)
+    price = f.price(44, "Price", ord_type in (2, 4))
+    stop_price = f.price(99, "StopPx", ord_type in (3, 4))
+    expire = f.timestamp_ns(126, "ExpireTime")
+    if tif == 6 and not expire:
+        f.problem(OE.INVALID_FIELD, "ExpireTime (126) is required for TimeInForce 6 (GTD)")
+    return (OE.NEW, session, f.text_field(11), f.text_field(1), f.text_field(55), side,
+            ord_type, price, stop_price, qty, tif, expire, f.qty(110, "MinQty", False),
+            f.qty(111, "MaxFloor", False), f.code, f.text)
+
+
+def cancel(msg: Message, session: str) -> tuple:
+    """OrderCancelRequest (F) -> CANCEL command."""
+    return (OE.CANCEL, session, _s(msg, 11), _s(msg, 41), _s(msg, 37), _s(msg, 55),
+            SIDES.get(msg.get(54) or b"", 0))
+
+
+def replace(msg: Message, session: str) -> tuple:
+    """OrderCancelReplaceRequest (G) -> REPLACE command."""
+    f = _Fields(msg)
+    side = f.enum(54, "Side", SIDES, None)
+    ord_type = f.enum(40, "OrdType", ORD_TYPES, None)
+    tif = f.enum(59, "TimeInForce", TIFS, 0)
+    qty = f.qty(38, "OrderQty", True)
+    price = f.price(44, "Price", ord_type in (2, 4))
+    stop_price = f.price(99, "StopPx", ord_type in (3, 4))
+    return (OE.REPLACE, session, _s(msg, 11), _s(msg, 41), _s(msg, 37), _s(msg, 55), side,
+            qty, price, stop_price, ord_type, tif, f.code, f.text)
+
+
+def status(msg: Message, session: str) -> tuple:
+    """OrderStatusRequest (H) -> STATUS command."""
+    return (OE.STATUS, session, _s(msg, 11), _s(msg, 37), _s(msg, 55),
+            SIDES.get(msg.get(54) or b"", 0))
+
+
+def mass_cancel(msg: Message, session: str) -> tuple:
+    """OrderMassCancelRequest (q) -> MASS_CANCEL command."""
+    return (OE.MASS_CANCEL, session, _s(msg, 11), _s(msg, 530), _s(msg, 55),
+            SIDES.get(msg.get(54) or b"", 0), _s(msg, 1))
+
+
+def _s(msg: Message, tag: int) -> str:
+    v = msg.get(tag)
+    return v.decode("latin-1") if v else ""
