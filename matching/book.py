@@ -30,14 +30,19 @@ class Level:
     """One price level: a FIFO queue of orders, the total displayed quantity and the
     number of live orders."""
 
-    __slots__ = ("price", "key", "orders", "qty", "count")
+    __slots__ = ("price", "key", "orders", "qty", "count", "side")
 
-    def __init__(self, price: int, key: int) -> None:
+    def __init__(self, price: int, key: int, side: BookSide) -> None:
         self.price = price
         self.key = key          # sign * price: lower is better on both sides
         self.orders: deque[Order] = deque()
         self.qty = 0            # sum of live orders' visible quantity
         self.count = 0          # live orders in the queue
+        self.side = side        # the BookSide holding this level (to drop it when empty)
+
+    def compact(self) -> None:
+        """Drop cancelled entries, so that memory stays O(live orders)."""
+        self.orders = deque(o for o in self.orders if o.level is self)
 
     def live_orders(self) -> list[Order]:
         """The live orders in queue (time priority) order."""
@@ -56,18 +61,22 @@ class BookSide:
         self.keys: SortedList = SortedList()
         self.best: Level | None = None
 
+    def new_level(self, price: int) -> Level:
+        """Create the (empty) level at ``price``, which must not exist yet."""
+        key = self.sign * price
+        level = Level(price, key, self)
+        self.levels[price] = level
+        self.keys.add(key)
+        best = self.best
+        if best is None or key < best.key:
+            self.best = level
+        return level
+
     def add(self, order: Order) -> Level:
         """Append ``order`` to the back of the queue at its price."""
-        price = order.price
-        level = self.levels.get(price)
+        level = self.levels.get(order.price)
         if level is None:
-            key = self.sign * price
-            level = Level(price, key)
-            self.levels[price] = level
-            self.keys.add(key)
-            best = self.best
-            if best is None or key < best.key:
-                self.best = level
+            level = self.new_level(order.price)
         level.orders.append(order)
         level.qty += order.visible
         level.count += 1
@@ -85,8 +94,7 @@ class BookSide:
         if not level.count:
             self.drop(level)
         elif len(level.orders) > 2 * level.count + 16:
-            # Too many cancelled entries: rebuild so memory stays O(live orders).
-            level.orders = deque(o for o in level.orders if o.level is level)
+            level.compact()
         return level
 
     def drop(self, level: Level) -> None:
@@ -119,7 +127,7 @@ class Book:
     phase and the last trade price (which triggers stops)."""
 
     __slots__ = ("instrument", "symbol", "tick", "lot", "bids", "asks", "phase",
-                 "last_price", "buy_stops", "sell_stops")
+                 "last_price", "buy_stops", "sell_stops", "stop_count")
 
     def __init__(self, instrument: Instrument, phase: int = CONTINUOUS) -> None:
         self.instrument = instrument
@@ -135,6 +143,9 @@ class Book:
         # sell stops by (-stop price, seq); the third item is the oid.
         self.buy_stops: SortedList = SortedList()
         self.sell_stops: SortedList = SortedList()
+        # len(buy_stops) + len(sell_stops), kept as an int: the hot path asks
+        # "any stops?" after every trade and SortedList.__len__ is a Python call.
+        self.stop_count = 0
 
     def side(self, side: int) -> BookSide:
         return self.bids if side == BUY else self.asks

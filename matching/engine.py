@@ -96,6 +96,8 @@ from .orders import Order
 RiskCheck = Callable[[tuple, Order | None], tuple[str, str] | None]
 
 _TEXT = R.TEXT
+_new_order_object = Order.__new__
+_CANCEL_REQUESTED_TEXT = _TEXT[R.CANCEL_REQUESTED]
 _VALID_TIF = frozenset(TIF_NAMES)
 _NOT_RESTING_TIF = (IOC, FOK)
 
@@ -165,8 +167,8 @@ class Engine:
         """Apply one command at time ``ts`` and return the events it caused."""
         out: list[tuple] = []
         try:
-            handler = self._handlers.get(command[0], self._unknown)
-        except (IndexError, TypeError):
+            handler = self._handlers[command[0]]
+        except (KeyError, IndexError, TypeError):
             handler = self._unknown
         handler(command, ts, out)
         return out
@@ -216,11 +218,12 @@ class Engine:
             return
         # Fast path: a plain limit order in continuous trading passes these few
         # checks; anything else gets the full validation, which names the problem.
-        if not (ord_type == LIMIT and book.phase == CONTINUOUS and type(qty) is int
-                and type(price) is int and qty > 0 and price > 0 and not qty % book.lot
-                and not price % book.tick and (side == BUY or side == SELL)
-                and (tif == DAY or tif == GTC or tif == IOC) and not display_qty
-                and not min_qty):
+        plain = (ord_type == LIMIT and book.phase == CONTINUOUS and type(qty) is int
+                 and type(price) is int and qty > 0 and price > 0 and not qty % book.lot
+                 and not price % book.tick and (side == BUY or side == SELL)
+                 and (tif == DAY or tif == GTC or tif == IOC) and not display_qty
+                 and not min_qty)
+        if not plain:
             problem = self._order_problem(book, command, ts)
             if problem is not None:
                 self._reject(command, problem[0], problem[1], out)
@@ -241,15 +244,75 @@ class Engine:
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
         out.append((ACCEPTED, exec_id, oid, command))
-        order = Order(oid, symbol, side, ord_type, price, stop_price, qty, display_qty,
-                      min_qty, tif, expire_time, cl_ord_id, session, account)
+        # Order(...) inlined: the call and argument passing cost as much as the stores.
+        order = _new_order_object(Order)
+        order.oid = oid
+        order.symbol = symbol
+        order.side = side
+        order.ord_type = ord_type
+        order.price = price
+        order.stop_price = stop_price
+        order.qty = qty
+        order.cum = 0
+        order.leaves = qty
+        order.visible = display_qty if display_qty else qty
+        order.display = display_qty
+        order.min_qty = min_qty
+        order.tif = tif
+        order.expire_time = expire_time
+        order.cl_ord_id = cl_ord_id
+        order.session = session
+        order.account = account
+        order.level = None
+        order.stop_key = None
+
+        if plain:
+            # The commonest commands of all, without the general machinery of
+            # _execute: a limit order that does not cross rests at once; one that
+            # does is matched, then rests or (IOC) is cancelled.
+            if side == BUY:
+                opp = book.asks
+                own = book.bids
+                best = opp.best
+                crosses = best is not None and best.price <= price
+            else:
+                opp = book.bids
+                own = book.asks
+                best = opp.best
+                crosses = best is not None and best.price >= price
+            if crosses:
+                self._match(book, opp, order, opp.sign * price, out)
+                if order.leaves:
+                    if tif == IOC:
+                        self._emit_cancelled(order, R.IOC_REMAINDER, "", out)
+                    else:
+                        order.visible = order.leaves
+                        level = own.add(order)
+                        self.orders[oid] = order
+                        out.append((BOOK_CHANGED, symbol, side, price, level.qty, level.count))
+                if book.stop_count:
+                    self._trigger_stops(book, out)
+            elif tif == IOC:
+                self._emit_cancelled(order, R.IOC_REMAINDER, "", out)
+            else:
+                level = own.levels.get(price)
+                if level is None:
+                    level = own.new_level(price)
+                level.orders.append(order)
+                level_qty = level.qty + qty
+                level.qty = level_qty
+                count = level.count + 1
+                level.count = count
+                order.level = level
+                self.orders[oid] = order
+                out.append((BOOK_CHANGED, symbol, side, price, level_qty, count))
+            return
         trades_before = self.next_trade_id
         if ord_type == LIMIT or ord_type == MARKET:
             self._execute(book, order, out)
         else:
             self._add_stop(book, order)
-        if (self.next_trade_id != trades_before or ord_type >= STOP) and \
-                (book.buy_stops or book.sell_stops):
+        if book.stop_count and (self.next_trade_id != trades_before or ord_type >= STOP):
             self._trigger_stops(book, out)
 
     def _order_problem(self, book: Book, command: tuple, ts: int) -> tuple[str, str] | None:
@@ -530,7 +593,14 @@ class Engine:
         else:
             order.stop_key = (-order.stop_price, seq, order.oid)
             book.sell_stops.add(order.stop_key)
+        book.stop_count += 1
         self.orders[order.oid] = order
+
+    def _remove_stop(self, book: Book, order: Order) -> None:
+        """Take an untriggered stop out of its book's stop list (not out of orders)."""
+        book.stops(order.side).remove(order.stop_key)
+        book.stop_count -= 1
+        order.stop_key = None
 
     def _trigger_stops(self, book: Book, out: list) -> None:
         """Trigger, one at a time, every stop the last trade price elects; each
@@ -544,6 +614,7 @@ class Engine:
                 key = book.sell_stops.pop(0)
             else:
                 return
+            book.stop_count -= 1
             order = orders.pop(key[2])
             order.stop_key = None
             order.ord_type = MARKET if order.ord_type == STOP else LIMIT
@@ -575,31 +646,60 @@ class Engine:
         except ValueError:
             self._cancel_reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
             return
-        order = self._open_order(command, oid, session, out)
-        if order is not None:
+        order = self.orders.get(oid)
+        if order is None or (session and order.session != session):
+            self._open_order(command, oid, session, out)   # emits the CancelRejected
+            return
+        level = order.level
+        if level is None:       # an untriggered stop
             self._remove_open(order, CANCELLED, R.CANCEL_REQUESTED, cl_ord_id, out)
+            return
+        # _remove_open and BookSide.remove inlined: this is a third of all traffic.
+        del self.orders[oid]
+        exec_id = self.next_exec_id
+        self.next_exec_id = exec_id + 1
+        out.append((CANCELLED, exec_id, oid, R.CANCEL_REQUESTED, _CANCEL_REQUESTED_TEXT,
+                    order.leaves, order.cum, cl_ord_id))
+        order.level = None
+        qty = level.qty - order.visible
+        level.qty = qty
+        count = level.count - 1
+        level.count = count
+        if not count:
+            level.side.drop(level)
+        elif len(level.orders) > 2 * count + 16:
+            level.compact()
+        out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
+        order.leaves = 0
+        order.visible = 0
 
     def _remove_open(self, order: Order, kind: int, reason: str, cl_ord_id: str,
                      out: list) -> None:
         """End an open order: Cancelled (kind CANCELLED) or Expired (kind EXPIRED)."""
-        del self.orders[order.oid]
+        oid = order.oid
+        del self.orders[oid]
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
         if kind == CANCELLED:
-            out.append((CANCELLED, exec_id, order.oid, reason, _TEXT[reason], order.leaves,
+            out.append((CANCELLED, exec_id, oid, reason, _TEXT[reason], order.leaves,
                         order.cum, cl_ord_id))
         else:
-            out.append((EXPIRED, exec_id, order.oid, reason, _TEXT[reason], order.leaves,
-                        order.cum))
-        book = self.books[order.symbol]
-        if order.stop_key is not None:
-            book.stops(order.side).remove(order.stop_key)
-            order.stop_key = None
+            out.append((EXPIRED, exec_id, oid, reason, _TEXT[reason], order.leaves, order.cum))
+        level = order.level
+        if level is not None:
+            # BookSide.remove inlined (the cancel hot path).
+            order.level = None
+            qty = level.qty - order.visible
+            level.qty = qty
+            count = level.count - 1
+            level.count = count
+            if not count:
+                level.side.drop(level)
+            elif len(level.orders) > 2 * count + 16:
+                level.compact()
+            out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
         else:
-            side = book.bids if order.side == BUY else book.asks
-            level = side.remove(order)
-            out.append((BOOK_CHANGED, book.symbol, order.side, level.price, level.qty,
-                        level.count))
+            self._remove_stop(self.books[order.symbol], order)
         order.leaves = 0
         order.visible = 0
 
@@ -639,13 +739,13 @@ class Engine:
             order.cl_ord_id = cl_ord_id
             kept = new_stop == order.stop_price
             if not kept:   # re-file under the new stop price, behind earlier stops
-                book.stops(order.side).remove(order.stop_key)
+                self._remove_stop(book, order)
                 order.stop_price = new_stop
                 del self.orders[order.oid]
                 self._add_stop(book, order)
             out.append((REPLACED, exec_id, order.oid, cl_ord_id, price, qty, leaves, order.cum,
                         order.stop_price, kept))
-            if book.buy_stops or book.sell_stops:
+            if book.stop_count:
                 self._trigger_stops(book, out)
             return
 
@@ -673,7 +773,7 @@ class Engine:
                     new.stop_price, False))
         out.append((BOOK_CHANGED, book.symbol, order.side, level.price, level.qty, level.count))
         self._execute(book, new, out)
-        if self.next_trade_id != trades_before and (book.buy_stops or book.sell_stops):
+        if book.stop_count and self.next_trade_id != trades_before:
             self._trigger_stops(book, out)
 
     def _replace_problem(self, book: Book, order: Order, qty: Any, price: Any,
@@ -766,7 +866,7 @@ class Engine:
                 self._uncross(book, out)
             book.phase = phase
             out.append((PHASE_CHANGED, book.symbol, old, phase))
-            if phase == CONTINUOUS and (book.buy_stops or book.sell_stops):
+            if phase == CONTINUOUS and book.stop_count:
                 self._trigger_stops(book, out)
 
     def _uncross(self, book: Book, out: list) -> None:
@@ -778,7 +878,7 @@ class Engine:
         for side in (book.bids, book.asks):
             totals.append([(level.price, sum(o.leaves for o in level.live_orders()))
                            for level in side.iter_levels()])
-        result = uncross_price(totals[0], totals[1], book.instrument.reference_price)
+        result = uncross_price(totals[0], totals[1], book.instrument.reference_price, book.tick)
         if result is None:
             return
         price, remaining = result

@@ -29,7 +29,7 @@ VERSION = 1
 def to_state(engine: Engine) -> dict[str, Any]:
     """The engine state as plain data."""
     books = []
-    for symbol, book in engine.books.items():
+    for book in engine.books.values():
         books.append({
             "instrument": book.instrument.as_tuple(),
             "phase": book.phase,
@@ -39,7 +39,6 @@ def to_state(engine: Engine) -> dict[str, Any]:
             "buy_stops": list(book.buy_stops),
             "sell_stops": list(book.sell_stops),
         })
-        assert symbol == book.symbol
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -77,6 +76,7 @@ def from_state(state: dict[str, Any], risk: RiskCheck | None = None) -> Engine:
                     side.add(orders[oid])
         book.buy_stops.update(data["buy_stops"])
         book.sell_stops.update(data["sell_stops"])
+        book.stop_count = len(book.buy_stops) + len(book.sell_stops)
         engine.books[book.symbol] = book
     return engine
 

@@ -1,0 +1,236 @@
+"""Matching engine throughput and per-command latency.
+
+Generates (seeded) a realistic order flow over many symbols: about 60% limit
+orders near the touch, 30% cancels of earlier orders and 10% marketable
+orders (IOC limits through the touch and market orders), then
+
+* replays it through a fresh engine in a bare loop and prints commands/s;
+* replays it again through another fresh engine timing every command with
+  ``time.perf_counter_ns`` and prints latency percentiles, overall and per
+  kind of command, and for marketable orders that touched at most one level.
+
+Run from the repository root: ``python bench/bench_matching.py [--commands N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from matching.commands import Cancel, NewOrder  # noqa: E402
+from matching.constants import BUY, IOC, LIMIT, MARKET, SELL  # noqa: E402
+from matching.engine import Engine  # noqa: E402
+from matching.events import BOOK_CHANGED, TRADE  # noqa: E402
+from matching.instruments import Instrument  # noqa: E402
+
+TICK = 100            # 0.01 in fixed point (4 decimals)
+ADD, CANCEL, MARKETABLE = 0, 1, 2
+KIND_NAMES = {ADD: "limit add", CANCEL: "cancel", MARKETABLE: "marketable"}
+
+
+def make_instruments(symbols: int) -> list[Instrument]:
+    rng = random.Random(7)
+    return [Instrument(f"SYM{i:03d}", TICK, 1, rng.randrange(1_000, 50_000) * TICK)
+            for i in range(symbols)]
+
+
+def generate(n: int, instruments: list[Instrument], seed: int,
+             uniform_cancels: bool = False) -> tuple[list[tuple], list[int]]:
+    """``n`` commands (plain tuples, as replayed from the journal) and their kinds.
+
+    Each command picks a random symbol, whose mid price takes a slow random walk.
+    Limit orders are placed 1 to 10 ticks behind the mid, most of them near the
+    touch; marketable orders are IOC limits 3 ticks through the mid or market
+    orders. Cancels model order lifetimes as seen in real flow: usually one of
+    the symbol's most recent orders (a quote being repriced), sometimes any of
+    its orders, and the oldest one when a symbol has more than 150 orders
+    resting (stale quotes are withdrawn, so books keep a realistic depth).
+    ``uniform_cancels`` picks every cancel uniformly among the symbol's orders
+    instead, which is far less friendly to CPU caches.
+
+    Order ids are predicted: the engine numbers accepted orders 1, 2, ... and every
+    generated order is valid, so the i-th NewOrder gets oid i. Some cancelled
+    orders have traded since, and get a CancelRejected, as in real flow.
+    """
+    rng = random.Random(seed)
+    random_ = rng.random
+    randrange = rng.randrange
+    mids = [inst.reference_price for inst in instruments]
+    symbols = [inst.symbol for inst in instruments]
+    accounts = [f"A{i}" for i in range(20)]
+    live: list[list[int]] = [[] for _ in instruments]   # oids we believe are resting
+    commands: list[tuple] = []
+    kinds: list[int] = []
+    next_oid = 1
+    nsym = len(instruments)
+    for i in range(n):
+        s = randrange(nsym)
+        r = random_()
+        if r < 0.02:
+            mids[s] += TICK
+        elif r < 0.04:
+            mids[s] -= TICK
+        mid = mids[s]
+        r = random_()
+        side = BUY if random_() < 0.5 else SELL
+        pool = live[s]
+        if r < 0.30 and pool:
+            if uniform_cancels:
+                j = randrange(len(pool))
+            elif len(pool) > 150:
+                j = 0
+            elif random_() < 0.7:
+                j = len(pool) - 1 - randrange(min(8, len(pool)))
+            else:
+                j = randrange(len(pool))
+            oid = pool.pop(j)
+            commands.append(tuple(Cancel(oid=oid, cl_ord_id=f"X{i}", session="S1")))
+            kinds.append(CANCEL)
+            continue
+        account = accounts[randrange(20)]
+        if r < 0.90:
+            # Limit order near the touch: 1..10 ticks from the mid, mostly close.
+            depth = int(random_() ** 2 * 10)
+            price = mid - (1 + depth) * TICK if side == BUY else mid + (1 + depth) * TICK
+            qty = (1 + randrange(10)) * 100
+            commands.append(tuple(NewOrder(
+                symbol=symbols[s], side=side, qty=qty, price=price, ord_type=LIMIT,
+                cl_ord_id=f"C{i}", session="S1", account=account)))
+            pool.append(next_oid)
+            kinds.append(ADD)
+        else:
+            qty = (1 + randrange(5)) * 100
+            if random_() < 0.5:
+                price = mid + 3 * TICK if side == BUY else mid - 3 * TICK
+                cmd = NewOrder(symbol=symbols[s], side=side, qty=qty, price=price,
+                               ord_type=LIMIT, tif=IOC, cl_ord_id=f"C{i}", session="S1",
+                               account=account)
+            else:
+                cmd = NewOrder(symbol=symbols[s], side=side, qty=qty, ord_type=MARKET,
+                               cl_ord_id=f"C{i}", session="S1", account=account)
+            commands.append(tuple(cmd))
+            kinds.append(MARKETABLE)
+        next_oid += 1
+    return commands, kinds
+
+
+def warm_book(engine: Engine, instruments: list[Instrument]) -> None:
+    """A few levels on both sides of every book so the flow starts from a normal state."""
+    for inst in instruments:
+        for k in range(1, 6):
+            for side, price in ((BUY, inst.reference_price - k * TICK),
+                                (SELL, inst.reference_price + k * TICK)):
+                engine.process(tuple(NewOrder(symbol=inst.symbol, side=side, qty=500,
+                                              price=price, session="W", account="W")), 0)
+
+
+def run_throughput(commands: list[tuple], instruments: list[Instrument]) -> tuple[float, int]:
+    engine = Engine(instruments)
+    warm_book(engine, instruments)
+    process = engine.process
+    events = 0
+    t0 = time.perf_counter()
+    for ts, command in enumerate(commands):
+        events += len(process(command, ts))
+    return time.perf_counter() - t0, events
+
+
+def run_latency(commands: list[tuple], instruments: list[Instrument]) -> tuple[list[int], list]:
+    engine = Engine(instruments)
+    warm_book(engine, instruments)
+    process = engine.process
+    clock = time.perf_counter_ns
+    samples = [0] * len(commands)
+    outcomes: list = [None] * len(commands)
+    for ts, command in enumerate(commands):
+        t0 = clock()
+        events = process(command, ts)
+        samples[ts] = clock() - t0
+        outcomes[ts] = events
+    return samples, outcomes
+
+
+def percentile(sorted_values: list[int], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k] / 1000
+
+
+def describe(name: str, values: list[int]) -> str:
+    v = sorted(values)
+    return (f"{name:<34} n={len(v):>9,}  p50 {percentile(v, 50):6.2f} us  "
+            f"p99 {percentile(v, 99):6.2f} us  p99.9 {percentile(v, 99.9):7.2f} us  "
+            f"max {v[-1] / 1000 if v else 0:8.1f} us")
+
+
+def levels_traded(events: list[tuple]) -> int:
+    """How many opposite price levels an incoming order traded at."""
+    prices = {e[3] for e in events if e[0] == TRADE}
+    return len(prices)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=1_000_000)
+    parser.add_argument("--symbols", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-gc", action="store_true",
+                        help="disable the cyclic garbage collector during the runs")
+    parser.add_argument("--profile", action="store_true", help="cProfile the throughput run")
+    args = parser.parse_args()
+
+    instruments = make_instruments(args.symbols)
+    t0 = time.perf_counter()
+    commands, kinds = generate(args.commands, instruments, args.seed)
+    mix = {name: kinds.count(k) / len(kinds) for k, name in KIND_NAMES.items()}
+    print(f"generated {len(commands):,} commands over {args.symbols} symbols in "
+          f"{time.perf_counter() - t0:.1f} s: "
+          + ", ".join(f"{name} {share:.0%}" for name, share in mix.items()))
+    if args.no_gc:
+        gc.disable()
+    gc.collect()
+    gc.freeze()   # the generated commands are long-lived: keep them out of GC passes
+
+    if args.profile:
+        import cProfile
+        import pstats
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_throughput(commands, instruments)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        return
+
+    elapsed, events = run_throughput(commands, instruments)
+    print(f"throughput: {len(commands) / elapsed:,.0f} commands/s "
+          f"({1e9 * elapsed / len(commands):.0f} ns/command, {events:,} events, "
+          f"{events / elapsed:,.0f} events/s) on one core, gc {'off' if args.no_gc else 'on'}")
+
+    samples, outcomes = run_latency(commands, instruments)
+    print("latency per command (perf_counter_ns around Engine.process):")
+    print(describe("all commands", samples))
+    for k, name in KIND_NAMES.items():
+        print(describe(name, [s for s, kind in zip(samples, kinds, strict=True) if kind == k]))
+    resting = [s for s, kind, ev in zip(samples, kinds, outcomes, strict=True)
+               if kind == ADD and not any(e[0] == TRADE for e in ev)]
+    print(describe("limit add that rests (no trade)", resting))
+    one_level = [s for s, kind, ev in zip(samples, kinds, outcomes, strict=True)
+                 if kind != CANCEL and any(e[0] == TRADE for e in ev) and levels_traded(ev) <= 1]
+    print(describe("order trading at one level", one_level))
+    sweeps = [s for s, kind, ev in zip(samples, kinds, outcomes, strict=True)
+              if kind != CANCEL and levels_traded(ev) > 1]
+    print(describe("order sweeping 2+ levels", sweeps))
+    book_events = sum(1 for ev in outcomes for e in ev if e[0] == BOOK_CHANGED)
+    trades = sum(1 for ev in outcomes for e in ev if e[0] == TRADE)
+    print(f"trades {trades:,}, book updates {book_events:,}")
+
+
+if __name__ == "__main__":
+    main()
