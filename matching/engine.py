@@ -50,7 +50,6 @@ from .book import Book, BookSide, Level
 from .constants import (
     AUCTION_PHASES,
     BUY,
-    CALL_PHASES,
     CLOSED,
     CONTINUOUS,
     DAY,
@@ -861,8 +860,9 @@ class Engine:
             old = book.phase
             if old == phase:
                 continue
-            if (old in AUCTION_PHASES and phase != HALTED) or \
-                    (phase == CONTINUOUS and old in CALL_PHASES):
+            # The call ends: leaving an auction (a halt only suspends it), and
+            # whenever continuous trading starts on a book a call may have crossed.
+            if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
                 self._uncross(book, out)
             book.phase = phase
             out.append((PHASE_CHANGED, book.symbol, old, phase))

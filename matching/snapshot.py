@@ -1,17 +1,19 @@
 """Snapshot and restore of the whole engine state.
 
 The snapshot is a pickle of *plain data* only (ints, strings, tuples, lists,
-dicts; no engine classes), so it does not depend on the classes' layout and a
-snapshot is deterministic: the same state always gives the same bytes. It holds
-the counters, configuration, instruments, phases, last prices, every open
-order's fields, each level's queue as a list of oids in priority order and the
-stop lists. Restoring rebuilds the books by re-queuing the orders in that order,
-so the restored engine produces exactly the events the original would have.
-Cancelled entries awaiting lazy deletion are not saved: they never affect events.
+dicts; no engine classes), so it does not depend on the classes' layout, and
+equal states give equal bytes (the pickler runs without its memo, so the bytes
+do not depend on object identity). It holds the counters, configuration,
+instruments, phases, last prices, every open order's fields, each level's queue
+as a list of oids in priority order and the stop lists. Restoring rebuilds the
+books by re-queuing the orders in that order, so the restored engine produces
+exactly the events the original would have. Cancelled entries awaiting lazy
+deletion are not saved: they never affect events.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +84,14 @@ def from_state(state: dict[str, Any], risk: RiskCheck | None = None) -> Engine:
 
 
 def dump(engine: Engine) -> bytes:
-    """The engine state as bytes."""
-    return pickle.dumps(to_state(engine), protocol=5)
+    """The engine state as bytes: equal states give equal bytes."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    # No memo: otherwise the bytes would depend on which equal strings happen to be
+    # the same object (the state is plain data without cycles, so this is safe).
+    pickler.fast = True
+    pickler.dump(to_state(engine))
+    return buffer.getvalue()
 
 
 def load(data: bytes, risk: RiskCheck | None = None) -> Engine:
