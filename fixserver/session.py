@@ -248,6 +248,7 @@ class Session:
             if len(chunk) < want:
                 queue.popleft()
         if out:
+            self.store.sync()  # stored before sent: a resend can always be answered
             self.last_sent = self.monotonic()
         return out
 

@@ -13,12 +13,14 @@ record (crash mid-write) is cut off.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+_SEQNUMS_SIZE = 64
 _SEQNUMS = re.compile(rb"(\d+) : (\d+)(?: : (\d+))?")
 
 
@@ -41,6 +43,9 @@ class MemoryStore:
 
     def save(self, seq: int, raw: bytes) -> None:
         self._messages[seq] = raw
+
+    def sync(self) -> None:
+        """Make saved messages durable before they are sent (nothing to do in memory)."""
 
     def messages(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
         """Stored messages with begin <= seq <= end, in order."""
@@ -71,6 +76,12 @@ class FileStore(MemoryStore):
         self._body_path = directory / f"{safe}.body"
         self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
         m = _SEQNUMS.match(os.pread(self._seq_fd, 64, 0))
+        if os.fstat(self._seq_fd).st_size < _SEQNUMS_SIZE:
+            os.ftruncate(self._seq_fd, _SEQNUMS_SIZE)
+        # Sequence numbers change with every message: a shared memory map makes each
+        # update a memory write that survives a crash of the process (not of the machine,
+        # unless fsync is set).
+        self._seq_map = mmap.mmap(self._seq_fd, _SEQNUMS_SIZE)
         if m:
             self.next_sender_seq, self.next_target_seq = int(m[1]), int(m[2])
             if m[3]:
@@ -79,7 +90,9 @@ class FileStore(MemoryStore):
             self._write_seqnums()
         self._body = open(self._body_path, "a+b")  # noqa: SIM115 - held open for the session
         self._index: dict[int, tuple[int, int]] = {}
+        self._pending: list[bytes] = []
         self._load_index()
+        self._end = self._body.seek(0, os.SEEK_END)
 
     def _load_index(self) -> None:
         body = self._body
@@ -106,9 +119,9 @@ class FileStore(MemoryStore):
     def _write_seqnums(self) -> None:
         data = b"%010d : %010d : %012d\n" % (self.next_sender_seq, self.next_target_seq,
                                                self.creation_time)
-        os.pwrite(self._seq_fd, data, 0)
+        self._seq_map[:len(data)] = data
         if self.fsync:
-            os.fsync(self._seq_fd)
+            self._seq_map.flush()
 
     def set_next_sender(self, seq: int) -> None:
         self.next_sender_seq = seq
@@ -119,16 +132,29 @@ class FileStore(MemoryStore):
         self._write_seqnums()
 
     def save(self, seq: int, raw: bytes) -> None:
-        body = self._body
+        """Buffer a sent message; sync() writes it (the session syncs before any
+        message leaves, so a message is never sent without being stored)."""
         head = b"%d %d\n" % (seq, len(raw))
-        start = body.seek(0, os.SEEK_END) + len(head)
-        body.write(head + raw + b"\n")
+        self._index[seq] = (self._end + len(head), len(raw))
+        self._end += len(head) + len(raw) + 1
+        self._pending.append(head)
+        self._pending.append(raw)
+        self._pending.append(b"\n")
+
+    def sync(self) -> None:
+        """Write the buffered messages with one write."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        body = self._body
+        body.write(data)
         body.flush()
         if self.fsync:
             os.fsync(body.fileno())
-        self._index[seq] = (start, len(raw))
 
     def messages(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        self.sync()
         index = self._index
         seqs = sorted(s for s in index if begin <= s <= end) if len(index) < end - begin else (
             s for s in range(begin, end + 1) if s in index)
@@ -137,6 +163,8 @@ class FileStore(MemoryStore):
             yield seq, os.pread(self._body.fileno(), length, start)
 
     def reset(self) -> None:
+        self._pending.clear()
+        self._end = 0
         super().reset()
         self._index.clear()
         self._body.truncate(0)
@@ -144,5 +172,7 @@ class FileStore(MemoryStore):
         self._write_seqnums()
 
     def close(self) -> None:
+        self.sync()
         self._body.close()
+        self._seq_map.close()
         os.close(self._seq_fd)

@@ -195,11 +195,22 @@ def write_two_records(tmp_path: Path) -> tuple[int, int]:
     """Save messages 1 and 2; return the file size after each."""
     store = FileStore(tmp_path, NAME)
     store.save(1, raw(1))
+    store.sync()
     size1 = body_file(tmp_path).stat().st_size
     store.save(2, raw(2))
+    store.sync()
     size2 = body_file(tmp_path).stat().st_size
     store.close()
     return size1, size2
+
+
+def test_saved_messages_reach_the_file_only_at_sync(tmp_path):
+    store = FileStore(tmp_path, NAME)
+    store.save(1, raw(1))
+    assert body_file(tmp_path).stat().st_size == 0
+    store.sync()
+    assert body_file(tmp_path).stat().st_size > len(raw(1))
+    store.close()
 
 
 def test_a_torn_last_record_is_dropped_at_every_cut_and_the_file_truncated(tmp_path):
