@@ -1,0 +1,274 @@
+"""Property tests: random command streams against the reference model, invariants
+after every command, and snapshot/restore in the middle of a stream.
+
+The number of examples comes from the hypothesis profile "matching" (quick, the
+default) or "matching-thorough" (select it with MATCHING_HYPOTHESIS=thorough).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace, SetPhase
+from matching.constants import (
+    BUY,
+    CLOSED,
+    CLOSING_AUCTION,
+    CONTINUOUS,
+    DAY,
+    FOK,
+    GTC,
+    HALTED,
+    IOC,
+    LIMIT,
+    MARKET,
+    OPENING_AUCTION,
+    PRE_OPEN,
+    SELL,
+    STOP,
+    STOP_LIMIT,
+    STP_NAMES,
+)
+from matching.engine import Engine
+from matching.events import BOOK_CHANGED, TRADE
+from matching.instruments import Instrument
+from tests.matching.reference_model import Model, normalise
+
+settings.register_profile("matching", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("matching-thorough", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings.get_profile(
+    "matching-thorough" if os.environ.get("MATCHING_HYPOTHESIS") == "thorough" else "matching")
+
+SYM = "PROP"
+TICK = 100
+LOT = 10
+REF = 100_000
+BAND_BPS = 300        # 3% of 10.00: 30 ticks, wider than the generated prices
+ACCOUNTS = ("A", "B", "C")
+SESSIONS = ("S1", "S2")
+
+# ---------------------------------------------------------------- strategies
+
+prices = st.integers(-4, 4).map(lambda t: REF + t * TICK)
+quantities = st.integers(1, 8).map(lambda n: n * LOT)
+sides = st.sampled_from((BUY, SELL))
+accounts = st.sampled_from(ACCOUNTS)
+sessions = st.sampled_from(SESSIONS)
+oids = st.integers(0, 12)
+
+
+def mostly(common: Any, *others: Any) -> st.SearchStrategy:
+    """``common`` three times in four, else one of ``others``."""
+    return st.integers(0, 3).flatmap(
+        lambda n: st.just(common) if n else st.sampled_from(others))
+
+
+@st.composite
+def limit_orders(draw: Any) -> NewOrder:
+    qty = draw(quantities)
+    tif = draw(mostly(DAY, GTC, IOC, FOK))
+    display = draw(mostly(0, LOT, 2 * LOT)) if tif in (DAY, GTC) else 0
+    min_qty = draw(mostly(0, 0, LOT, 3 * LOT))
+    return NewOrder(symbol=SYM, side=draw(sides), qty=qty, price=draw(prices), ord_type=LIMIT,
+                    tif=tif, session=draw(sessions), account=draw(accounts),
+                    display_qty=display, min_qty=min(min_qty, qty))
+
+
+@st.composite
+def market_orders(draw: Any) -> NewOrder:
+    return NewOrder(symbol=SYM, side=draw(sides), qty=draw(quantities), ord_type=MARKET,
+                    tif=draw(mostly(DAY, IOC, FOK)), session=draw(sessions),
+                    account=draw(accounts), min_qty=draw(mostly(0, LOT)))
+
+
+@st.composite
+def stop_orders(draw: Any) -> NewOrder:
+    ord_type = draw(st.sampled_from((STOP, STOP_LIMIT)))
+    return NewOrder(symbol=SYM, side=draw(sides), qty=draw(quantities),
+                    price=draw(prices) if ord_type == STOP_LIMIT else 0, ord_type=ord_type,
+                    tif=draw(st.sampled_from((DAY, GTC))), stop_price=draw(prices),
+                    session=draw(sessions), account=draw(accounts))
+
+
+@st.composite
+def invalid_orders(draw: Any) -> NewOrder:
+    """Orders the engine must refuse: off the tick grid, off the lot size, zero quantity."""
+    flaw = draw(st.sampled_from(("tick", "lot", "zero")))
+    return NewOrder(symbol=SYM, side=draw(sides),
+                    qty={"lot": LOT + 1, "zero": 0}.get(flaw, LOT),
+                    price=draw(prices) + (1 if flaw == "tick" else 0), session="S1")
+
+
+@st.composite
+def replaces(draw: Any) -> Replace:
+    return Replace(oid=draw(oids), session=draw(sessions), qty=draw(quantities),
+                   price=draw(prices), stop_price=draw(mostly(0, REF - TICK, REF + TICK)))
+
+
+@st.composite
+def mass_cancels(draw: Any) -> MassCancel:
+    return MassCancel(session=draw(st.sampled_from(("",) + SESSIONS)),
+                      account=draw(st.sampled_from(("",) + ACCOUNTS)),
+                      side=draw(st.sampled_from((0, BUY, SELL))))
+
+
+phase_changes = st.sampled_from((CONTINUOUS, CONTINUOUS, PRE_OPEN, OPENING_AUCTION,
+                                 OPENING_AUCTION, CLOSING_AUCTION, HALTED, CLOSED)
+                                ).map(lambda p: SetPhase(symbol=SYM, phase=p))
+cancels = st.builds(lambda oid, session: Cancel(oid=oid, session=session), oids,
+                    mostly("S1", "S2", ""))
+
+# (weight, strategy): mostly orders, then cancels and replaces, a few of the rest.
+WEIGHTED = (
+    (50, limit_orders()), (6, market_orders()), (6, stop_orders()), (3, invalid_orders()),
+    (12, cancels), (10, replaces()), (6, phase_changes), (2, mass_cancels()),
+    (1, st.just(EndOfDay(symbol=SYM))),
+)
+
+
+def pick(n: int) -> st.SearchStrategy:
+    for weight, strategy in WEIGHTED:
+        if n < weight:
+            return strategy
+        n -= weight
+    raise AssertionError(n)
+
+
+commands = st.integers(0, sum(w for w, _ in WEIGHTED) - 1).flatmap(pick)
+streams = st.lists(commands, min_size=10, max_size=80)
+stp_configs = st.fixed_dictionaries({a: st.sampled_from(sorted(STP_NAMES)) for a in ACCOUNTS})
+# Half the streams start in the opening call, so that auctions see full books.
+start_phases = st.sampled_from((CONTINUOUS, OPENING_AUCTION))
+
+
+def make_engine(stp: dict[str, int], phase: int) -> Engine:
+    return Engine([Instrument(SYM, TICK, LOT, REF)], phase=phase,
+                  market_protection_bps=BAND_BPS, self_trade_prevention=stp)
+
+
+def make_model(stp: dict[str, int], phase: int) -> Model:
+    return Model(SYM, TICK, LOT, REF, phase, {a: m for a, m in stp.items() if m}, BAND_BPS)
+
+
+def engine_book(engine: Engine) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Resting orders per side in priority order: (oid, price, leaves, visible)."""
+    book = engine.books[SYM]
+    return {name: [(o.oid, o.price, o.leaves, o.visible)
+                   for level in side.iter_levels() for o in level.live_orders()]
+            for name, side in (("bids", book.bids), ("asks", book.asks))}
+
+
+def model_book(model: Model) -> dict[str, list[tuple[int, int, int, int]]]:
+    return {name: [(o.oid, o.price, o.leaves, o.visible) for o in model.book(side)]
+            for name, side in (("bids", BUY), ("asks", SELL))}
+
+
+# -------------------------------------------------------------------- tests
+
+
+@settings(PROFILE)
+@given(stream=streams, stp=stp_configs, phase=start_phases)
+def test_engine_agrees_with_the_reference_model(stream: list[tuple], stp: dict[str, int],
+                                                phase: int) -> None:
+    engine, model = make_engine(stp, phase), make_model(stp, phase)
+    for ts, command in enumerate(stream, start=1):
+        got = [n for n in map(normalise, engine.process(command, ts)) if n is not None]
+        want = model.process(command, ts)
+        assert got == want, f"command {ts}: {command}"
+    assert engine_book(engine) == model_book(model)
+    assert sorted(engine.orders) == sorted(model.orders)
+    stops = {oid for oid, o in engine.orders.items() if o.stop_key is not None}
+    assert stops == {oid for oid, o in model.orders.items() if not o.resting}
+
+
+@settings(PROFILE)
+@given(stream=streams, stp=stp_configs, phase=start_phases)
+def test_invariants_hold_after_every_command(stream: list[tuple], stp: dict[str, int],
+                                            phase: int) -> None:
+    engine = make_engine(stp, phase)
+    ordered: dict[int, int] = {}       # oid -> order quantity (after replaces, restatements)
+    filled: dict[int, int] = {}
+    ended: dict[int, int] = {}         # oid -> quantity cancelled or expired
+    market_data: dict[tuple[int, int], tuple[int, int]] = {}
+    for ts, command in enumerate(stream, start=1):
+        for event in engine.process(command, ts):
+            kind = event[0]
+            if kind == 1:                                    # Accepted
+                ordered[event[2]] = event[3][3]
+            elif kind == TRADE:
+                filled[event[6]] = filled.get(event[6], 0) + event[4]
+                filled[event[10]] = filled.get(event[10], 0) + event[4]
+                assert event[8] >= 0 and event[12] >= 0
+            elif kind in (4, 8):                             # Cancelled, Expired
+                ended[event[2]] = ended.get(event[2], 0) + event[5]
+            elif kind == 12:                                 # Restated
+                ordered[event[2]] -= event[5]
+            elif kind == 5:                                  # Replaced: a new quantity
+                ordered[event[2]] = event[5]
+            elif kind == BOOK_CHANGED:
+                key = (event[2], event[3])
+                if event[4]:
+                    market_data[key] = (event[4], event[5])
+                else:
+                    market_data.pop(key, None)
+        check_book(engine)
+        for oid, qty in ordered.items():
+            assert filled.get(oid, 0) <= qty                 # filled <= ordered
+            order = engine.orders.get(oid)
+            leaves = order.leaves if order is not None else 0
+            # Quantity is conserved: every unit is filled, ended, or still open.
+            assert filled.get(oid, 0) + ended.get(oid, 0) + leaves == qty, oid
+            if order is not None:
+                assert order.cum == filled.get(oid, 0) and order.qty == qty
+        # Market data rebuilt from BookChanged events is the book.
+        book = engine.books[SYM]
+        assert market_data == {(side.side, price): (qty, count)
+                               for side in (book.bids, book.asks)
+                               for price, qty, count in side.depth()}
+
+
+def check_book(engine: Engine) -> None:
+    """Structural invariants of one book."""
+    book = engine.books[SYM]
+    if book.phase == CONTINUOUS:
+        assert not book.crossed()
+    resting = set()
+    for side in (book.bids, book.asks):
+        assert list(side.keys) == sorted(side.sign * p for p in side.levels)
+        assert side.best is (side.levels[side.sign * side.keys[0]] if side.keys else None)
+        for price, level in side.levels.items():
+            live = level.live_orders()
+            assert live and level.count == len(live) and level.price == price
+            assert level.qty == sum(o.visible for o in live)
+            for o in live:
+                assert o.side == side.side and o.price == price
+                assert 0 < o.visible <= o.leaves and o.leaves > 0 and o.cum >= 0
+                assert o.cum + o.leaves == o.qty
+                assert not o.display or o.visible <= o.display
+                resting.add(o.oid)
+    stops = {oid for oid, o in engine.orders.items() if o.stop_key is not None}
+    assert resting | stops == set(engine.orders) and not resting & stops
+    assert book.stop_count == len(stops)
+
+
+@settings(PROFILE)
+@given(stream=streams, stp=stp_configs, phase=start_phases, cut=st.floats(0, 1))
+def test_snapshot_restore_then_replay_gives_identical_events(
+        stream: list[tuple], stp: dict[str, int], phase: int, cut: float) -> None:
+    k = int(cut * len(stream))
+    original = make_engine(stp, phase)
+    events = [original.process(command, ts) for ts, command in enumerate(stream, start=1)]
+    first = make_engine(stp, phase)
+    for ts, command in enumerate(stream[:k], start=1):
+        first.process(command, ts)
+    restored = Engine.restore(first.snapshot())
+    replayed = [restored.process(command, ts)
+                for ts, command in enumerate(stream[k:], start=k + 1)]
+    assert replayed == events[k:]
+    assert restored.snapshot() == original.snapshot()
