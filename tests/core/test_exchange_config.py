@@ -1,0 +1,282 @@
+"""fixserver.exchange_config: the shipped exchange.toml, prices, and errors that name
+the file, the key and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixserver.exchange_config import ExchangeConfigError, load_exchange_config
+
+from .support import SHIPPED_EXCHANGE_TOML
+
+SHIPPED = SHIPPED_EXCHANGE_TOML.read_text()
+
+AAPL_BLOCK = '''[[instruments]]
+symbol = "AAPL"
+tick_size = "0.01"
+lot_size = 1
+reference_price = "190.00"
+'''
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exchange.toml"
+    path.write_text(text)
+    return path
+
+
+def edited(old: str, new: str) -> str:
+    """The shipped file with one edit (which must apply)."""
+    assert old in SHIPPED, old
+    return SHIPPED.replace(old, new, 1)
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    """The message of the ExchangeConfigError loading ``text`` raises; it must name
+    the file."""
+    path = write(tmp_path, text)
+    with pytest.raises(ExchangeConfigError) as info:
+        load_exchange_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+# -- the shipped file -----------------------------------------------------------------------
+
+
+def test_shipped_config_has_five_instruments() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    assert sorted(cfg.instruments) == ["AAPL", "INTC", "JPM", "MSFT", "XOM"]
+
+
+def test_shipped_config_has_two_broker_firms_with_their_comp_ids() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    assert {name: f.comp_ids for name, f in cfg.firms.items()} == {
+        "BROKER1": ("BRK1",), "BROKER2": ("BRK2",)}
+
+
+def test_shipped_config_default_accounts_belong_to_their_firms() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    assert {name: (f.default_account, f.default_account in f.accounts)
+            for name, f in cfg.firms.items()} == {
+        "BROKER1": ("BRK1-MAIN", True), "BROKER2": ("BRK2-MAIN", True)}
+
+
+def test_shipped_config_has_drop_copy_dc1_seeing_every_firm() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    dc = cfg.dropcopy["DC1"]
+    assert (list(cfg.dropcopy), dc.sees("BROKER1"), dc.sees("BROKER2")) == (["DC1"], True, True)
+
+
+def test_shipped_config_journal_is_durable() -> None:
+    assert load_exchange_config(SHIPPED_EXCHANGE_TOML).fsync is True
+
+
+def test_firm_of_comp_id_finds_the_owning_firm() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    firm = cfg.firm_of_comp_id("BRK2")
+    assert (firm.name if firm else None, cfg.firm_of_comp_id("NOPE")) == ("BROKER2", None)
+
+
+def test_config_remembers_its_source_file() -> None:
+    assert load_exchange_config(SHIPPED_EXCHANGE_TOML).source == str(SHIPPED_EXCHANGE_TOML)
+
+
+# -- prices -------------------------------------------------------------------------------------
+
+
+def test_price_strings_become_integers_with_four_decimals() -> None:
+    cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
+    got = {s: (i.tick_size, i.reference_price) for s, i in cfg.instruments.items()}
+    assert got == {"AAPL": (100, 1_900_000), "MSFT": (100, 4_200_000),
+                   "INTC": (100, 225_000), "JPM": (100, 2_400_000), "XOM": (100, 1_150_000)}
+
+
+def test_prices_are_ints_not_floats_or_decimals() -> None:
+    inst = load_exchange_config(SHIPPED_EXCHANGE_TOML).instruments["INTC"]
+    assert (type(inst.tick_size), type(inst.reference_price)) == (int, int)
+
+
+def test_price_with_exactly_four_decimals_is_accepted(tmp_path: Path) -> None:
+    text = edited('tick_size = "0.01"\nlot_size = 1\nreference_price = "190.00"',
+                  'tick_size = "0.0001"\nlot_size = 1\nreference_price = "190.1234"')
+    assert load_exchange_config(write(tmp_path, text)).instruments["AAPL"].reference_price \
+        == 1_901_234
+
+
+def test_float_price_is_refused_naming_the_key(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('reference_price = "190.00"', "reference_price = 190.0"))
+    assert "AAPL" in message and "reference_price" in message
+
+
+def test_price_with_more_than_four_decimals_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('tick_size = "0.01"', 'tick_size = "0.00001"'))
+    assert "tick_size" in message and "more than 4 decimals" in message
+
+
+def test_price_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('reference_price = "190.00"',
+                                        'reference_price = "19O.00"'))
+    assert "reference_price" in message and "19O.00" in message
+
+
+def test_reference_price_off_the_tick_grid_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('reference_price = "190.00"',
+                                        'reference_price = "190.005"'))
+    assert "AAPL" in message and "reference_price" in message and "tick" in message
+
+
+def test_zero_tick_size_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('tick_size = "0.01"', 'tick_size = "0"'))
+    assert "tick_size" in message
+
+
+def test_missing_fsync_defaults_to_durable(tmp_path: Path) -> None:
+    text = edited("fsync = true", "")
+    assert load_exchange_config(write(tmp_path, text)).fsync is True
+
+
+def test_fsync_false_is_read(tmp_path: Path) -> None:
+    text = edited("fsync = true", "fsync = false")
+    assert load_exchange_config(write(tmp_path, text)).fsync is False
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_unknown_instrument_key_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('sector = "Energy"', 'sector = "Energy"\ncolour = "red"'))
+    assert "instruments[4]" in message and "colour" in message
+
+
+def test_unknown_exchange_key_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("fsync = true", "fsync = true\nfsnyc = false"))
+    assert "[exchange]" in message and "fsnyc" in message
+
+
+def test_unknown_section_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, SHIPPED + '\n[market]\nopen = "09:30"\n')
+    assert "market" in message
+
+
+def test_unknown_firm_key_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('name = "BROKER2"', 'name = "BROKER2"\nlimit = 5'))
+    assert "firms[1]" in message and "limit" in message
+
+
+def test_wrong_type_of_lot_size_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("lot_size = 100", 'lot_size = "100"'))
+    assert "XOM" in message and "lot_size" in message and "wrong type" in message
+
+
+def test_boolean_lot_size_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("lot_size = 100", "lot_size = true"))
+    assert "lot_size" in message and "wrong type" in message
+
+
+def test_wrong_type_of_fsync_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("fsync = true", 'fsync = "yes"'))
+    assert "fsync" in message and "wrong type" in message
+
+
+def test_accounts_that_are_not_a_list_are_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('accounts = ["BRK2-MAIN"]', 'accounts = "BRK2-MAIN"'))
+    assert "BROKER2" in message and "accounts" in message
+
+
+def test_missing_symbol_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('symbol = "MSFT"\n', ""))
+    assert "instruments[1]" in message and "symbol" in message
+
+
+def test_duplicate_symbol_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, SHIPPED + "\n" + AAPL_BLOCK)
+    assert "AAPL" in message and "twice" in message
+
+
+def test_comp_id_owned_by_two_firms_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('comp_ids = ["BRK2"]', 'comp_ids = ["BRK2", "BRK1"]'))
+    assert "BRK1" in message and "BROKER1" in message and "BROKER2" in message
+
+
+def test_account_in_two_firms_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('accounts = ["BRK2-MAIN"]',
+                                        'accounts = ["BRK2-MAIN", "BRK1-PROP"]'))
+    assert "BRK1-PROP" in message and "BROKER1" in message and "BROKER2" in message
+
+
+def test_default_account_not_among_the_accounts_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('default_account = "BRK2-MAIN"',
+                                        'default_account = "BRK1-MAIN"'))
+    assert "BROKER2" in message and "default_account" in message and "BRK1-MAIN" in message
+
+
+def test_empty_account_list_is_refused(tmp_path: Path) -> None:
+    text = edited('accounts = ["BRK2-MAIN"]\ndefault_account = "BRK2-MAIN"', "accounts = []")
+    message = error_of(tmp_path, text)
+    assert "BROKER2" in message and "accounts" in message
+
+
+def test_dropcopy_naming_an_unknown_firm_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('firms = ["*"]', 'firms = ["BROKER3"]'))
+    assert "dropcopy[0]" in message and "BROKER3" in message
+
+
+def test_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    with pytest.raises(ExchangeConfigError, match="absent.toml"):
+        load_exchange_config(path)
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    error_of(tmp_path, SHIPPED + "\nthis is not toml\n")
+
+
+# -- bugs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
+    "BUG: exchange_config.parse_price turns Decimal('Infinity') * 10**4 into int(), which "
+    "raises OverflowError instead of an ExchangeConfigError naming file and key"))
+def test_non_finite_price_is_refused_naming_the_key(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('reference_price = "190.00"',
+                                        'reference_price = "Infinity"'))
+    assert "reference_price" in message
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
+    "BUG: a negative reference_price passes the loader (only tick/lot are checked for "
+    "sign); the Engine then refuses the instrument with a ValueError that names "
+    "neither the file nor the key"))
+def test_negative_reference_price_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('reference_price = "190.00"',
+                                        'reference_price = "-190.00"'))
+    assert "reference_price" in message
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+    "BUG: a top-level section of the wrong type (instruments = 5, or [[exchange]]) is "
+    "iterated as-is and raises TypeError, not an ExchangeConfigError"))
+def test_section_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, 'instruments = 5\n')
+    assert "instruments" in message
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
+    "BUG: two [[firms]] with the same name: the second silently replaces the first in "
+    "cfg.firms, so the first firm's CompIDs and accounts vanish without an error"))
+def test_duplicate_firm_name_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('name = "BROKER2"', 'name = "BROKER1"'))
+    assert "BROKER1" in message
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
+    "BUG: two [[dropcopy]] entries for the same comp_id: the second silently replaces "
+    "the first in cfg.dropcopy"))
+def test_duplicate_dropcopy_comp_id_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, SHIPPED + '\n[[dropcopy]]\ncomp_id = "DC1"\n'
+                                           'firms = ["BROKER1"]\n')
+    assert "DC1" in message
