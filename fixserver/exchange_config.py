@@ -81,6 +81,10 @@ def parse_price(text: object, where: str) -> int:
         value = Decimal(str(text)) * PRICE_SCALE
     except InvalidOperation as e:
         raise ExchangeConfigError(f"{where}: not a number: {text!r}") from e
+    if not value.is_finite():
+        raise ExchangeConfigError(f"{where}: not a finite number: {text!r}")
+    if value < 0:
+        raise ExchangeConfigError(f"{where}: must not be negative: {text!r}")
     if value != value.to_integral_value():
         raise ExchangeConfigError(f"{where}: more than {PRICE_DECIMALS} decimals: {text!r}")
     return int(value)
@@ -113,6 +117,13 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
     _check_keys(data, {"exchange", "instruments", "firms", "dropcopy"}, str(path))
+    if not isinstance(data.get("exchange", {}), dict):
+        raise ExchangeConfigError(f"{path}: exchange must be a table: [exchange]")
+    for section in ("instruments", "firms", "dropcopy"):
+        items = data.get(section, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ExchangeConfigError(f"{path}: {section} must be an array of tables: "
+                                      f"[[{section}]]")
     cfg = ExchangeConfig(source=str(path))
     ex = data.get("exchange", {})
     where = f"{path}: [exchange]"
@@ -154,6 +165,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: default_account {default!r} is not one of "
                                       "its accounts")
         comp_ids = tuple(str(c) for c in _get(firm, "comp_ids", list, where))  # type: ignore[union-attr]
+        if name in cfg.firms:
+            raise ExchangeConfigError(f"{where}: defined twice")
         cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids)
     owners: dict[str, str] = {}
     for firm in cfg.firms.values():
@@ -177,5 +190,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         for f in firms:
             if f != "*" and f not in cfg.firms:
                 raise ExchangeConfigError(f"{where}: unknown firm {f!r}")
+        if comp_id in cfg.dropcopy:
+            raise ExchangeConfigError(f"{where}: drop-copy comp_id {comp_id} defined twice")
         cfg.dropcopy[comp_id] = DropCopyConfig(comp_id, firms)
     return cfg

@@ -1,14 +1,17 @@
 """The journal: an append-only write-ahead log of sequenced commands.
 
-Each record is ``<u32 length><u32 crc32><payload>`` (little endian). Records are
+Each record is ``<u32 length><u32 payload crc32><u32 header crc32><payload>``
+(little endian; the header crc covers the first eight bytes). Records are
 buffered by :meth:`Journal.append` and made durable together by
 :meth:`Journal.commit` — one ``write`` and one ``fdatasync`` per batch (group
 commit). Nothing that depends on a command may leave the process before the
 commit that holds it has returned.
 
 At start-up :func:`read_records` replays the file. A torn last record (a crash in
-the middle of a write) is detected by its length or checksum and cut off; a bad
-record *followed by more data* is corruption, and replay refuses to guess.
+the middle of a write) or a zero-filled tail (a power cut after the file grew but
+before its blocks were written) is detected and cut off; a bad record *followed by
+more data* is corruption, and replay refuses to guess. The header has its own
+checksum so that a corrupt length is never mistaken for a torn tail.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from pathlib import Path
 
 log = logging.getLogger("persistence.journal")
 
-_HEADER = struct.Struct("<II")
+_HEADER = struct.Struct("<III")
+HEADER_SIZE = _HEADER.size
+
+
+def encode_record(payload: bytes) -> bytes:
+    """One journal record."""
+    head = struct.pack("<II", len(payload), zlib.crc32(payload))
+    return head + struct.pack("<I", zlib.crc32(head)) + payload
 
 
 class JournalCorrupt(Exception):
@@ -43,19 +53,18 @@ class Journal:
 
     def append(self, payload: bytes) -> None:
         """Buffer one record; it is durable only after the next commit()."""
-        self._pending.append(_HEADER.pack(len(payload), zlib.crc32(payload)))
-        self._pending.append(payload)
+        self._pending.append(encode_record(payload))
 
     @property
     def pending(self) -> int:
-        return len(self._pending) // 2
+        return len(self._pending)
 
     def commit(self) -> None:
         """Write every buffered record with one write and make it durable."""
         if not self._pending:
             return
         data = b"".join(self._pending)
-        n = len(self._pending) // 2
+        n = len(self._pending)
         self._pending.clear()
         view = memoryview(data)
         while view:
@@ -85,13 +94,20 @@ def read_records(path: str | Path, *, repair: bool = True) -> Iterator[bytes]:
     size = len(data)
     pos = 0
     while pos < size:
-        if size - pos < _HEADER.size:
+        if size - pos < HEADER_SIZE:
             break
-        length, crc = _HEADER.unpack_from(data, pos)
-        end = pos + _HEADER.size + length
+        length, crc, head_crc = _HEADER.unpack_from(data, pos)
+        if zlib.crc32(data[pos:pos + 8]) != head_crc:
+            if data.count(0, pos) == size - pos:
+                break  # a zero-filled tail: nothing was ever written there
+            if size - pos <= HEADER_SIZE:
+                break
+            raise JournalCorrupt(f"{path}: record header at offset {pos} fails its checksum "
+                                 f"({size - pos} bytes from there to the end)")
+        end = pos + HEADER_SIZE + length
         if end > size:
             break
-        payload = data[pos + _HEADER.size:end]
+        payload = data[pos + HEADER_SIZE:end]
         if zlib.crc32(payload) != crc:
             if end == size:
                 break

@@ -69,13 +69,15 @@ class ReportWriter:
         fix42 = self.fix42
         exec_type = r.exec_type
         status = r.status
+        if exec_type == "L":
+            # Neither FIX 4.2 nor 4.4 has "triggered" (L is FIX 5.0): a stop entering the
+            # book is reported as Restated, with a Text saying so.
+            exec_type = "D"
         if fix42:
             if exec_type == "F":
                 exec_type = "2" if r.leaves == 0 else "1"
             elif exec_type == "I":
                 exec_type = status
-            elif exec_type == "L":
-                exec_type = "D"
             if r.replaced:
                 status = "5"
         body: list[Field] = []
@@ -118,8 +120,8 @@ class ReportWriter:
             add((126, _fmt_time(r.expire_time)))
         add((150, exec_type.encode()))
         add((151, b"%d" % r.leaves))
-        if r.trade_id and not fix42:
-            add((880, b"%d" % r.trade_id))
+        # TrdMatchID (880) would carry the trade id, but the FIX 4.4 ExecutionReport of
+        # QuickFIX's dictionary (which brokers validate with) does not allow it.
         return body
 
     def _cancel_reject(self, r: Report) -> list[Field]:

@@ -238,44 +238,28 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 # -- bugs ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "BUG: exchange_config.parse_price turns Decimal('Infinity') * 10**4 into int(), which "
-    "raises OverflowError instead of an ExchangeConfigError naming file and key"))
 def test_non_finite_price_is_refused_naming_the_key(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited('reference_price = "190.00"',
                                         'reference_price = "Infinity"'))
     assert "reference_price" in message
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "BUG: a negative reference_price passes the loader (only tick/lot are checked for "
-    "sign); the Engine then refuses the instrument with a ValueError that names "
-    "neither the file nor the key"))
 def test_negative_reference_price_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited('reference_price = "190.00"',
                                         'reference_price = "-190.00"'))
     assert "reference_price" in message
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "BUG: a top-level section of the wrong type (instruments = 5, or [[exchange]]) is "
-    "iterated as-is and raises TypeError, not an ExchangeConfigError"))
 def test_section_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, 'instruments = 5\n')
     assert "instruments" in message
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "BUG: two [[firms]] with the same name: the second silently replaces the first in "
-    "cfg.firms, so the first firm's CompIDs and accounts vanish without an error"))
 def test_duplicate_firm_name_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited('name = "BROKER2"', 'name = "BROKER1"'))
     assert "BROKER1" in message
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "BUG: two [[dropcopy]] entries for the same comp_id: the second silently replaces "
-    "the first in cfg.dropcopy"))
 def test_duplicate_dropcopy_comp_id_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, SHIPPED + '\n[[dropcopy]]\ncomp_id = "DC1"\n'
                                            'firms = ["BROKER1"]\n')

@@ -86,29 +86,13 @@ def all_reports() -> list[tuple[str, OE.Report]]:
 # -- every report is a valid message of its version ---------------------------------------
 
 
-_TRD_MATCH_ID_BUG = pytest.mark.xfail(strict=True, reason=(
-    "BUG: FIX 4.4 trade reports carry TrdMatchID (880), which the shipped FIX44.xml "
-    "(QuickFIX's FIX 4.4 spec) does not define for ExecutionReport: a broker validating "
-    "with it rejects every fill (SessionRejectReason 2, tag 880)"))
-_EXEC_TYPE_L_BUG = pytest.mark.xfail(strict=True, reason=(
-    "BUG: FIX 4.4 reports of a triggered stop carry ExecType (150) L, which is not an "
-    "ExecType value of FIX 4.4 nor of the shipped FIX44.xml: a validating broker rejects "
-    "it (SessionRejectReason 5, tag 150)"))
-
-
 def _validity_cases() -> list:
     cases = []
     for version in VERSIONS:
         for name, report in all_reports():
             if version == FIX42 and report.kind == OE.MASS_CANCEL_REPORT:
                 continue   # no mass cancel in FIX 4.2: a q is refused by the session layer
-            marks = []
-            if version == FIX44 and name in ("partial", "fill"):
-                marks.append(_TRD_MATCH_ID_BUG)
-            if version == FIX44 and name == "triggered":
-                marks.append(_EXEC_TYPE_L_BUG)
-            cases.append(pytest.param(version, report, marks=marks,
-                                      id=f"{version.decode()}-{name}"))
+            cases.append(pytest.param(version, report, id=f"{version.decode()}-{name}"))
     return cases
 
 
@@ -165,9 +149,9 @@ def test_trade_carries_last_px_and_last_qty_in_both_versions() -> None:
     assert [(b[31], b[32]) for b in (body(FIX42, r), body(FIX44, r))] == [(b"190", b"40")] * 2
 
 
-def test_trade_match_id_880_is_sent_in_fix44_only() -> None:
+def test_trade_match_id_880_is_not_sent_as_the_fix44_dictionary_does_not_allow_it() -> None:
     r = trade(60, 40, "1")
-    assert (body(FIX42, r).get(880), body(FIX44, r).get(880)) == (None, b"12")
+    assert (body(FIX42, r).get(880), body(FIX44, r).get(880)) == (None, None)
 
 
 def test_replace_is_ord_status_5_in_fix42_only() -> None:
@@ -185,9 +169,9 @@ def test_status_report_is_exec_trans_type_status_in_fix42() -> None:
     assert body(FIX42, execution("I", "0"))[20] == b"3"
 
 
-def test_triggered_stop_is_exec_type_l_in_fix44_and_d_in_fix42() -> None:
+def test_triggered_stop_is_reported_as_restated_in_both_versions() -> None:
     r = execution("L", "0", ord_type=STOP_LIMIT, stop_price=px("189.00"))
-    assert (body(FIX42, r)[150], body(FIX44, r)[150]) == (b"D", b"L")
+    assert (body(FIX42, r)[150], body(FIX44, r)[150]) == (b"D", b"D")
 
 
 @pytest.mark.parametrize("exec_type", ["4", "8", "C", "D"])

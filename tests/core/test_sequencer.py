@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,11 +174,6 @@ def test_sequencer_resumed_after_replay_continues_the_numbering(tmp_path: Path) 
     assert [s for s, _, _ in replay(path)] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, raises=EOFError, reason=(
-    "BUG: a zero-filled tail (what a power cut can leave after the file size was "
-    "extended but before the data blocks were written) parses as valid empty records, "
-    "because crc32(b'') == 0 and length 0 is accepted; replay then crashes with "
-    "EOFError from marshal.loads(b'') instead of dropping the tail"))
 def test_replay_of_a_journal_with_a_zero_filled_tail_yields_the_committed_commands(
         tmp_path: Path) -> None:
     seq, journal, path = make(tmp_path)
