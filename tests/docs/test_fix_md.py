@@ -1,0 +1,1066 @@
+"""docs/FIX.md, the rules of engagement, is true.
+
+The document's tables are parsed (markdown tables under fixed headings) and
+checked against the data dictionaries, the application code and what the
+exchange actually sends: a scenario catalogue drives real sessions (the
+sans-IO Session with a fake clock) through the exchange application, the
+sequencer and journal, the matching engine and the report writer, for FIX 4.2
+and FIX 4.4, and every message and report it produces is compared with the
+document.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from fixserver import dictionary
+from fixserver.apps import orderentry as OE
+from fixserver.apps import requests
+from fixserver.apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
+from fixserver.apps.reports import ReportWriter
+from fixserver.codec import Message, parse
+from fixserver.exchange_config import DropCopyConfig, load_exchange_config
+from fixserver.fixedpoint import parse_price
+from fixserver.settings import SessionConfig, load_sessions
+from fixserver.validation import REJECT_TEXT, SessionRejectReason
+from matching import reasons as R
+from risk import limits
+from tests.session.harness import Driver, Out, encode_raw
+
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "FIX.md"
+VERSIONS = ("FIX.4.2", "FIX.4.4")
+COLUMN = {"FIX.4.2": "FIX 4.2", "FIX.4.4": "FIX 4.4"}
+INBOUND = ("A", "D", "F", "G", "H", "q")
+OUTBOUND = ("A", "8", "9", "r", "j", "3")
+ORDER_ENTRY = ("D", "F", "G", "H", "q")
+ABSENT = "—"
+
+
+def dd(version: str) -> dictionary.DataDictionary:
+    return dictionary.for_begin_string(version.encode())
+
+
+# -- the document ------------------------------------------------------------------
+
+
+class Table:
+    """A markdown table: its column names and its rows (column -> cell text)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        cells = [self._cells(line) for line in lines]
+        self.columns = cells[0]
+        self.rows = [dict(zip(self.columns, row, strict=True)) for row in cells[2:]]
+
+    @staticmethod
+    def _cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    def by_tag(self) -> dict[int, dict[str, str]]:
+        return {int(row["Tag"]): row for row in self.rows}
+
+    def column(self, name: str) -> dict[str, dict[str, str]]:
+        return {row[name]: row for row in self.rows}
+
+
+class Doc:
+    """docs/FIX.md split into sections (heading -> text and tables)."""
+
+    def __init__(self, text: str) -> None:
+        self.sections: dict[str, tuple[str, list[Table]]] = {}
+        heading, body, tables, block = "", [], [], []
+        for line in [*text.splitlines(), "# end"]:
+            if line.startswith("|"):
+                block.append(line)
+                body.append(line)
+                continue
+            if block:
+                tables.append(Table(block))
+                block = []
+            if line.startswith("#"):
+                self.sections[heading] = ("\n".join(body), tables)
+                heading, body, tables = line.lstrip("#").strip(), [], []
+            else:
+                body.append(line)
+
+    def table(self, heading: str) -> Table:
+        tables = self.sections[heading][1]
+        assert tables, f"no table under '{heading}'"
+        return tables[0]
+
+    def text(self, heading: str) -> str:
+        return self.sections[heading][0]
+
+    def message_headings(self) -> dict[tuple[str, str], str]:
+        """(MsgType, direction) -> heading, for headings like 'X (35=D) — inbound'."""
+        out = {}
+        for heading in self.sections:
+            m = re.fullmatch(r".* \(35=(\w+)\) — (inbound|outbound)", heading)
+            if m:
+                out[(m[1], m[2])] = heading
+        return out
+
+    def message(self, msg_type: str, direction: str) -> Table:
+        return self.table(self.message_headings()[(msg_type, direction)])
+
+    def header(self, direction: str) -> Table:
+        return self.table(f"Standard header — {direction}")
+
+
+@pytest.fixture(scope="module")
+def doc() -> Doc:
+    return Doc(DOC.read_text())
+
+
+def marks(row: dict[str, str], version: str) -> str:
+    """The Y / N / C / — mark of a tag row for a version."""
+    return row[COLUMN[version]]
+
+
+def backticked(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def enumerated(cell: str) -> set[str]:
+    """Codes written as `code` = meaning."""
+    return set(re.findall(r"`([^`]+)` =", cell))
+
+
+def pattern(text: str) -> re.Pattern[str]:
+    """A documented text with {variable} parts -> a regular expression."""
+    parts = re.split(r"\{[^}]*\}", text)
+    return re.compile(".*".join(re.escape(p) for p in parts), re.S)
+
+
+def all_tag_tables(doc: Doc) -> Iterable[tuple[str, str, Table]]:
+    """(MsgType or 'header', direction, table) for every tag table of the document."""
+    for direction in ("inbound", "outbound"):
+        yield "header", direction, doc.header(direction)
+    for (msg_type, direction), heading in doc.message_headings().items():
+        yield msg_type, direction, doc.table(heading)
+
+
+# -- a venue: the exchange with sessions driven by the test ------------------------
+
+
+SHIPPED = {c.target_comp_id: c for c in load_sessions(REPO / "sessions.cfg")}
+
+
+def now_utc() -> str:
+    """A TransactTime (the exchange checks only its format)."""
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+
+
+class Venue:
+    """The exchange of the shipped exchange.toml (journal in a temporary folder)
+    with order-entry and drop-copy sessions played by Drivers."""
+
+    def __init__(self, tmp: Path, extra_sessions: Iterable[SessionConfig] = ()) -> None:
+        cfg = load_exchange_config(REPO / "exchange.toml")
+        cfg.fsync = False
+        cfg.journal_path = str(tmp / "journal.wal")
+        cfg.dropcopy.setdefault("DC2", DropCopyConfig("DC2", ("*",)))
+        self.exchange = Exchange(cfg, tmp)
+        self.reports: list[OE.Report] = []
+        process = self.exchange.order_entry.process
+
+        def recording(command: tuple, ts: int) -> list[OE.Report]:
+            out = process(command, ts)
+            self.reports.extend(out)
+            return out
+
+        self.exchange.order_entry.process = recording  # type: ignore[method-assign]
+        self.drivers: dict[str, Driver] = {}
+        self.received: list[tuple[str, Out]] = []
+        configs = [SHIPPED[c] for c in ("BRK1", "BRK2", "DC1")]
+        configs.append(dataclasses.replace(SHIPPED["DC1"], begin_string="FIX.4.2",
+                                           target_comp_id="DC2"))
+        configs.extend(extra_sessions)
+        for config in configs:
+            app = (DropCopyApplication() if config.application == "dropcopy"
+                   else ExchangeApplication(self.exchange))
+            driver = Driver(config=config, app=app)
+            self.exchange.add_session(driver.session)
+            self.drivers[config.target_comp_id] = driver
+        self.exchange.recover()
+
+    def logon(self, comp_id: str, reset: bool = False) -> list[Out]:
+        out = self.drivers[comp_id].logon(reset=reset)
+        self.received.extend((comp_id, m) for m in out)
+        return out
+
+    def send(self, comp_id: str, msg_type: str, *fields: tuple[int, object],
+             header: Iterable[tuple[int, object]] = ()) -> list[Out]:
+        """Send a message from a counterparty; return what that counterparty got back
+        (session replies and, after the exchange's flush, its reports)."""
+        out = self.drivers[comp_id].send(msg_type, *fields, header=header)
+        self.received.extend((comp_id, m) for m in out)
+        self.exchange.flush()
+        for cid, driver in self.drivers.items():
+            more = driver.drain()
+            self.received.extend((cid, m) for m in more)
+            if cid == comp_id:
+                out += more
+        return out
+
+    def close(self) -> None:
+        self.exchange.close()
+
+
+def new_order(cl_ord_id: str, *, side: int = 1, qty: object = 100, price: object = "190",
+              symbol: str | None = "AAPL", ord_type: object = 2,
+              extra: Iterable[tuple[int, object]] = (), omit: Iterable[int] = ()
+              ) -> list[tuple[int, object]]:
+    fields: list[tuple[int, object]] = [(11, cl_ord_id), (21, 1), (38, qty), (40, ord_type),
+                                        (44, price), (54, side), (55, symbol),
+                                        (60, now_utc()), *extra]
+    skip = set(omit)
+    if price is None:
+        skip.add(44)
+    if qty is None:
+        skip.add(38)
+    if symbol is None:
+        skip.add(55)
+    return [(t, v) for t, v in fields if t not in skip]
+
+
+def reports_of(out: list[Out], msg_type: str = "8") -> list[Out]:
+    return [m for m in out if m.msg_type == msg_type]
+
+
+# -- the scenario catalogue ----------------------------------------------------------
+
+
+class Corpus:
+    """Everything the exchange sent and every report it made in the scenarios."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self.received = venue.received
+        self.reports = venue.reports
+
+    def messages(self, version: str, msg_type: str) -> list[Out]:
+        """Messages of that type the exchange sent on sessions of that version."""
+        return [m for cid, m in self.received
+                if m.msg_type == msg_type and m.get(8) == version]
+
+
+def run_scenarios(v: Venue) -> None:
+    for comp_id in ("BRK1", "DC1", "DC2"):
+        v.logon(comp_id)
+    v.logon("BRK2", reset=True)
+    v.logon("BRK9", reset=True)
+    a = "BRK1"
+    b = "BRK2"
+    # Orders, fills, status, replace, cancel.
+    v.send(a, "D", *new_order("a1", price="189"))
+    v.send(b, "D", *new_order("b1", side=2, qty=40, price="189"))
+    v.send(a, "H", (11, "a1"), (54, 1), (55, "AAPL"))
+    v.send(b, "H", (11, "b1"), (54, 2), (55, "AAPL"))
+    v.send(a, "G", (11, "a2"), (38, 120), (40, 2), (41, "a1"), (44, "189"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    v.send(a, "D", *new_order("a3", symbol="MSFT", qty=10, price="420"))
+    v.send(a, "G", (11, "a4"), (38, 20), (40, 2), (41, "a3"), (44, "420"), (54, 1),
+           (55, "MSFT"), (60, now_utc()))
+    v.send(b, "D", *new_order("b2", symbol="MSFT", qty=10, price="419"))
+    v.send(b, "G", (11, "b3"), (21, 1), (38, 10), (40, 2), (41, "b2"), (44, "419.5"),
+           (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(a, "F", (11, "a5"), (41, "a4"), (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(a, "H", (11, "a4"), (54, 1), (55, "MSFT"))
+    v.send(a, "H", (11, "nope"), (54, 1), (55, "AAPL"))
+    v.send(b, "H", (11, "nope"), (54, 1), (55, "AAPL"))
+    # Cancel rejects.
+    v.send(a, "F", (11, "a6"), (41, "a4"), (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(a, "F", (11, "a6"), (41, "a4"), (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(b, "F", (11, "b4"), (41, "nope"), (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(b, "F", (11, "b4"), (41, "nope"), (54, 1), (55, "MSFT"), (60, now_utc()))
+    v.send(a, "G", (11, "a7"), (38, 10), (40, 2), (41, "nope"), (44, "190"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    v.send(a, "G", (11, "a8"), (38, 120), (40, 2), (41, "a2"), (44, "189"), (54, 2),
+           (55, "AAPL"), (60, now_utc()))
+    v.send(a, "G", (11, "a9"), (38, 0), (40, 2), (41, "a2"), (44, "189"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    v.send(a, "G", (11, "a10"), (38, 120), (40, 2), (41, "a2"), (54, 1), (55, "AAPL"),
+           (60, now_utc()))
+    v.send(a, "G", (11, "a11"), (38, 120), (40, 2), (41, "a2"), (44, "189.001"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    v.send(a, "G", (11, "a12"), (38, 120), (40, 2), (41, "a2"), (44, "300"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    # Rejected new orders.
+    future = (126, "20991231-00:00:00")
+    v.send(a, "D", *new_order("a1"))
+    v.send(b, "D", *new_order("b1"))
+    v.send(a, "D", *new_order("r1", qty=None))
+    v.send(a, "D", *new_order("r2", price=None))
+    v.send(a, "D", *new_order("r3", price=None, ord_type=3, symbol="JPM"))
+    v.send(a, "D", *new_order("r4", price="190.00001"))
+    v.send(a, "D", *new_order("r5", price=None, ord_type=3, symbol="JPM",
+                              extra=[(99, "1.123456")]))
+    v.send(a, "D", *new_order("r6", qty="10.5"))
+    v.send(a, "D", *new_order("r7", extra=[(110, "1.5")]))
+    v.send(a, "D", *new_order("r8", extra=[(111, "2.5")]))
+    v.send(a, "D", *new_order("r9", extra=[(59, 6)]))
+    v.send(a, "D", *new_order("r10", side=3))
+    v.send(a, "D", *new_order("r11", ord_type="P"))
+    v.send(b, "D", *new_order("r11", ord_type=5))
+    v.send(a, "D", *new_order("r12", extra=[(59, 2)]))
+    v.send(a, "D", *new_order("r13", extra=[(1, "BRK2-MAIN")]))
+    v.send(a, "D", *new_order("r14", symbol="FOO"))
+    v.send(a, "D", *new_order("r15", symbol=None))
+    v.send(a, "D", *new_order("r16", qty=0))
+    v.send(a, "D", *new_order("r17", symbol="XOM", qty=50, price="115"))
+    v.send(b, "D", *new_order("r18", price="190.005"))
+    v.send(a, "D", *new_order("r19", price=None, ord_type=3, symbol="JPM",
+                              extra=[(99, "241.005")]))
+    v.send(a, "D", *new_order("r20", symbol="XOM", price="115", extra=[(111, 50)]))
+    v.send(a, "D", *new_order("r21", extra=[(59, 3), (111, 10)]))
+    v.send(a, "D", *new_order("r22", extra=[(110, 200)]))
+    v.send(a, "D", *new_order("r23", extra=[(59, 6), (126, "20200101-00:00:00")]))
+    v.send(a, "D", *new_order("r24", qty=100001))
+    v.send(b, "D", *new_order("r25", price="250"))
+    v.send("BRK9", "D", *new_order("n1"))
+    # Orders that end on arrival, and a replace below the filled quantity.
+    v.send(a, "D", *new_order("e1", side=2, symbol="MSFT", qty=10, price="440",
+                              extra=[(59, 3)]))
+    v.send(a, "D", *new_order("e2", symbol="INTC", price="22.5", extra=[(59, 4)]))
+    v.send(a, "D", *new_order("e3", symbol="INTC", price="22.5", extra=[(110, 50)]))
+    v.send(a, "D", *new_order("e4", symbol="INTC", price=None, ord_type=1, qty=10))
+    v.send(a, "G", (11, "e5"), (38, 40), (40, 2), (41, "a2"), (44, "189"), (54, 1),
+           (55, "AAPL"), (60, now_utc()))
+    # GTD, stop, stop limit, iceberg; a stop triggered by a trade.
+    v.send(a, "D", *new_order("g1", price="185", qty=10, extra=[(59, 6), future]))
+    v.send(a, "H", (11, "g1"), (54, 1), (55, "AAPL"))
+    v.send(b, "D", *new_order("s1", symbol="JPM", qty=10, price=None, ord_type=3,
+                              extra=[(99, "241")]))
+    v.send(a, "D", *new_order("s2", side=2, symbol="JPM", qty=10, price="230", ord_type=4,
+                              extra=[(99, "235")]))
+    v.send(a, "D", *new_order("i1", symbol="JPM", qty=100, price="239", extra=[(111, 10)]))
+    v.send(a, "D", *new_order("t1", side=2, symbol="JPM", qty=5, price="241"))
+    v.send(a, "D", *new_order("t2", symbol="JPM", qty=5, price="241"))
+    # Mass cancel.
+    v.send(a, "q", (11, "m1"), (530, 1), (55, "JPM"), (54, 1), (60, now_utc()))
+    v.send(a, "q", (11, "m2"), (530, 7), (60, now_utc()))
+    v.send(a, "q", (11, "m3"), (530, 3), (60, now_utc()))
+    v.send(a, "q", (11, "m4"), (530, 1), (60, now_utc()))
+    v.send(a, "q", (11, "m5"), (530, 1), (55, "ZZZ"), (60, now_utc()))
+    v.send(b, "q", (11, "m6"), (530, 7), (60, now_utc()))
+    # Business and session rejects.
+    md_request = [(262, "md1"), (263, 0), (264, 1), (267, 1), (269, 0), (146, 1), (55, "AAPL")]
+    v.send(a, "V", *md_request)
+    v.send(b, "V", *md_request)
+    v.send("DC1", "D", *new_order("d1"))
+    v.send("DC2", "D", *new_order("d2"))
+    v.send(b, "D", *new_order("x1"), (38, 100))
+    v.send(a, "D", *new_order("x2"), (38, 100))
+    v.send(a, "D", *new_order("x3", ord_type="Z"), header=[(115, "FIRMX"), (128, "DESKY")])
+    v.send(b, "D", *new_order("x4", ord_type="Z"), header=[(115, "FIRMX"), (128, "DESKY")])
+    v.send(a, "ZZ", (11, "x5"))
+    # Resend of everything sent so far.
+    v.send(a, "2", (7, 1), (16, 0))
+    v.send(b, "2", (7, 1), (16, 0))
+
+
+def synthetic_reports() -> list[OE.Report]:
+    """Reports for events no FIX request can cause today (expired, restated), built
+    the way OrderEntry builds them."""
+    out = []
+    for status, cum, exec_type in ((OE.ST_EXPIRED, 0, "C"), (OE.ST_EXPIRED, 10, "C"),
+                                   (OE.ST_NEW, 0, "D"), (OE.ST_PARTIAL, 10, "D")):
+        view = OE.OrderView(1, "S", "c1", "ACC", "AAPL", 1, 2, 1_900_000, 0, 100, 6,
+                            4_102_444_800_000_000_000)
+        view.status, view.cum = status, cum
+        view.leaves = 0 if exec_type == "C" else 100 - cum
+        rep = OE.Report(OE.EXECUTION_REPORT, "S", time.time_ns()).fill_from(view)
+        rep.exec_type, rep.exec_id = exec_type, "99"
+        rep.text = R.TEXT[R.GTD_EXPIRED if exec_type == "C" else R.SELF_TRADE]
+        out.append(rep)
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Corpus]:
+    nofirm = dataclasses.replace(SHIPPED["BRK1"], target_comp_id="BRK9",
+                                 cancel_on_disconnect=False)
+    venue = Venue(tmp_path_factory.mktemp("corpus"), [nofirm])
+    try:
+        run_scenarios(venue)
+        yield Corpus(venue)
+    finally:
+        venue.close()
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterable[Venue]:
+    v = Venue(tmp_path)
+    for comp_id in ("BRK1", "BRK2", "DC1", "DC2"):
+        v.logon(comp_id)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+def written_bodies(corpus: Corpus, version: str, msg_type: str) -> list[set[int]]:
+    """Body tags of every message of that type the exchange wrote for that version:
+    the messages it sent, and for reports every report of the catalogue (plus the
+    synthetic ones) through that version's ReportWriter."""
+    d = dd(version)
+    skip = d.header.tags | d.trailer.tags
+    bodies = [{t for t in m.tags() if t not in skip}
+              for m in corpus.messages(version, msg_type) if m.get(43) != "Y"]
+    if msg_type in ("8", "9", "r"):
+        writer = ReportWriter(d)
+        kind = {"8": OE.EXECUTION_REPORT, "9": OE.CANCEL_REJECT, "r": OE.MASS_CANCEL_REPORT}
+        for rep in [*corpus.reports, *synthetic_reports()]:
+            if rep.kind == kind[msg_type] and (msg_type != "r" or version == "FIX.4.4"):
+                bodies.append({t for t, _ in writer.write(rep)[1]})
+    return bodies
+
+
+# -- the tables of tags ---------------------------------------------------------------
+
+
+def test_every_supported_message_has_a_tag_table(doc: Doc) -> None:
+    headings = doc.message_headings()
+    missing = [(t, "inbound") for t in INBOUND if (t, "inbound") not in headings]
+    missing += [(t, "outbound") for t in OUTBOUND if (t, "outbound") not in headings]
+    assert not missing
+    for msg_type, direction, table in all_tag_tables(doc):
+        assert table.columns[:4] == ["Tag", "Name", "FIX 4.2", "FIX 4.4"], (msg_type, direction)
+        assert table.rows, (msg_type, direction)
+        for row in table.rows:
+            for version in VERSIONS:
+                assert re.fullmatch(r"[YNC]|—", marks(row, version)), (msg_type, row)
+
+
+def test_documented_tags_are_fields_of_the_message_in_the_dictionary(doc: Doc) -> None:
+    for msg_type, _direction, table in all_tag_tables(doc):
+        for tag, row in table.by_tag().items():
+            for version in VERSIONS:
+                if marks(row, version) == ABSENT:
+                    continue
+                d = dd(version)
+                assert tag in d.fields, (version, msg_type, tag)
+                place = d.header.tags | d.trailer.tags
+                if msg_type != "header":
+                    assert msg_type.encode() in d.messages, (version, msg_type, tag)
+                    place = place | d.messages[msg_type.encode()].tags
+                assert tag in place, f"{version}: {tag} is not a field of {msg_type}"
+
+
+def test_documented_names_are_the_dictionary_names(doc: Doc) -> None:
+    for msg_type, _direction, table in all_tag_tables(doc):
+        for tag, row in table.by_tag().items():
+            versions = [v for v in VERSIONS if marks(row, v) != ABSENT] or [
+                v for v in VERSIONS if tag in dd(v).fields]
+            for version in versions:
+                name = dd(version).fields[tag].name
+                assert name in row["Name"], (msg_type, tag, version, name)
+
+
+def test_inbound_tags_marked_absent_are_refused_by_the_dictionary(doc: Doc) -> None:
+    for msg_type in INBOUND:
+        for tag, row in doc.message(msg_type, "inbound").by_tag().items():
+            for version in VERSIONS:
+                mdef = dd(version).messages.get(msg_type.encode())
+                if marks(row, version) == ABSENT and mdef is not None:
+                    assert tag not in mdef.tags, (version, msg_type, tag)
+
+
+def test_dictionary_required_fields_are_documented_as_required(doc: Doc) -> None:
+    for version in VERSIONS:
+        d = dd(version)
+        header = doc.header("inbound").by_tag()
+        for tag in d.header.required | d.trailer.required:
+            assert marks(header[tag], version) == "Y", (version, tag)
+        for msg_type in INBOUND:
+            mdef = d.messages.get(msg_type.encode())
+            rows = doc.message(msg_type, "inbound").by_tag()
+            if mdef is None:
+                assert all(marks(r, version) == ABSENT for r in rows.values()), msg_type
+                continue
+            for tag in mdef.required:
+                assert tag in rows and marks(rows[tag], version) == "Y", (version, msg_type, tag)
+
+
+def recorded_reads(msg_type: str) -> set[int]:
+    """The tags the order-entry handler of a MsgType reads from a message."""
+
+    class Recording(Message):
+        __slots__ = ("seen",)
+
+        def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+            self.seen.add(tag)
+            return super().get(tag, default)
+
+    msg = Recording(b"FIX.4.4", [(35, msg_type.encode())])
+    msg.seen = set()
+    ExchangeApplication.HANDLERS[msg_type.encode()](msg, "S")
+    return msg.seen
+
+
+def test_every_field_the_application_reads_is_documented(doc: Doc) -> None:
+    assert {t.decode() for t in ExchangeApplication.HANDLERS} == set(ORDER_ENTRY)
+    for msg_type in ORDER_ENTRY:
+        read = recorded_reads(msg_type)
+        assert read
+        documented = set(doc.message(msg_type, "inbound").by_tag())
+        assert read <= documented, (msg_type, read - documented)
+
+
+def test_fields_documented_as_ignored_are_the_ones_not_read(doc: Doc) -> None:
+    for msg_type in ORDER_ENTRY:
+        read = recorded_reads(msg_type)
+        for tag, row in doc.message(msg_type, "inbound").by_tag().items():
+            ignored = row["Values and format"].startswith("Ignored")
+            assert ignored == (tag not in read), (msg_type, tag)
+
+
+# -- what an inbound field may hold ---------------------------------------------------
+
+
+def command_error(msg_type: str, fields: list[tuple[int, object]]) -> tuple[str, str]:
+    """(error code, text) the request parser gives a message."""
+    msg = parse(encode_raw("FIX.4.4", [(35, msg_type), *fields]))
+    command = ExchangeApplication.HANDLERS[msg_type.encode()](msg, "S")
+    return command[-2], command[-1]
+
+
+def base_request(msg_type: str) -> dict[int, object]:
+    base: dict[int, object] = {11: "c1", 38: 100, 40: 2, 44: "190", 54: 1, 55: "AAPL", 59: 0,
+                               60: now_utc(), 99: "190", 126: "20991231-00:00:00"}
+    if msg_type == "G":
+        base[41] = "c0"
+    return base
+
+
+@pytest.mark.parametrize("msg_type", ["D", "G"])
+@pytest.mark.parametrize("tag", [54, 40, 59])
+def test_enumerated_values_are_the_ones_the_exchange_accepts(doc: Doc, msg_type: str,
+                                                             tag: int) -> None:
+    documented = enumerated(doc.message(msg_type, "inbound").by_tag()[tag]["Values and format"])
+    candidates = set().union(*(dd(v).fields[tag].enums for v in VERSIONS))
+    accepted = set()
+    for value in sorted(candidates):
+        fields = base_request(msg_type)
+        fields[tag] = value.decode()
+        if tag == 59 and value == b"6":
+            fields[126] = "20991231-00:00:00"
+        code, _text = command_error(msg_type, list(fields.items()))
+        if code != OE.UNSUPPORTED:
+            accepted.add(value.decode())
+    assert documented == accepted
+
+
+def test_price_decimals_are_as_documented(doc: Doc) -> None:
+    cell = doc.message("D", "inbound").by_tag()[44]["Values and format"]
+    n = int(re.search(r"at most (\d+) decimals", cell)[1])
+    fields = base_request("D")
+    fields[44] = "190." + "1" * n
+    assert command_error("D", list(fields.items())) == ("", "")
+    fields[44] = "190." + "1" * (n + 1)
+    assert command_error("D", list(fields.items()))[0] == OE.INVALID_FIELD
+
+
+def test_quantities_are_whole_numbers_as_documented(doc: Doc) -> None:
+    assert "whole number" in doc.message("D", "inbound").by_tag()[38]["Values and format"]
+    assert "`100.00` is read as 100, `10.5` is refused" in doc.text("2. Conventions")
+    fields = base_request("D")
+    fields[38] = "100.00"
+    msg = parse(encode_raw("FIX.4.4", [(35, "D"), *fields.items()]))
+    command = requests.new_order(msg, "S")
+    assert command[9] == 100 and command[-2] == ""
+    fields[38] = "10.5"
+    assert command_error("D", list(fields.items()))[0] == OE.INVALID_FIELD
+
+
+def refused(out: list[Out]) -> bool:
+    for m in out:
+        if m.msg_type in ("3", "9") or (m.msg_type == "r" and m.get(531) == "0"):
+            return True
+        if m.msg_type == "8" and m.get(39) == "8":
+            return True
+    return False
+
+
+def answered(out: list[Out]) -> bool:
+    return any(m.msg_type in ("8", "r") for m in out)
+
+
+def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> list[Out]:
+    """A valid request of that type with every documented non-conditional field,
+    less ``tag``; orders it refers to are placed first."""
+    cl = f"{msg_type}{tag}-{n}"
+    if msg_type == "D":
+        fields = new_order(cl, extra=[(1, "BRK1-MAIN" if comp_id == "BRK1" else "BRK2-MAIN"),
+                                      (59, 0), (110, 1), (111, 10)], omit=[tag])
+        return v.send(comp_id, "D", *fields)
+    if msg_type == "q":
+        fields = [(11, cl), (530, 7), (54, 1), (60, now_utc())]
+        return v.send(comp_id, "q", *[(t, x) for t, x in fields if t != tag])
+    placed = reports_of(v.send(comp_id, "D", *new_order("o" + cl, price="180")))
+    order_id = placed[0].get(37)
+    common = [(11, cl), (37, order_id), (41, "o" + cl), (54, 1), (55, "AAPL")]
+    if msg_type == "F":
+        fields = [*common, (60, now_utc())]
+    elif msg_type == "G":
+        fields = [*common, (21, 1), (38, 50), (40, 2), (44, "180"), (59, 0), (60, now_utc())]
+    else:
+        fields = [(11, "o" + cl), (37, order_id), (54, 1), (55, "AAPL")]
+    return v.send(comp_id, msg_type, *[(t, x) for t, x in fields if t != tag])
+
+
+def test_fields_documented_as_required_are_refused_when_missing(doc: Doc, venue: Venue) -> None:
+    n = 0
+    for comp_id in ("BRK1", "BRK2"):
+        version = venue.drivers[comp_id].config.begin_string
+        for msg_type in ORDER_ENTRY:
+            for tag, row in doc.message(msg_type, "inbound").by_tag().items():
+                if marks(row, version) == "Y":
+                    n += 1
+                    out = request_without(venue, comp_id, msg_type, tag, n)
+                    assert refused(out), (version, msg_type, tag, out)
+    assert n
+
+
+def test_fields_documented_as_optional_can_be_left_out(doc: Doc, venue: Venue) -> None:
+    n = 0
+    for comp_id in ("BRK1", "BRK2"):
+        version = venue.drivers[comp_id].config.begin_string
+        for msg_type in ORDER_ENTRY:
+            for tag, row in doc.message(msg_type, "inbound").by_tag().items():
+                if marks(row, version) == "N":
+                    n += 1
+                    out = request_without(venue, comp_id, msg_type, tag, n)
+                    assert answered(out) and not refused(out), (version, msg_type, tag, out)
+    assert n
+
+
+def test_mass_cancel_request_types_are_the_ones_accepted(doc: Doc, venue: Venue) -> None:
+    cell = doc.message("q", "inbound").by_tag()[530]["Values and format"]
+    accepted = set()
+    for value in sorted(dd("FIX.4.4").fields[530].enums):
+        out = venue.send("BRK1", "q", (11, f"m{value.decode()}"), (530, value.decode()),
+                         (55, "AAPL"), (60, now_utc()))
+        (report,) = reports_of(out, "r")
+        if report.get(531) != "0":
+            accepted.add(value.decode())
+    assert enumerated(cell) == accepted
+
+
+def test_mass_cancel_is_refused_on_fix42_as_documented(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.message("q", "inbound").by_tag().values()
+    assert all(marks(row, "FIX.4.2") == ABSENT for row in rows)
+    assert b"q" not in dd("FIX.4.2").valid_msg_types
+    rejects = [m for m in corpus.messages("FIX.4.2", "3") if m.get(372) == "q"]
+    assert rejects and all(m.get(373) == "11" for m in rejects)
+    assert "(373=11 `Invalid MsgType`)" in doc.text("OrderMassCancelRequest (35=q) — inbound")
+
+
+# -- outbound messages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("msg_type", OUTBOUND)
+def test_tags_written_are_documented(doc: Doc, corpus: Corpus, msg_type: str) -> None:
+    rows = doc.message(msg_type, "outbound").by_tag()
+    for version in VERSIONS:
+        documented = {t for t, row in rows.items() if marks(row, version) != ABSENT}
+        for body in written_bodies(corpus, version, msg_type):
+            assert body <= documented, (version, msg_type, body - documented)
+
+
+@pytest.mark.parametrize("msg_type", OUTBOUND)
+def test_tags_documented_as_always_sent_are_in_every_message(doc: Doc, corpus: Corpus,
+                                                             msg_type: str) -> None:
+    rows = doc.message(msg_type, "outbound").by_tag()
+    for version in VERSIONS:
+        always = {t for t, row in rows.items() if marks(row, version).startswith("Y")}
+        bodies = written_bodies(corpus, version, msg_type)
+        for body in bodies:
+            assert always <= body, (version, msg_type, always - body)
+
+
+@pytest.mark.parametrize("msg_type", OUTBOUND)
+def test_documented_outbound_tags_are_sent(doc: Doc, corpus: Corpus, msg_type: str) -> None:
+    rows = doc.message(msg_type, "outbound").by_tag()
+    for version in VERSIONS:
+        documented = {t for t, row in rows.items() if marks(row, version) != ABSENT}
+        bodies = written_bodies(corpus, version, msg_type)
+        sent = set().union(*bodies) if bodies else set()
+        assert documented <= sent, (version, msg_type, documented - sent)
+
+
+def test_header_tags_written_are_documented(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.header("outbound").by_tag()
+    for version in VERSIONS:
+        d = dd(version)
+        place = d.header.tags | d.trailer.tags
+        documented = {t for t, row in rows.items() if marks(row, version) != ABSENT}
+        always = {t for t, row in rows.items() if marks(row, version) == "Y"}
+        sent: set[int] = set()
+        for _cid, m in corpus.received:
+            if m.get(8) == version:
+                tags = {t for t in m.tags() if t in place}
+                assert always <= tags, (version, m)
+                sent |= tags
+        assert sent == documented, version
+
+
+EVENTS = {"0": "accepted", "4": "canceled", "5": "replaced", "8": "rejected", "C": "expired",
+          "D": "restated", "L": "stop triggered", "I": "status"}
+
+
+def event_of(r: OE.Report) -> str:
+    if r.exec_type == "F":
+        return "fill" if r.leaves == 0 else "partial fill"
+    return EVENTS[r.exec_type]
+
+
+def event_values(corpus: Corpus) -> list[tuple[str, str, str, str]]:
+    """(event, column, value) for every ExecutionReport of the catalogue and the
+    synthetic ones, written for both versions."""
+    out = []
+    reports = [r for r in [*corpus.reports, *synthetic_reports()]
+               if r.kind == OE.EXECUTION_REPORT]
+    for version, cols in (("FIX.4.4", {150: "ExecType 4.4", 39: "OrdStatus 4.4"}),
+                          ("FIX.4.2", {150: "ExecType 4.2", 39: "OrdStatus 4.2",
+                                       20: "ExecTransType 4.2"})):
+        writer = ReportWriter(dd(version))
+        for r in reports:
+            body = dict(writer.write(r)[1])
+            for tag, column in cols.items():
+                out.append((event_of(r), column, body[tag].decode(), r.text))
+    return out
+
+
+def test_exec_type_and_ord_status_sent_are_the_documented_ones(doc: Doc,
+                                                               corpus: Corpus) -> None:
+    table = doc.table("ExecType and OrdStatus by event").column("Event")
+    for event, column, value, _text in event_values(corpus):
+        assert value in backticked(table[event][column]), (event, column, value)
+
+
+def test_every_documented_exec_type_and_ord_status_is_sent(doc: Doc, corpus: Corpus) -> None:
+    table = doc.table("ExecType and OrdStatus by event").column("Event")
+    sent = {(e, c, value) for e, c, value, _ in event_values(corpus)}
+    for event, row in table.items():
+        for column, cell in row.items():
+            if column in ("Event", "Text"):
+                continue
+            for value in backticked(cell):
+                assert (event, column, value) in sent, (event, column, value)
+
+
+def test_stop_trigger_text_is_documented(doc: Doc, corpus: Corpus) -> None:
+    texts = {r.text for r in corpus.reports if r.exec_type == "L"}
+    assert texts
+    cell = doc.table("ExecType and OrdStatus by event").column("Event")["stop triggered"]["Text"]
+    assert texts == set(backticked(cell))
+
+
+# -- reject reasons and texts -------------------------------------------------------------
+
+
+REJECTS = "Business reject reasons"
+ENDED = "Why an order ended"
+
+
+def all_codes() -> set[str]:
+    return set(R.REASONS) | set(OE.LOCAL_REASONS) | {limits.ORDER_QTY_LIMIT, limits.PRICE_BAND}
+
+
+def test_every_reason_code_is_documented(doc: Doc) -> None:
+    rejects = set(doc.table(REJECTS).column("Code"))
+    ended = set(doc.table(ENDED).column("Code"))
+    assert not rejects & ended
+    assert rejects | ended == all_codes()
+
+
+def test_reject_reason_values_are_the_ones_sent(doc: Doc) -> None:
+    for code, row in doc.table(REJECTS).column("Code").items():
+        for version, short in (("FIX.4.4", "4.4"), ("FIX.4.2", "4.2")):
+            writer = ReportWriter(dd(version))
+            er = OE.Report(OE.EXECUTION_REPORT, "S", 0)
+            er.exec_type = er.status = "8"
+            er.exec_id, er.reject_code, er.text = "X1", code, "t"
+            assert dict(writer.write(er)[1])[103].decode() == row[f"OrdRejReason {short}"], (
+                code, version)
+            cxl = OE.Report(OE.CANCEL_REJECT, "S", 0)
+            cxl.status, cxl.cxl_rej_response_to, cxl.reject_code = "0", "1", code
+            assert dict(writer.write(cxl)[1])[102].decode() == row[f"CxlRejReason {short}"], (
+                code, version)
+
+
+def test_order_end_texts_are_the_engine_texts(doc: Doc) -> None:
+    for code, row in doc.table(ENDED).column("Code").items():
+        assert backticked(row["Text"]) == [R.TEXT[code]], code
+
+
+def rejected_reports(corpus: Corpus) -> list[OE.Report]:
+    return [r for r in corpus.reports if r.reject_code]
+
+
+def test_reject_codes_documented_as_sent_are_the_ones_sent(doc: Doc, corpus: Corpus) -> None:
+    table = doc.table(REJECTS).column("Code")
+    documented = {code for code, row in table.items() if row["Sent"] == "yes"}
+    assert {row["Sent"] for row in table.values()} <= {"yes", "no"}
+    assert {r.reject_code for r in rejected_reports(corpus)} == documented
+
+
+def test_reject_texts_match_the_documented_texts(doc: Doc, corpus: Corpus) -> None:
+    table = doc.table(REJECTS).column("Code")
+    for r in rejected_reports(corpus):
+        patterns = [pattern(t) for t in backticked(table[r.reject_code]["Text"])]
+        assert any(p.fullmatch(r.text) for p in patterns), (r.reject_code, r.text)
+
+
+def test_every_documented_reject_text_is_sent(doc: Doc, corpus: Corpus) -> None:
+    sent = [(r.reject_code, r.text) for r in rejected_reports(corpus)]
+    for code, row in doc.table(REJECTS).column("Code").items():
+        if row["Sent"] != "yes":
+            continue
+        for text in backticked(row["Text"]):
+            p = pattern(text)
+            assert any(c == code and p.fullmatch(t) for c, t in sent), (code, text)
+
+
+def test_texts_of_ended_orders_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
+    table = doc.table(ENDED).column("Code")
+    documented = {backticked(row["Text"])[0]: row for row in table.values()
+                  if row["Sent"] == "yes"}
+    ended = [r for r in corpus.reports if r.exec_type in ("4", "C", "D")]
+    assert {r.text for r in ended} == set(documented)
+    for r in ended:
+        assert r.exec_type in documented[r.text]["ExecType"], (r.text, r.exec_type)
+
+
+def test_mass_cancel_rejection_texts_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.table("OrderMassCancelReport rejections").rows
+    patterns = [pattern(backticked(row["Text"])[0]) for row in rows]
+    rejected = [m for m in corpus.messages("FIX.4.4", "r") if m.get(531) == "0"]
+    assert rejected and all(m.get(532) == "99" for m in rejected)
+    for m in rejected:
+        assert any(p.fullmatch(m.get(58)) for p in patterns), m.get(58)
+    for p in patterns:
+        assert any(p.fullmatch(m.get(58)) for m in rejected), p.pattern
+
+
+def test_business_message_reject_reasons_are_the_documented_ones(doc: Doc,
+                                                                 corpus: Corpus) -> None:
+    documented = {(row["BusinessRejectReason"], backticked(row["Text"])[0])
+                  for row in doc.table("BusinessMessageReject reasons").rows}
+    sent = {(m.get(380), m.get(58)) for v in VERSIONS for m in corpus.messages(v, "j")}
+    assert sent == documented
+
+
+def session_reject_reasons_sent() -> set[int]:
+    """SessionRejectReason members the validator and the session pass to a reject
+    (Problem(...), _reject(...), _bad(...))."""
+    found = set()
+    for name in ("validation.py", "session.py"):
+        tree = ast.parse((REPO / "fixserver" / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for arg in node.args:
+                    if (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name)
+                            and arg.value.id == "SessionRejectReason"):
+                        found.add(int(SessionRejectReason[arg.attr]))
+    return found
+
+
+def test_session_reject_texts_are_documented_verbatim(doc: Doc) -> None:
+    rows = doc.table("Session-level Reject reasons").column("SessionRejectReason")
+    sent = session_reject_reasons_sent()
+    assert {int(n) for n in rows} == sent
+    for number, row in rows.items():
+        assert row["Text"] == REJECT_TEXT[int(number)], number
+
+
+def test_session_rejects_sent_carry_the_documented_texts(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.table("Session-level Reject reasons").column("SessionRejectReason")
+    texts = {row["Text"]: n for n, row in rows.items()}
+    rejects = [m for v in VERSIONS for m in corpus.messages(v, "3")]
+    assert rejects
+    for m in rejects:
+        assert m.get(58) in texts, m
+        if 373 in m:
+            assert texts[m.get(58)] == m.get(373), m
+
+
+# -- connectivity -------------------------------------------------------------------------
+
+
+def test_sessions_table_matches_sessions_cfg(doc: Doc) -> None:
+    table = doc.table("1.1 Getting a session")
+    documented = {tuple(row.values()) for row in table.rows}
+    shipped = {(c.target_comp_id, c.sender_comp_id, c.begin_string, str(c.port),
+                c.application, "Y" if c.cancel_on_disconnect else "N")
+               for c in load_sessions(REPO / "sessions.cfg")
+               if c.application in ("exchange", "dropcopy")}
+    assert table.columns == ["TargetCompID", "SenderCompID", "BeginString", "Port",
+                             "Application", "CancelOnDisconnect"]
+    assert documented == shipped
+
+
+def test_required_fields_summary_matches_the_dictionaries(doc: Doc) -> None:
+    rows = doc.table("10. Differences between FIX 4.2 and FIX 4.4").column("Subject")
+    summary = {m[1]: row for subject, row in rows.items()
+               if (m := re.fullmatch(r"Required (?:by the dictionary )?on (\w+)", subject))}
+    assert set(summary) == {"D", "F", "G", "H"}
+    for msg_type, row in summary.items():
+        for version in VERSIONS:
+            documented = {int(t) for t in row[COLUMN[version]].split(", ")}
+            assert documented == dd(version).messages[msg_type.encode()].required, (
+                msg_type, version)
+
+
+def test_low_sequence_number_logout_text_is_documented(doc: Doc) -> None:
+    d = Driver(config=SHIPPED["BRK1"])
+    d.logon()
+    d.send("0")
+    out = d.send("0", seq=2)
+    (logout,) = [m for m in out if m.msg_type == "5"]
+    assert d.disconnected
+    documented = [t for t in backticked(doc.text("1.5 Logout")) if t.startswith("MsgSeqNum")]
+    assert any(pattern(t).fullmatch(logout.get(58)) for t in documented), logout.get(58)
+
+
+def test_timers_table_matches_the_session_settings(doc: Doc) -> None:
+    rows = doc.table("1.3 Heartbeats and timers").column("Timer")
+
+    def seconds(name: str) -> int:
+        return int(re.match(r"(\d+) s\b", rows[name]["Value"])[1])
+
+    for config in SHIPPED.values():
+        if config.application in ("exchange", "dropcopy"):
+            assert seconds("LogonTimeout") == config.logon_timeout
+            assert seconds("MaxLatency") == config.max_latency
+            assert seconds("LogoutTimeout") == config.logout_timeout
+
+
+def silence_factor(doc: Doc, timer: str) -> float:
+    cell = doc.table("1.3 Heartbeats and timers").column("Timer")[timer]["Value"]
+    return float(re.search(r"([\d.]+) × HeartBtInt", cell)[1])
+
+
+def test_test_request_is_sent_after_the_documented_silence(doc: Doc) -> None:
+    factor = silence_factor(doc, "TestRequest from the exchange")
+    d = Driver(config=SHIPPED["BRK1"])
+    d.logon(heartbeat=10)
+    before = d.advance(10 * factor - 0.01)
+    assert all(m.msg_type != "1" for m in before)
+    (test_request,) = [m for m in d.advance(0.02) if m.msg_type == "1"]
+    assert test_request.get(112) == "TEST"
+
+
+def test_session_is_dropped_after_the_documented_silence(doc: Doc) -> None:
+    factor = silence_factor(doc, "Disconnect")
+    d = Driver(config=SHIPPED["BRK1"])
+    d.logon(heartbeat=10)
+    d.advance(10 * factor - 0.01)
+    assert not d.disconnected
+    out = d.advance(0.02)
+    assert d.disconnected and all(m.msg_type != "5" for m in out)
+
+
+# -- drop copy, cancel on disconnect, accounts, instruments --------------------------------
+
+
+def copies(corpus: Corpus) -> list[Out]:
+    return [m for cid, m in corpus.received
+            if cid in ("DC1", "DC2") and 128 in m and m.get(43) != "Y"]
+
+
+def test_drop_copy_receives_a_copy_of_every_execution_report(corpus: Corpus) -> None:
+    originals = [m for cid, m in corpus.received
+                 if cid not in ("DC1", "DC2") and m.msg_type == "8" and m.get(43) != "Y"]
+    assert {m.msg_type for m in copies(corpus)} == {"8"}
+    for dc in ("DC1", "DC2"):
+        got = sorted(m.get(17) for cid, m in corpus.received
+                     if cid == dc and 128 in m and m.get(43) != "Y")
+        assert got == sorted(m.get(17) for m in originals), dc
+
+
+def test_drop_copy_routing_fields_are_as_documented(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.table("6. Drop copy").by_tag()
+    owner = {m.get(17): (m.get(49), m.get(56)) for cid, m in corpus.received
+             if cid not in ("DC1", "DC2") and m.msg_type == "8"}
+    assert backticked(rows[115]["Value"]) == ["EXCH"]
+    (example,) = backticked(rows[128]["Value"])
+    seen_example = False
+    for m in copies(corpus):
+        sender, target = owner[m.get(17)]
+        assert (m.get(115), m.get(128)) == (sender, target)
+        assert m.get(115) == "EXCH"
+        seen_example |= m.get(128) == example
+    assert seen_example
+
+
+def test_cancel_on_disconnect_cancels_with_the_documented_text(doc: Doc, venue: Venue) -> None:
+    assert SHIPPED["BRK1"].cancel_on_disconnect
+    (accepted,) = reports_of(venue.send("BRK1", "D", *new_order("c1", price="180")))
+    venue.send("BRK1", "5")
+    driver = venue.drivers["BRK1"]
+    assert driver.disconnected
+    driver.session.on_disconnect(driver.clock.mono)
+    venue.exchange.flush()
+    cancels = [r for r in venue.reports if r.exec_type == "4"]
+    assert [r.order_id for r in cancels] == [accepted.get(37)]
+    assert f"`{cancels[0].text}`" in doc.text("7. Cancel on disconnect")
+
+
+def test_sessions_without_cancel_on_disconnect_keep_their_orders(doc: Doc, venue: Venue) -> None:
+    assert not SHIPPED["BRK2"].cancel_on_disconnect
+    assert "(BRK2) stay in the book" in doc.text("7. Cancel on disconnect")
+    venue.send("BRK2", "D", *new_order("k1", price="180"))
+    driver = venue.drivers["BRK2"]
+    driver.session.on_disconnect(driver.clock.mono)
+    venue.exchange.flush()
+    assert not [r for r in venue.reports if r.exec_type == "4"]
+    assert len(venue.exchange.engine.orders) == 1
+
+
+def accounts_table(doc: Doc) -> dict[str, dict[str, str]]:
+    return doc.table("8. Accounts").column("Firm")
+
+
+def test_accounts_table_matches_exchange_toml(doc: Doc) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    table = accounts_table(doc)
+    assert set(table) == set(cfg.firms)
+    for name, firm in cfg.firms.items():
+        row = table[name]
+        assert tuple(row["CompIDs"].split(", ")) == firm.comp_ids
+        assert tuple(row["Accounts"].split(", ")) == firm.accounts
+        assert row["Default account"] == firm.default_account
+
+
+def test_order_without_account_is_booked_to_the_default_account(doc: Doc,
+                                                                corpus: Corpus) -> None:
+    defaults = {comp: row["Default account"] for row in accounts_table(doc).values()
+                for comp in row["CompIDs"].split(", ")}
+    for comp_id, cl_ord_id in (("BRK1", "a1"), ("BRK2", "b1")):
+        (first, *_rest) = [m for cid, m in corpus.received
+                           if cid == comp_id and m.msg_type == "8" and m.get(11) == cl_ord_id]
+        assert first.get(150) == "0"
+        assert first.get(1) == defaults[comp_id]
+
+
+def test_instruments_table_matches_exchange_toml(doc: Doc) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    table = doc.table("9. Instruments and limits").column("Symbol")
+    assert set(table) == set(cfg.instruments)
+    for symbol, inst in cfg.instruments.items():
+        row = table[symbol]
+        assert parse_price(row["Tick size"].encode()) == inst.tick_size
+        assert int(row["Lot size"]) == inst.lot_size
+        assert parse_price(row["Reference price"].encode()) == inst.reference_price
+        assert int(row["Max order qty"]) == inst.max_order_qty
+        assert int(row["Price band %"]) == inst.price_band_pct
