@@ -184,9 +184,17 @@ class LoadClient:
         end = buf.find(b"\x01", end + 4) + 1
         self.buf = buf[end:]
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Log out (wait for the server's Logout, or its close) and close the socket."""
         try:
             self.sock.sendall(self.message(b"5", b""))
+            self.sock.settimeout(timeout)
+            buf = self.buf
+            while b"\x0135=5\x01" not in buf:
+                data = self.sock.recv(1 << 20)
+                if not data:
+                    break
+                buf = buf[-64:] + data
         except OSError:
             pass
         self.sock.close()
@@ -711,7 +719,8 @@ def run_memory(server: Server, args: argparse.Namespace, results: dict) -> None:
               f"{res['p999']:.0f} µs, max {res['max']:.0f} µs", flush=True)
         if done != 1_000_000:
             print(f"     extrapolated peak RSS for 1,000,000 resting orders: "
-                  f"{res['extrapolated_mb']:,.0f} MB")
+                  f"{res['extrapolated_mb']:,.0f} MB (linear; a short run overestimates it, "
+                  f"since most of its orders open a new price level)")
         problems = client.problems()
         if problems:
             print(f"  PROBLEM: {problems}")
@@ -759,7 +768,8 @@ def print_table(results: dict, args: argparse.Namespace) -> None:
                 f"{c['per_order']:,.0f} bytes/order, loaded at {c['rate']:,.0f} orders/s")
         print(line)
         if c["n"] != 1_000_000:
-            print(f"  extrapolated to 1,000,000 resting orders: {c['extrapolated_mb']:,.0f} MB")
+            print(f"  extrapolated to 1,000,000 resting orders: {c['extrapolated_mb']:,.0f} MB "
+                  "(linear, an overestimate)")
     for p in results.get("problems", []):
         print(f"PROBLEM {p}")
 
@@ -822,7 +832,7 @@ def profile_run(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
         stats.sort_stats("tottime").print_stats(args.top)
 
 
-def stopped(server: Server, results: dict) -> None:
+def stopped(server: Server, results: dict, label: str) -> None:
     """Stop the server; a bad exit on SIGTERM is reported with the log's last error."""
     rc = server.stop()
     if rc not in (0, None):
@@ -830,7 +840,7 @@ def stopped(server: Server, results: dict) -> None:
         errors = [ln for ln in lines if "Error" in ln or "Exception" in ln]
         last = errors[-1] if errors else (lines[-1] if lines else "")
         results.setdefault("problems", []).append(
-            f"server exited with code {rc} on SIGTERM (last error in its log: {last})")
+            f"{label}: server exited with code {rc} on SIGTERM (last error in its log: {last})")
     server.cleanup()
 
 
@@ -907,12 +917,12 @@ def main() -> int:
             print(server.log())
             raise
         finally:
-            stopped(server, results)
+            stopped(server, results, f"server with journal {label}")
 
     if args.resting > 0:
-        mode = "durable journal" if args.mem_fsync else "fsync=false"
+        mode = "durable journal" if args.mem_fsync else "journal fsync=false"
         results["C_mode"] = mode
-        print(f"server with journal {mode}, loading {args.resting:,} resting orders over "
+        print(f"server with {mode}, loading {args.resting:,} resting orders over "
               f"{len(MEM_SYMBOLS)} symbols x 2 sides x {MEM_LEVELS} levels:", flush=True)
         server = Server(args.mem_fsync, cpu=cpus[1])
         try:
@@ -921,7 +931,7 @@ def main() -> int:
             print(server.log())
             raise
         finally:
-            stopped(server, results)
+            stopped(server, results, f"memory phase server ({mode})")
 
     print_table(results, args)
     return 0
