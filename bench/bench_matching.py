@@ -47,12 +47,12 @@ def generate(n: int, instruments: list[Instrument], seed: int,
     Each command picks a random symbol, whose mid price takes a slow random walk.
     Limit orders are placed 1 to 10 ticks behind the mid, most of them near the
     touch; marketable orders are IOC limits 3 ticks through the mid or market
-    orders. Cancels model order lifetimes as seen in real flow: usually one of
-    the symbol's most recent orders (a quote being repriced), sometimes any of
-    its orders, and the oldest one when a symbol has more than 150 orders
-    resting (stale quotes are withdrawn, so books keep a realistic depth).
+    orders. Cancels model order lifetimes as seen in real flow: half of them hit
+    one of the symbol's 8 most recent orders (a quote being repriced), the other
+    half a stale quote (the farthest from the mid of 4 random resting orders), so
+    books keep a steady depth instead of piling up orders the mid left behind.
     ``uniform_cancels`` picks every cancel uniformly among the symbol's orders
-    instead, which is far less friendly to CPU caches.
+    instead, which is less friendly to CPU caches and lets books grow.
 
     Order ids are predicted: the engine numbers accepted orders 1, 2, ... and every
     generated order is valid, so the i-th NewOrder gets oid i. Some cancelled
@@ -64,7 +64,8 @@ def generate(n: int, instruments: list[Instrument], seed: int,
     mids = [inst.reference_price for inst in instruments]
     symbols = [inst.symbol for inst in instruments]
     accounts = [f"A{i}" for i in range(20)]
-    live: list[list[int]] = [[] for _ in instruments]   # oids we believe are resting
+    # (oid, price) of the orders we believe are resting, oldest first, per symbol.
+    live: list[list[tuple[int, int]]] = [[] for _ in instruments]
     commands: list[tuple] = []
     kinds: list[int] = []
     next_oid = 1
@@ -81,15 +82,15 @@ def generate(n: int, instruments: list[Instrument], seed: int,
         side = BUY if random_() < 0.5 else SELL
         pool = live[s]
         if r < 0.30 and pool:
+            size = len(pool)
             if uniform_cancels:
-                j = randrange(len(pool))
-            elif len(pool) > 150:
-                j = 0
-            elif random_() < 0.7:
-                j = len(pool) - 1 - randrange(min(8, len(pool)))
+                j = randrange(size)
+            elif random_() < 0.5:
+                j = size - 1 - randrange(min(8, size))
             else:
-                j = randrange(len(pool))
-            oid = pool.pop(j)
+                # Stale quotes go: the farthest from the mid of a few random orders.
+                j = max((randrange(size) for _ in range(4)), key=lambda k: abs(pool[k][1] - mid))
+            oid = pool.pop(j)[0]
             commands.append(tuple(Cancel(oid=oid, cl_ord_id=f"X{i}", session="S1")))
             kinds.append(CANCEL)
             continue
@@ -102,10 +103,13 @@ def generate(n: int, instruments: list[Instrument], seed: int,
             commands.append(tuple(NewOrder(
                 symbol=symbols[s], side=side, qty=qty, price=price, ord_type=LIMIT,
                 cl_ord_id=f"C{i}", session="S1", account=account)))
-            pool.append(next_oid)
+            pool.append((next_oid, price))
             kinds.append(ADD)
         else:
-            qty = (1 + randrange(5)) * 100
+            # Marketable sizes have a heavy tail: most take one or two orders at the
+            # touch, some sweep. On average they consume about as much as the adds
+            # that cancels leave, so books keep a steady depth.
+            qty = (1 + int(80 * random_() ** 2)) * 100
             if random_() < 0.5:
                 price = mid + 3 * TICK if side == BUY else mid - 3 * TICK
                 cmd = NewOrder(symbol=symbols[s], side=side, qty=qty, price=price,

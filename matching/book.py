@@ -1,15 +1,25 @@
 """The order book of one instrument: two sides of FIFO price levels.
 
 Each side keeps its levels in a dict (price -> Level) for O(1) lookup and the
-level keys in a ``sortedcontainers.SortedList`` for O(log levels) insert and
-removal; the best level is cached, so the best bid/ask is O(1). Both sides sort
-"best first" by using a signed key: an ask's key is its price and a bid's key is
-minus its price, so the matching code is the same for both sides (an order
-crosses a level when ``level.key <= limit_key``).
+level keys in a ``sortedcontainers.SortedList`` for O(log levels) insert; the
+best level is cached, so the best bid/ask is O(1). Both sides sort "best first"
+by using a signed key: an ask's key is its price and a bid's key is minus its
+price, so the matching code is the same for both sides (an order crosses a
+level when ``level.key <= limit_key``).
 
-A level's queue is a deque with lazy deletion (see ``Order``): cancel marks the
-order and fixes the level's totals in O(1); dead entries are dropped when they
-reach the front, and the queue is compacted when they outnumber live ones.
+Two kinds of lazy deletion keep cancels cheap:
+
+* In a level's queue (a deque), a cancelled order is only marked
+  (``order.level = None``) and the level's totals fixed, in O(1); dead entries
+  are dropped when they reach the front, and the queue is compacted when they
+  outnumber live ones.
+* A level that empties and is not the best stays in the dict and the sorted
+  keys as an empty level (``count == 0``), so that the very common case of a
+  price level near the touch emptying and filling again costs no sorted-list
+  update. Empty levels are never ahead of the best level: when the best level
+  empties it is removed together with any empty levels behind it, so
+  ``keys[0]`` is always the best level. They are purged in bulk when they
+  outnumber the live ones. ``depth`` and ``iter_levels`` skip them.
 
 This module only keeps the structure consistent; the matching rules live in
 ``engine.py``.
@@ -28,7 +38,7 @@ from .orders import Order
 
 class Level:
     """One price level: a FIFO queue of orders, the total displayed quantity and the
-    number of live orders."""
+    number of live orders (0: an empty level kept for reuse)."""
 
     __slots__ = ("price", "key", "orders", "qty", "count", "side")
 
@@ -38,7 +48,7 @@ class Level:
         self.orders: deque[Order] = deque()
         self.qty = 0            # sum of live orders' visible quantity
         self.count = 0          # live orders in the queue
-        self.side = side        # the BookSide holding this level (to drop it when empty)
+        self.side = side        # the BookSide holding this level
 
     def compact(self) -> None:
         """Drop cancelled entries, so that memory stays O(live orders)."""
@@ -52,17 +62,19 @@ class Level:
 class BookSide:
     """The bids or the asks of one book."""
 
-    __slots__ = ("side", "sign", "levels", "keys", "best")
+    __slots__ = ("side", "sign", "levels", "keys", "best", "empty")
 
     def __init__(self, side: int) -> None:
         self.side = side
         self.sign = -1 if side == BUY else 1
-        self.levels: dict[int, Level] = {}
-        self.keys: SortedList = SortedList()
-        self.best: Level | None = None
+        self.levels: dict[int, Level] = {}     # includes empty levels
+        self.keys: SortedList = SortedList()   # keys of every level in ``levels``
+        self.best: Level | None = None         # the best non-empty level
+        self.empty = 0                         # how many levels are empty
 
     def new_level(self, price: int) -> Level:
-        """Create the (empty) level at ``price``, which must not exist yet."""
+        """Create the (empty) level at ``price``, which must not exist yet, and count
+        it as live: the caller is about to put an order in it."""
         key = self.sign * price
         level = Level(price, key, self)
         self.levels[price] = level
@@ -77,6 +89,8 @@ class BookSide:
         level = self.levels.get(order.price)
         if level is None:
             level = self.new_level(order.price)
+        elif not level.count:
+            self.empty -= 1     # an empty level comes back (never ahead of the best)
         level.orders.append(order)
         level.qty += order.visible
         level.count += 1
@@ -84,42 +98,61 @@ class BookSide:
         return level
 
     def remove(self, order: Order) -> Level:
-        """Take a resting order out of its level (O(1) apart from dropping an emptied
-        level); returns the level so the caller can report it."""
+        """Take a resting order out of its level in O(1); returns the level so the
+        caller can report it."""
         level = order.level
         assert level is not None
         order.level = None
         level.qty -= order.visible
         level.count -= 1
         if not level.count:
-            self.drop(level)
+            self.emptied(level)
         elif len(level.orders) > 2 * level.count + 16:
             level.compact()
         return level
 
-    def drop(self, level: Level) -> None:
-        """Remove an empty level."""
-        del self.levels[level.price]
-        keys = self.keys
-        keys.remove(level.key)
+    def emptied(self, level: Level) -> None:
+        """``level`` just lost its last order. The best level is removed (with any
+        empty levels right behind it); any other level is kept, empty, for reuse."""
         level.orders.clear()
-        if self.best is level:
-            self.best = self.levels[self.sign * keys[0]] if keys else None
+        if level is not self.best:
+            self.empty += 1
+            if self.empty > 16 and 2 * self.empty > len(self.levels):
+                self.purge()
+            return
+        levels, keys, sign = self.levels, self.keys, self.sign
+        del levels[level.price]
+        keys.pop(0)
+        while keys:
+            best = levels[sign * keys[0]]
+            if best.count:
+                self.best = best
+                return
+            del levels[best.price]
+            keys.pop(0)
+            self.empty -= 1
+        self.best = None
+
+    def purge(self) -> None:
+        """Forget every empty level."""
+        for price in [p for p, level in self.levels.items() if not level.count]:
+            level = self.levels.pop(price)
+            self.keys.remove(level.key)
+        self.empty = 0
 
     def depth(self, n: int | None = None) -> list[tuple[int, int, int]]:
         """(price, displayed qty, order count) of the best ``n`` levels, best first."""
-        keys = self.keys if n is None else self.keys[:n]
-        sign = self.sign
         out = []
-        for key in keys:
-            level = self.levels[sign * key]
+        for level in self.iter_levels():
+            if n is not None and len(out) >= n:
+                break
             out.append((level.price, level.qty, level.count))
         return out
 
     def iter_levels(self) -> list[Level]:
-        """Every level, best first."""
-        sign = self.sign
-        return [self.levels[sign * key] for key in self.keys]
+        """Every non-empty level, best first."""
+        sign, levels = self.sign, self.levels
+        return [level for level in (levels[sign * key] for key in self.keys) if level.count]
 
 
 class Book:
@@ -171,4 +204,3 @@ class Book:
     def __repr__(self) -> str:
         return (f"Book({self.symbol}, phase={self.phase}, bids={self.bids.depth(5)}, "
                 f"asks={self.asks.depth(5)})")
-

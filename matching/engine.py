@@ -297,6 +297,8 @@ class Engine:
                 level = own.levels.get(price)
                 if level is None:
                     level = own.new_level(price)
+                elif not level.count:
+                    own.empty -= 1      # an empty level kept for reuse (see book.py)
                 level.orders.append(order)
                 level_qty = level.qty + qty
                 level.qty = level_qty
@@ -470,16 +472,21 @@ class Engine:
                 break
             queue = level.orders
             price = level.price
-            while leaves and level.count:
+            # The level's totals live in locals while this level trades.
+            level_qty = level.qty
+            count = level.count
+            while leaves and count:
                 resting = queue[0]
                 if resting.level is None:       # cancelled earlier: lazy deletion
                     queue.popleft()
                     continue
                 if stp and resting.account == account:
                     order.leaves, order.cum = leaves, cum
+                    level.qty, level.count = level_qty, count
                     self.next_exec_id = exec_id
                     self._prevent_self_trade(order, resting, level, stp, out)
                     leaves = order.leaves
+                    level_qty, count = level.qty, level.count
                     exec_id = self.next_exec_id
                     continue
                 visible = resting.visible
@@ -490,7 +497,7 @@ class Engine:
                 r_cum = resting.cum + fill
                 resting.leaves = r_leaves
                 resting.cum = r_cum
-                level.qty -= fill
+                level_qty -= fill
                 append((TRADE, symbol, trade_id, price, fill, side, oid, exec_id, leaves, cum,
                         resting.oid, exec_id + 1, r_leaves, r_cum, False))
                 trade_id += 1
@@ -503,19 +510,20 @@ class Engine:
                         display = resting.display
                         shown = display if display < r_leaves else r_leaves
                         resting.visible = shown
-                        level.qty += shown
+                        level_qty += shown
                         queue.append(resting)
                     else:
-                        resting.visible = 0
                         resting.level = None
-                        level.count -= 1
+                        count -= 1
                         del orders[resting.oid]
                 else:
                     resting.visible = visible - fill
-            if level.count:
-                append((BOOK_CHANGED, symbol, opp_side, price, level.qty, level.count))
+            level.qty = level_qty
+            level.count = count
+            if count:
+                append((BOOK_CHANGED, symbol, opp_side, price, level_qty, count))
             else:
-                opp.drop(level)
+                opp.emptied(level)
                 append((BOOK_CHANGED, symbol, opp_side, price, 0, 0))
         order.leaves = leaves
         order.cum = cum
@@ -527,7 +535,7 @@ class Engine:
     def _prevent_self_trade(self, order: Order, resting: Order, level: Level, mode: int,
                             out: list) -> None:
         """Apply ``mode`` to the aggressor ``order`` meeting its own account's order
-        ``resting`` at the front of ``level``. Emptied levels are dropped by the caller."""
+        ``resting`` at the front of ``level``. The caller deals with an emptied level."""
         if mode == STP_DECREMENT_AND_CANCEL:
             reduce = order.leaves if order.leaves < resting.leaves else resting.leaves
             if resting.leaves == reduce:
@@ -555,8 +563,8 @@ class Engine:
             self._emit_cancelled(order, R.SELF_TRADE, "", out)
 
     def _unlink_front(self, level: Level, resting: Order) -> None:
-        """Remove the order at the front of ``level`` (the caller drops the level if
-        it is now empty, as the matching loop does)."""
+        """Remove the order at the front of ``level`` (the caller deals with the level
+        if it is now empty, as the matching loop does)."""
         level.orders.popleft()
         resting.level = None
         level.qty -= resting.visible
@@ -665,7 +673,7 @@ class Engine:
         count = level.count - 1
         level.count = count
         if not count:
-            level.side.drop(level)
+            level.side.emptied(level)
         elif len(level.orders) > 2 * count + 16:
             level.compact()
         out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
@@ -693,7 +701,7 @@ class Engine:
             count = level.count - 1
             level.count = count
             if not count:
-                level.side.drop(level)
+                level.side.emptied(level)
             elif len(level.orders) > 2 * count + 16:
                 level.compact()
             out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
@@ -922,7 +930,7 @@ class Engine:
         level.count -= 1
         del self.orders[order.oid]
         if not level.count:
-            side.drop(level)
+            side.emptied(level)
 
     # ------------------------------------------------------ configuration
 

@@ -141,3 +141,35 @@ def test_book_is_never_left_crossed_in_continuous_trading() -> None:
     x.buy(10, px(1))
     assert not x.book.crossed()
     assert x.depth(BUY) == [(px(1), 5, 1)]
+
+
+def test_emptied_level_behind_the_best_is_kept_for_reuse_and_hidden() -> None:
+    x = Exchange()
+    x.buy(10, px(0))
+    behind = x.buy(10, px(-1))
+    x.cancel(behind)
+    level = x.book.bids.levels[px(-1)]
+    assert level.count == 0 and x.depth(BUY) == [(px(0), 10, 1)]
+    again = x.buy(5, px(-1))
+    assert x.book.bids.levels[px(-1)] is level
+    assert x.depth(BUY) == [(px(0), 10, 1), (px(-1), 5, 1)] and x.queue(BUY, px(-1)) == [again]
+
+
+def test_empty_levels_behind_an_emptied_best_level_go_with_it() -> None:
+    x = Exchange()
+    best = x.buy(10, px(0))
+    for ticks in (-1, -2):
+        x.cancel(x.buy(10, px(ticks)))
+    x.buy(10, px(-3))
+    x.cancel(best)
+    assert x.engine.best_bid(SYM) == (px(-3), 10)
+    assert list(x.book.bids.levels) == [px(-3)]
+
+
+def test_empty_levels_are_purged_when_they_outnumber_live_ones() -> None:
+    x = Exchange()
+    x.buy(10, px(0))
+    for ticks in range(1, 40):
+        x.cancel(x.buy(10, px(-ticks)))
+    assert len(x.book.bids.levels) < 25
+    assert x.depth(BUY) == [(px(0), 10, 1)]

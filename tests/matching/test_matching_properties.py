@@ -242,9 +242,12 @@ def check_book(engine: Engine) -> None:
     for side in (book.bids, book.asks):
         assert list(side.keys) == sorted(side.sign * p for p in side.levels)
         assert side.best is (side.levels[side.sign * side.keys[0]] if side.keys else None)
+        # Empty levels may stay for reuse, but never ahead of the best level.
+        assert side.empty == sum(1 for level in side.levels.values() if not level.count)
+        assert side.best is None or side.best.count
         for price, level in side.levels.items():
             live = level.live_orders()
-            assert live and level.count == len(live) and level.price == price
+            assert level.count == len(live) and level.price == price
             assert level.qty == sum(o.visible for o in live)
             for o in live:
                 assert o.side == side.side and o.price == price
