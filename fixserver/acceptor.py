@@ -14,6 +14,7 @@ import resource
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 
 import trio
 
@@ -60,21 +61,31 @@ class Acceptor:
             soft = 1 << 20 if soft == resource.RLIM_INFINITY else soft
             max_pending = max(16, (soft - 64) // 2)
         self.max_pending = max_pending
+        self._listen_scope: trio.CancelScope | None = None
 
     async def serve(self, *, task_status: trio.TaskStatus[list[tuple[str, int]]]
                     = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            addresses = []
-            for port, host in sorted(self.registry.ports().items()):
-                listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
-                for listener in listeners:
-                    self.listeners.append(listener)
-                    sockname = listener.socket.getsockname()
-                    addresses.append((sockname[0], sockname[1]))
-                    nursery.start_soon(trio.serve_listeners, self._handler(port), [listener])
-            for host, port in addresses:
-                log.info("listening on %s:%d", host, port)
-            task_status.started(addresses)
+        """Accept connections until stop_accepting(); connections run until they end."""
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as listening:
+                self._listen_scope = listening.cancel_scope
+                addresses = []
+                for port, host in sorted(self.registry.ports().items()):
+                    listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
+                    for listener in listeners:
+                        self.listeners.append(listener)
+                        sockname = listener.socket.getsockname()
+                        addresses.append((sockname[0], sockname[1]))
+                        listening.start_soon(partial(
+                            trio.serve_listeners, self._handler(port), [listener],
+                            handler_nursery=connections))
+                for host, port in addresses:
+                    log.info("listening on %s:%d", host, port)
+                task_status.started(addresses)
+
+    def stop_accepting(self) -> None:
+        if self._listen_scope is not None:
+            self._listen_scope.cancel()
 
     def _handler(self, port: int) -> Callable[[trio.SocketStream], object]:
         async def handle(stream: trio.SocketStream) -> None:
@@ -162,8 +173,12 @@ async def drive_exchange(exchange: Exchange) -> None:
     make the commands they submitted durable and process them (Exchange.flush)."""
     wakeup = _Wakeup()
     exchange.on_pending = wakeup.set
+    next_tick = time.monotonic()
     while True:
-        await wakeup.wait_until(time.monotonic() + 3600)
+        await wakeup.wait_until(next_tick)
+        if time.monotonic() >= next_tick:
+            exchange.on_timer(time.time_ns())  # GTD expiry and end of day, once a second
+            next_tick = time.monotonic() + 1.0
         exchange.flush()
 
 
@@ -180,8 +195,7 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             task_status.started(addresses)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)
-                for listener in acceptor.listeners:
-                    await listener.aclose()
+                acceptor.stop_accepting()
                 acceptor.shutdown()
                 with trio.move_on_after(2):
                     while acceptor._connections:

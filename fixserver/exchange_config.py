@@ -7,6 +7,7 @@ never a float here. Every problem is an error naming the file, the key and why.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -63,6 +64,7 @@ class ExchangeConfig:
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
     market_protection_pct: int = 5
+    end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
     source: str = ""
 
     def firm_of_comp_id(self, comp_id: str) -> FirmConfig | None:
@@ -127,7 +129,12 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg = ExchangeConfig(source=str(path))
     ex = data.get("exchange", {})
     where = f"{path}: [exchange]"
-    _check_keys(ex, {"journal", "fsync", "market_protection_pct"}, where)
+    _check_keys(ex, {"journal", "fsync", "market_protection_pct", "end_of_day"}, where)
+    if "end_of_day" in ex:
+        try:
+            cfg.end_of_day = dt.time.fromisoformat(str(_get(ex, "end_of_day", str, where)))
+        except ValueError as e:
+            raise ExchangeConfigError(f"{where}: end_of_day must be HH:MM:SS (UTC): {e}") from e
     cfg.journal_path = str(_get(ex, "journal", str, where, cfg.journal_path))
     cfg.fsync = bool(_get(ex, "fsync", bool, where, True))
     cfg.market_protection_pct = int(_get(ex, "market_protection_pct", int, where, 5))  # type: ignore[arg-type]

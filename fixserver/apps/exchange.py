@@ -18,6 +18,7 @@ sending, which rebuilds every order, ClOrdID and fill.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -68,6 +69,10 @@ class Exchange:
         self._writers: dict[bytes, ReportWriter] = {}
         self.on_pending: Callable[[], None] | None = None  # set by the I/O driver
         self.commands = 0
+        self._expiry_pending = False
+        # The date of the last end of day seen; None until the first timer tick, so a
+        # start after the end-of-day time does not expire the day's orders at once.
+        self._last_end_of_day: dt.date | None = None
 
     # -- wiring ------------------------------------------------------------------
 
@@ -139,12 +144,30 @@ class Exchange:
         if self.sequencer is None or not self.sequencer.pending:
             return 0
         batch = self.sequencer.commit()
+        self._expiry_pending = False
         process = self.order_entry.process
         fan_out = self._fan_out
         for _seq, ts, command in batch:
             fan_out(process(command, ts))
         self.commands += len(batch)
         return len(batch)
+
+    def on_timer(self, now_ns: int) -> None:
+        """Submit the time-driven commands that are due: GTD expiry, end of day."""
+        expiry = self.order_entry.next_gtd_expiry()
+        if expiry is not None and expiry <= now_ns and not self._expiry_pending:
+            self._expiry_pending = True
+            self.submit((OE.EXPIRE_GTD, now_ns))
+        eod = self.config.end_of_day
+        if eod is not None:
+            now = dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC)
+            today, past_eod = now.date(), now.time() >= eod
+            if self._last_end_of_day is None:
+                # First tick: a start after today's end of day does not expire at once.
+                self._last_end_of_day = today if past_eod else today - dt.timedelta(days=1)
+            if past_eod and self._last_end_of_day != today:
+                self._last_end_of_day = today
+                self.submit((OE.END_OF_DAY,))
 
     def close(self) -> None:
         if self.journal is not None:
@@ -210,5 +233,7 @@ class DropCopyApplication:
         pass
 
     def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
-        raise BusinessReject(6, "Not authorized: a drop-copy session is read only",
+        # BusinessRejectReason 6 (Not authorized) exists from FIX 4.3; 4.2 has 0 (Other).
+        reason = 6 if session.begin_string >= b"FIX.4.3" else 0
+        raise BusinessReject(reason, "Not authorized: a drop-copy session is read only",
                              msg.get(11))

@@ -13,12 +13,14 @@ reports, which is how a restart rebuilds every order's ClOrdID, CumQty and AvgPx
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Any
 
 from matching import commands as C
 from matching import events as E
 from matching import reasons as R
+from matching.constants import GTD
 from matching.engine import Engine
 from risk.limits import ORDER_QTY_LIMIT, PRICE_BAND
 
@@ -31,6 +33,8 @@ REPLACE = 3    # (REPLACE, session, cl_ord_id, orig_cl_ord_id, order_id, symbol,
 STATUS = 4     # (STATUS, session, cl_ord_id, order_id, symbol, side)
 MASS_CANCEL = 5  # (MASS_CANCEL, session, cl_ord_id, request_type, symbol, side, account)
 DISCONNECTED = 6  # (DISCONNECTED, session): cancel-on-disconnect
+EXPIRE_GTD = 7   # (EXPIRE_GTD, as_of_ns): expire GTD orders whose ExpireTime has passed
+END_OF_DAY = 8   # (END_OF_DAY,): expire every DAY order
 
 # Report kinds, named after the FIX message they become.
 EXECUTION_REPORT = "8"
@@ -197,8 +201,11 @@ class OrderEntry:
         self._handlers: dict[int, Callable[[tuple, int, list[Report]], None]] = {
             NEW: self._new, CANCEL: self._cancel, REPLACE: self._replace,
             STATUS: self._status, MASS_CANCEL: self._mass_cancel,
-            DISCONNECTED: self._disconnected,
+            DISCONNECTED: self._disconnected, EXPIRE_GTD: self._expire_gtd,
+            END_OF_DAY: self._end_of_day,
         }
+        # (expire_time, oid) of GTD orders, soonest first; closed orders are skipped lazily.
+        self.gtd_expiries: list[tuple[int, int]] = []
 
     def process(self, command: tuple, ts: int) -> list[Report]:
         """Apply one order-entry command stamped at ``ts`` (ns)."""
@@ -266,6 +273,12 @@ class OrderEntry:
     def _new(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         (_, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price, qty, tif,
          expire_time, min_qty, display_qty, error_code, error_text) = cmd
+        if not account:
+            # Reports of early rejects carry the account the order would have had.
+            default = self._default_account(session)
+            if default:
+                account = default
+                cmd = (*cmd[:3], account, *cmd[4:])
         if not self._claim(session, cl_ord_id):
             self._reject_new(cmd, DUPLICATE_CL_ORD_ID,
                              f"duplicate ClOrdID {cl_ord_id} on this session", ts, out)
@@ -279,7 +292,7 @@ class OrderEntry:
                              "configuration", ts, out)
             return
         if not account:
-            account = self._default_account(session) or accounts[0]
+            account = accounts[0]
             cmd = (*cmd[:3], account, *cmd[4:])
         elif account not in accounts:
             self._reject_new(cmd, UNKNOWN_ACCOUNT,
@@ -330,8 +343,9 @@ class OrderEntry:
                                 "order is no longer open", ts, out)
             return
         changed = [name for name, new, old in (
-            ("Symbol", symbol, view.symbol), ("Side", side, view.side),
-            ("OrdType", ord_type, view.ord_type), ("TimeInForce", tif, view.tif))
+            ("Symbol", symbol or view.symbol, view.symbol), ("Side", side, view.side),
+            ("OrdType", ord_type, view.ord_type),
+            ("TimeInForce", view.tif if tif < 0 else tif, view.tif))
             if new != old]
         if changed:
             self._cancel_reject(session, cl_ord_id, orig, view, "2", UNSUPPORTED,
@@ -384,6 +398,21 @@ class OrderEntry:
         r.affected = sum(1 for e in events if e[0] == E.CANCELLED)
         out.append(r)
 
+    def next_gtd_expiry(self) -> int | None:
+        """The earliest ExpireTime (ns) of an open GTD order, or None."""
+        heap = self.gtd_expiries
+        while heap and self.views[heap[0][1]].status in CLOSED_STATUSES:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def _expire_gtd(self, cmd: tuple, ts: int, out: list[Report]) -> None:
+        # The cut-off is the timer's reading carried in the command (never a clock here).
+        as_of = max(ts, cmd[1]) if len(cmd) > 1 else ts
+        self._apply(self.engine.process((C.EXPIRE_GTD, ""), as_of), ts, out, cmd)
+
+    def _end_of_day(self, cmd: tuple, ts: int, out: list[Report]) -> None:
+        self._apply(self.engine.process((C.END_OF_DAY, ""), ts), ts, out, cmd)
+
     def _disconnected(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         events = self.engine.process((C.MASS_CANCEL, "", cmd[1], "", "", 0), ts)
         self._apply(events, ts, out, cmd)
@@ -417,6 +446,8 @@ class OrderEntry:
                                  nc[3], nc[6], nc[13])
                 views[oid] = view
                 self.by_cl_ord_id[(view.session, view.cl_ord_id)] = oid
+                if view.tif == GTD and view.expire_time:
+                    heapq.heappush(self.gtd_expiries, (view.expire_time, oid))
                 rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
                 rep.exec_type, rep.exec_id = "0", str(exec_id)
                 out.append(rep)
@@ -439,6 +470,8 @@ class OrderEntry:
                 view.cum, view.leaves, view.status = cum, 0, ST_CANCELED
                 rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
                 rep.exec_type, rep.exec_id, rep.text = "4", str(exec_id), text
+                if request_kind == DISCONNECTED:
+                    rep.text = "cancelled on disconnect"
                 if request_kind not in (CANCEL, REPLACE):
                     rep.orig_cl_ord_id = ""
                 out.append(rep)

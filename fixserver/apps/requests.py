@@ -112,11 +112,12 @@ def cancel(msg: Message, session: str) -> tuple:
 
 
 def replace(msg: Message, session: str) -> tuple:
-    """OrderCancelReplaceRequest (G) -> REPLACE command."""
+    """OrderCancelReplaceRequest (G) -> REPLACE command. An absent TimeInForce or
+    Symbol (-1, "") means "unchanged"."""
     f = _Fields(msg)
     side = f.enum(54, "Side", SIDES, None)
     ord_type = f.enum(40, "OrdType", ORD_TYPES, None)
-    tif = f.enum(59, "TimeInForce", TIFS, 0)
+    tif = f.enum(59, "TimeInForce", TIFS, -1)
     qty = f.qty(38, "OrderQty", True)
     price = f.price(44, "Price", ord_type in (2, 4))
     stop_price = f.price(99, "StopPx", ord_type in (3, 4))
@@ -131,9 +132,9 @@ def status(msg: Message, session: str) -> tuple:
 
 
 def mass_cancel(msg: Message, session: str) -> tuple:
-    """OrderMassCancelRequest (q) -> MASS_CANCEL command."""
+    """OrderMassCancelRequest (q) -> MASS_CANCEL command (FIX 4.4 q has no Account)."""
     return (OE.MASS_CANCEL, session, _s(msg, 11), _s(msg, 530), _s(msg, 55),
-            SIDES.get(msg.get(54) or b"", 0), _s(msg, 1))
+            SIDES.get(msg.get(54) or b"", 0), "")
 
 
 def _s(msg: Message, tag: int) -> str:

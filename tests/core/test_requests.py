@@ -169,9 +169,8 @@ def test_order_status_request_becomes_a_status_command() -> None:
 
 
 def test_order_mass_cancel_request_becomes_a_mass_cancel_command() -> None:
-    m = msg(b"q", [(11, b"m1"), (530, b"1"), (55, b"AAPL"), (54, b"2"), (1, b"BRK1-PROP")])
-    assert RQ.mass_cancel(m, SESSION) == \
-        (OE.MASS_CANCEL, SESSION, "m1", "1", "AAPL", 2, "BRK1-PROP")
+    m = msg(b"q", [(11, b"m1"), (530, b"1"), (55, b"AAPL"), (54, b"2")])
+    assert RQ.mass_cancel(m, SESSION) == (OE.MASS_CANCEL, SESSION, "m1", "1", "AAPL", 2, "")
 
 
 def test_mass_cancel_all_without_symbol_or_side() -> None:
