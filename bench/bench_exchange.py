@@ -560,8 +560,9 @@ while True:
 """
 
 
-def floor_latency(n: int, cpu: int | None) -> dict[str, float]:
-    """Phase A against the trivial echo server: the client + loopback floor."""
+def floor_latency(n: int, window: int, cpu: int | None) -> dict[str, float]:
+    """Phase A against the trivial echo server: the client + loopback floor; and phase B
+    against it for 3 s: what the load generator can drive (orders/s)."""
     port = free_port()
     proc = subprocess.Popen([PYTHON, "-c", FLOOR_SERVER, str(port)], stdout=subprocess.PIPE)
     try:
@@ -574,6 +575,8 @@ def floor_latency(n: int, cpu: int | None) -> dict[str, float]:
         ids = ClOrdIDs()
         one_in_flight(client, ids, rest_templates(), 500)
         res = summary(one_in_flight(client, ids, rest_templates(), n))
+        _, done, elapsed = pipelined(client, ids, rest_templates(), window, 200_000, 3)
+        res["rate"] = done / elapsed
         client.sock.close()
         return res
     finally:
@@ -757,7 +760,8 @@ def print_table(results: dict, args: argparse.Namespace) -> None:
     if "floor" in results:
         f = results["floor"]
         print(f"floor: the same client against a trivial Python echo server, 1 in flight: "
-              f"p50 {f['p50']:.1f} µs, p99 {f['p99']:.1f} µs")
+              f"p50 {f['p50']:.1f} µs, p99 {f['p99']:.1f} µs; load generator capacity "
+              f"{f['rate']:,.0f} orders/s ({args.window} in flight)")
     if "fdatasync" in results:
         p50, p99 = results["fdatasync"]
         print(f"fdatasync of an 8 kB write on this disk: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
@@ -901,10 +905,11 @@ def main() -> int:
           f"p99 {results['fdatasync'][1]:.0f} µs")
 
     if not args.no_latency:
-        floor = results["floor"] = floor_latency(args.one, cpus[1])
+        floor = results["floor"] = floor_latency(args.one, args.window, cpus[1])
         print(f"floor (same client, trivial Python echo server, 1 in flight): p50 "
-              f"{floor['p50']:.1f} µs  p99 {floor['p99']:.1f} µs  p99.9 {floor['p999']:.1f} µs",
-              flush=True)
+              f"{floor['p50']:.1f} µs  p99 {floor['p99']:.1f} µs  p99.9 {floor['p999']:.1f} µs; "
+              f"the load generator drives it at {floor['rate']:,.0f} orders/s with "
+              f"{args.window} in flight", flush=True)
 
     for fsync, label in ((True, "durable (fsync=true)"), (False, "fsync=false")):
         if args.no_latency:
