@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import re
 import time
 from collections.abc import Iterable
@@ -344,6 +345,20 @@ def run_scenarios(v: Venue) -> None:
     v.send(a, "D", *new_order("i1", symbol="JPM", qty=100, price="239", extra=[(111, 10)]))
     v.send(a, "D", *new_order("t1", side=2, symbol="JPM", qty=5, price="241"))
     v.send(a, "D", *new_order("t2", symbol="JPM", qty=5, price="241"))
+    # Expiry: GTD past its ExpireTime, DAY orders at the end of day.
+    soon = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(time.time() + 3600))
+    v.send(b, "D", *new_order("x2", symbol="INTC", qty=10, price="21",
+                              extra=[(59, 6), (126, soon)]))
+    v.send(b, "D", *new_order("x3", symbol="INTC", qty=10, price="21"))
+    far = time.time_ns() + 10 * 86400 * 10**9
+    v.exchange.on_timer(far)
+    v.exchange.flush()
+    eod = v.exchange.config.end_of_day
+    if eod is not None:
+        day = dt.datetime.fromtimestamp(far / 1e9, dt.UTC).replace(
+            hour=eod.hour, minute=eod.minute, second=eod.second) + dt.timedelta(days=1)
+        v.exchange.on_timer(int(day.timestamp() * 1e9) + 10**9)
+        v.exchange.flush()
     # Mass cancel.
     v.send(a, "q", (11, "m1"), (530, 1), (55, "JPM"), (54, 1), (60, now_utc()))
     v.send(a, "q", (11, "m2"), (530, 7), (60, now_utc()))
