@@ -183,3 +183,15 @@ def test_every_reason_code_has_a_text_and_fix_mapping() -> None:
 
 def test_limit_is_the_default_order_type() -> None:
     assert NewOrder().ord_type == LIMIT
+
+
+def test_process_batch_gives_the_same_events_as_process_per_command() -> None:
+    commands = [NewOrder(symbol=SYM, side=SELL, qty=10, price=px(0)),
+                NewOrder(symbol=SYM, side=BUY, qty=15, price=px(1)),
+                (99,),
+                NewOrder(symbol=SYM, side=SELL, qty=5, price=px(1), ord_type=MARKET)]
+    one_by_one = Exchange().engine
+    expected = [one_by_one.process(c, ts) for ts, c in enumerate(commands, start=1)]
+    batched = Exchange().engine
+    assert batched.process_batch((seq, seq, c) for seq, c in enumerate(commands, start=1)) \
+        == expected
