@@ -287,16 +287,16 @@ class Engine:
             # _execute: a limit order that does not cross rests at once; one that
             # does is matched, then rests or (IOC) is cancelled.
             if side == BUY:
-                opp = book.asks
-                own = book.bids
-                best = opp.best
-                crosses = best is not None and best.price <= price
+                crosses = book.top_ask <= price
+                own_levels = book.bid_levels
             else:
-                opp = book.bids
-                own = book.asks
-                best = opp.best
-                crosses = best is not None and best.price >= price
+                crosses = book.top_bid >= price
+                own_levels = book.ask_levels
             if crosses:
+                if side == BUY:
+                    opp, own = book.asks, book.bids
+                else:
+                    opp, own = book.bids, book.asks
                 self._match(book, opp, order, opp.sign * price, out)
                 if order.leaves:
                     if tif == IOC:
@@ -311,11 +311,11 @@ class Engine:
             elif tif == IOC:
                 self._emit_cancelled(order, R.IOC_REMAINDER, "", out)
             else:
-                level = own.levels.get(price)
+                level = own_levels.get(price)
                 if level is None:
-                    level = own.new_level(price)
+                    level = (book.bids if side == BUY else book.asks).new_level(price)
                 elif not level.count:
-                    own.empty -= 1      # an empty level kept for reuse (see book.py)
+                    level.side.empty -= 1   # an empty level kept for reuse (see book.py)
                 level.orders.append(order)
                 level_qty = level.qty + qty
                 level.qty = level_qty
@@ -496,6 +496,7 @@ class Engine:
                 resting = queue[0]
                 if resting.level is None:       # cancelled earlier: lazy deletion
                     queue.popleft()
+                    level.dead -= 1
                     continue
                 if stp and resting.account == account:
                     order.leaves, order.cum = leaves, cum
@@ -689,9 +690,10 @@ class Engine:
         level.qty = qty
         count = level.count - 1
         level.count = count
+        level.dead += 1
         if not count:
             level.side.emptied(level)
-        elif len(level.orders) > 2 * count + 16:
+        elif level.dead > count + 16:
             level.compact()
         out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
         order.leaves = 0
@@ -717,9 +719,10 @@ class Engine:
             level.qty = qty
             count = level.count - 1
             level.count = count
+            level.dead += 1
             if not count:
                 level.side.emptied(level)
-            elif len(level.orders) > 2 * count + 16:
+            elif level.dead > count + 16:
                 level.compact()
             out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
         else:
@@ -1018,6 +1021,7 @@ def _front(level: Level) -> Order:
     queue = level.orders
     while queue[0].level is not level:
         queue.popleft()
+        level.dead -= 1
     return queue[0]
 
 

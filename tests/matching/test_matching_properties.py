@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matching.book import NO_ASK
 from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace, SetPhase
 from matching.constants import (
     BUY,
@@ -238,6 +239,8 @@ def check_book(engine: Engine) -> None:
     book = engine.books[SYM]
     if book.phase == CONTINUOUS:
         assert not book.crossed()
+    assert book.top_bid == (book.bids.best.price if book.bids.best else 0)
+    assert book.top_ask == (book.asks.best.price if book.asks.best else NO_ASK)
     resting = set()
     for side in (book.bids, book.asks):
         assert list(side.keys) == sorted(side.sign * p for p in side.levels)
@@ -248,6 +251,7 @@ def check_book(engine: Engine) -> None:
         for price, level in side.levels.items():
             live = level.live_orders()
             assert level.count == len(live) and level.price == price
+            assert len(level.orders) == level.count + level.dead
             assert level.qty == sum(o.visible for o in live)
             for o in live:
                 assert o.side == side.side and o.price == price
