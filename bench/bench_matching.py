@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import random
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
@@ -206,11 +206,7 @@ def levels_traded(events: list[tuple]) -> int:
 
 
 def interpreter() -> str:
-    config = sysconfig.get_config_var("CONFIG_ARGS") or ""
-    pgo = "PGO" if "--enable-optimizations" in config else "no PGO"
-    lto = ", LTO" if "--with-lto" in config else ""
-    return (f"{platform.python_implementation()} {platform.python_version()} "
-            f"({pgo}{lto}) at {sys.executable}")
+    return f"{platform.python_implementation()} {platform.python_version()} at {sys.executable}"
 
 
 def main() -> None:
@@ -220,8 +216,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=2,
                         help="throughput runs of each kind (the machine may be shared)")
-    parser.add_argument("--batch", type=int, default=64,
-                        help="commands per Engine.process_batch call in the batch run")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="also time Engine.process_batch with this many commands per call")
     parser.add_argument("--uniform-cancels", action="store_true",
                         help="cancel uniformly random resting orders (cache-unfriendly)")
     parser.add_argument("--no-gc", action="store_true",
@@ -229,7 +225,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one replay and exit")
     args = parser.parse_args()
 
-    print(f"python: {interpreter()}")
+    print(f"python: {interpreter()}; load average {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} CPUs")
     instruments = make_instruments(args.symbols)
     t0 = time.perf_counter()
     commands, kinds = generate(args.commands, instruments, args.seed, args.uniform_cancels)
@@ -255,8 +252,10 @@ def main() -> None:
     n = len(commands)
     print(f"throughput, one core, gc {'off' if args.no_gc else 'on'} "
           "(commands/s by wall clock; by CPU time in brackets: lower wall means a busy machine):")
-    for label, batch in (("Engine.process", 0), (f"Engine.process_batch({args.batch})",
-                                                  args.batch)):
+    kinds_of_run = [("Engine.process", 0)]
+    if args.batch:
+        kinds_of_run.append((f"Engine.process_batch({args.batch})", args.batch))
+    for label, batch in kinds_of_run:
         runs = [run_throughput(commands, instruments, batch) for _ in range(args.repeat)]
         best = min(runs)
         print(f"  {label:<28} " + "  ".join(
@@ -272,6 +271,7 @@ def main() -> None:
     print(describe("limit add that rests", [s for s, k, lv in rows if k == ADD and not lv]))
     print(describe("order trading at one level", [s for s, k, lv in rows if lv == 1]))
     print(describe("order sweeping 2+ levels", [s for s, k, lv in rows if lv > 1]))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":
     main()
