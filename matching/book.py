@@ -21,6 +21,12 @@ Two kinds of lazy deletion keep cancels cheap:
   ``keys[0]`` is always the best level. They are purged in bulk when they
   outnumber the live ones. ``depth`` and ``iter_levels`` skip them.
 
+The Book also keeps copies of the best prices (``top_bid``, ``top_ask``) and of
+the two level dicts: the commonest command, a limit order that rests, can then
+check for a cross and find its level without touching the BookSide and Level
+objects. With a hundred books, every object touched is a likely cache miss,
+and those cost more than the bytecodes here.
+
 This module only keeps the structure consistent; the matching rules live in
 ``engine.py``.
 """
