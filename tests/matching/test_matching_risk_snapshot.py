@@ -151,3 +151,15 @@ def test_snapshot_keeps_untriggered_stops_working() -> None:
     restored = Exchange(Engine.restore(x.engine.snapshot()))
     restored.buy(5, px(0))
     assert restored.fills()[-1] == (stop, 1, px(0), 5)
+
+
+def test_same_commands_give_identical_events_and_state() -> None:
+    first, second = busy_exchange(), busy_exchange()
+    assert first.engine.snapshot() == second.engine.snapshot()
+    for x in (first, second):
+        x.buy(500, px(9))
+        x.do(SetPhase(symbol=SYM, phase=OPENING_AUCTION))
+        x.sell(20, px(-3))
+        x.do(SetPhase(symbol=SYM))
+    assert first.events == second.events
+    assert first.engine.snapshot() == second.engine.snapshot()
