@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import resource
 import sys
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                                   exchange)
         if exchange is not None:
             exchange.recover()
+            gc.freeze()  # the replayed state is long-lived: keep it out of collections
     except (SettingsError, ConfigError, ExchangeConfigError, JournalCorrupt) as e:
         print(f"fixserver: {e}", file=sys.stderr)
         return 2
