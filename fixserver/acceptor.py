@@ -129,6 +129,8 @@ class Acceptor:
             self._connections.discard(conn)
             self._pending.pop(conn, None)
             conn.connection_lost(time.monotonic())
+            if self.exchange is not None and self.exchange.pending:
+                self.exchange.flush()  # e.g. cancel on disconnect, submitted at logout
             with trio.move_on_after(1):
                 await stream.aclose()
 
@@ -191,20 +193,15 @@ class Acceptor:
 
 
 async def drive_exchange(exchange: Exchange) -> None:
-    """Group commit: after each pass of the event loop over readable connections,
-    make the commands they submitted durable and process them (Exchange.flush)."""
-    wakeup = _Wakeup()
-    exchange.on_pending = wakeup.set
-    next_tick = time.monotonic()
+    """Once a second: time-driven commands (GTD expiry, end of day) and their flush.
+    Orders are flushed by the connection that read them (see Acceptor._reader)."""
     while True:
-        await wakeup.wait_until(next_tick)
-        if time.monotonic() >= next_tick:
-            exchange.on_timer(time.time_ns())  # GTD expiry and end of day, once a second
-            next_tick = time.monotonic() + 1.0
-            # Orders live long: move survivors out of the collector's view so a full
-            # collection never walks a million resting orders (pauses of ~0.5 s otherwise).
-            gc.freeze()
+        exchange.on_timer(time.time_ns())
         exchange.flush()
+        # Orders live long: move survivors out of the collector's view so a full
+        # collection never walks a million resting orders (pauses of ~0.5 s otherwise).
+        gc.freeze()
+        await trio.sleep(1.0)
 
 
 async def run(registry: SessionRegistry, exchange: Exchange | None = None,
