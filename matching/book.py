@@ -75,7 +75,7 @@ class Level:
 class BookSide:
     """The bids or the asks of one book."""
 
-    __slots__ = ("side", "sign", "levels", "keys", "best", "empty", "book")
+    __slots__ = ("side", "sign", "levels", "keys", "best", "empty", "book", "spare")
 
     def __init__(self, side: int, book: Book) -> None:
         self.side = side
@@ -85,6 +85,10 @@ class BookSide:
         self.best: Level | None = None         # the best non-empty level
         self.empty = 0                         # how many levels are empty
         self.book = book
+        # Removed Level objects, to reuse: a level that empties and comes back at
+        # the touch is the common case, and allocating a Level and its deque
+        # costs more than the rest of an order entry. Not part of the state.
+        self.spare: list[Level] = []
 
     def set_best(self, level: Level | None) -> None:
         """Change the best level, and the book's copy of its price."""
@@ -98,7 +102,11 @@ class BookSide:
         """Create the (empty) level at ``price``, which must not exist yet, and count
         it as live: the caller is about to put an order in it."""
         key = self.sign * price
-        level = Level(price, key, self)
+        if self.spare:
+            level = self.spare.pop()
+            level.price, level.key = price, key
+        else:
+            level = Level(price, key, self)
         self.levels[price] = level
         self.keys.add(key)
         best = self.best
@@ -147,6 +155,7 @@ class BookSide:
         levels, keys, sign = self.levels, self.keys, self.sign
         del levels[level.price]
         keys.pop(0)
+        self.recycle(level)
         while keys:
             best = levels[sign * keys[0]]
             if best.count:
@@ -155,13 +164,20 @@ class BookSide:
             del levels[best.price]
             keys.pop(0)
             self.empty -= 1
+            self.recycle(best)
         self.set_best(None)
+
+    def recycle(self, level: Level) -> None:
+        """Keep a removed, empty level for reuse by ``new_level``."""
+        if len(self.spare) < 64:
+            self.spare.append(level)
 
     def purge(self) -> None:
         """Forget every empty level."""
         for price in [p for p, level in self.levels.items() if not level.count]:
             level = self.levels.pop(price)
             self.keys.remove(level.key)
+            self.recycle(level)
         self.empty = 0
 
     def depth(self, n: int | None = None) -> list[tuple[int, int, int]]:
