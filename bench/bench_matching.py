@@ -205,6 +205,23 @@ def levels_traded(events: list[tuple]) -> int:
     return len({e[3] for e in events if e[0] == TRADE})
 
 
+class _Probe:
+    __slots__ = ("a", "b", "c", "d")
+
+
+def machine_speed(n: int = 300_000) -> float:
+    """Nanoseconds per iteration of a fixed pure-Python loop (an object, a tuple, a
+    dict store): a yardstick for how fast this interpreter on this machine is right
+    now, since a shared machine can be twice as slow at one moment as at another."""
+    store: dict[int, _Probe] = {}
+    t0 = time.perf_counter()
+    for i in range(n):
+        probe = _Probe()
+        probe.a, probe.b, probe.c, probe.d = i, i, i, (i, i, i)
+        store[i & 1023] = probe
+    return 1e9 * (time.perf_counter() - t0) / n
+
+
 def interpreter() -> str:
     return f"{platform.python_implementation()} {platform.python_version()} at {sys.executable}"
 
@@ -226,7 +243,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"python: {interpreter()}; load average {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs")
+          f"on {os.cpu_count()} CPUs; yardstick loop {machine_speed():.0f} ns/iteration")
     instruments = make_instruments(args.symbols)
     t0 = time.perf_counter()
     commands, kinds = generate(args.commands, instruments, args.seed, args.uniform_cancels)
@@ -271,7 +288,8 @@ def main() -> None:
     print(describe("limit add that rests", [s for s, k, lv in rows if k == ADD and not lv]))
     print(describe("order trading at one level", [s for s, k, lv in rows if lv == 1]))
     print(describe("order sweeping 2+ levels", [s for s, k, lv in rows if lv > 1]))
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}; "
+          f"yardstick loop {machine_speed():.0f} ns/iteration")
 
 if __name__ == "__main__":
     main()
