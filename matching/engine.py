@@ -40,6 +40,7 @@ Matching rules, in one place:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -61,6 +62,8 @@ from .constants import (
     LIMIT,
     MARKET,
     PHASE_NAMES,
+    PRICE_DECIMALS,
+    PRICE_SCALE,
     SELL,
     STOP,
     STOP_LIMIT,
@@ -230,7 +233,7 @@ class Engine:
             return
         book = self.books.get(symbol)
         if book is None:
-            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
+            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
         # Fast path: a plain limit order in continuous trading passes these few
         # checks; anything else gets the full validation, which names the problem.
@@ -374,7 +377,8 @@ class Engine:
             if type(expire_time) is not int or expire_time <= 0:
                 return R.INVALID_EXPIRE_TIME, "a GTD order needs an expire time"
             if expire_time <= ts:
-                return R.INVALID_EXPIRE_TIME, f"expire time {expire_time} is not in the future"
+                return (R.INVALID_EXPIRE_TIME,
+                        f"expire time {_utc(expire_time)} is not in the future")
         if phase != CONTINUOUS:   # a call phase: nothing can execute on arrival
             if ord_type == MARKET:
                 return R.NOT_ALLOWED_IN_PHASE, "market orders are only accepted in continuous " \
@@ -846,7 +850,7 @@ class Engine:
     def _end_of_day(self, command: tuple, ts: int, out: list) -> None:
         symbol = command[1] if len(command) > 1 else ""
         if symbol and symbol not in self.books:
-            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
+            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
         self._expire([o for o in self.orders.values()
                        if o.tif == DAY and (not symbol or o.symbol == symbol)],
@@ -855,7 +859,7 @@ class Engine:
     def _expire_gtd(self, command: tuple, ts: int, out: list) -> None:
         symbol = command[1] if len(command) > 1 else ""
         if symbol and symbol not in self.books:
-            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
+            self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
         self._expire([o for o in self.orders.values()
                       if o.tif == GTD and o.expire_time <= ts
@@ -879,7 +883,7 @@ class Engine:
         if symbol:
             book = self.books.get(symbol)
             if book is None:
-                self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
+                self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
                 return
             books = [book]
         else:
@@ -1004,8 +1008,21 @@ def _price_problem(price: Any, tick: int, code: str, what: str) -> tuple[str, st
         return code, f"{what} must be a positive integer, got {price!r}"
     if price % tick:
         return (R.PRICE_NOT_ON_TICK if code == R.INVALID_PRICE else code,
-                f"{what} {price} is not a multiple of the tick size {tick}")
+                f"{what} {_decimal(price)} is not a multiple of the tick size {_decimal(tick)}")
     return None
+
+
+def _decimal(value: int) -> str:
+    """A fixed-point price as the decimal a person (and the FIX message) writes."""
+    whole, frac = divmod(value, PRICE_SCALE)
+    return f"{whole}.{frac:0{PRICE_DECIMALS}d}".rstrip("0").rstrip(".") if frac else str(whole)
+
+
+def _utc(ns: Any) -> str:
+    """Nanoseconds since the epoch as a FIX UTCTimestamp, for texts."""
+    if type(ns) is not int:
+        return repr(ns)
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(ns // 1_000_000_000))
 
 
 def _risk_reason(verdict: Any) -> tuple[str, str]:

@@ -67,7 +67,7 @@ class InstrumentLimitCheck:
             if band is not None and not band[0] <= price <= band[1]:
                 return PRICE_BAND, (f"price {_px(price)} is outside the price band "
                                     f"{_px(band[0])}..{_px(band[1])} "
-                                    f"(±{lim.price_band_pct}%) for {symbol}")
+                                    f"(+/-{lim.price_band_pct}%) for {symbol}")
         return None
 
 

@@ -44,6 +44,12 @@ class TimeFormat:
 _fmt_time = TimeFormat()
 
 
+def _code(value: int | str) -> bytes:
+    """A Side/OrdType/TimeInForce code: the engine's int, or the unsupported text a
+    rejected request carried (reported as sent)."""
+    return value.encode() if isinstance(value, str) else b"%d" % value
+
+
 class ReportWriter:
     """Writes reports for sessions of one FIX version."""
 
@@ -99,17 +105,17 @@ class ReportWriter:
             add((38, b"%d" % r.qty))
         add((39, status.encode()))
         if r.ord_type:
-            add((40, b"%d" % r.ord_type))
+            add((40, _code(r.ord_type)))
         if r.orig_cl_ord_id:
             add((41, r.orig_cl_ord_id.encode()))
         if r.price and r.ord_type in (2, 4):
             add((44, format_price(r.price)))
-        add((54, b"%d" % (r.side or 1)))
+        add((54, _code(r.side) if r.side else b"1"))
         add((55, (r.symbol or "NONE").encode()))
         if r.text:
             add((58, r.text.encode()))
-        if r.tif >= 0 and r.ord_type:
-            add((59, b"%d" % r.tif))
+        if r.ord_type and (isinstance(r.tif, str) or r.tif >= 0):
+            add((59, _code(r.tif)))
         add((60, _fmt_time(r.transact_time)))
         if r.stop_price and r.ord_type in (3, 4):
             add((99, format_price(r.stop_price)))
@@ -139,7 +145,7 @@ class ReportWriter:
     def _mass_cancel_report(self, r: Report) -> list[Field]:
         body: list[Field] = [(11, r.cl_ord_id.encode()), (37, r.order_id.encode())]
         if r.side:
-            body.append((54, b"%d" % r.side))
+            body.append((54, _code(r.side)))
         if r.symbol:
             body.append((55, r.symbol.encode()))
         if r.text:

@@ -48,7 +48,8 @@ class _Fields:
         if v not in table:
             self.problem(OE.UNSUPPORTED, f"{name} ({tag}) {v.decode('latin-1')} is not "
                          "supported by this exchange")
-            return 0
+            # The reject reports the value as sent (the command never reaches the engine).
+            return v.decode("latin-1")  # type: ignore[return-value]
         return table[v]
 
     def price(self, tag: int, name: str, required: bool) -> int:
@@ -108,7 +109,7 @@ def new_order(msg: Message, session: str) -> tuple:
 def cancel(msg: Message, session: str) -> tuple:
     """OrderCancelRequest (F) -> CANCEL command."""
     return (OE.CANCEL, session, _s(msg, 11), _s(msg, 41), _s(msg, 37), _s(msg, 55),
-            SIDES.get(msg.get(54) or b"", 0))
+            _side(msg))
 
 
 def replace(msg: Message, session: str) -> tuple:
@@ -128,13 +129,21 @@ def replace(msg: Message, session: str) -> tuple:
 def status(msg: Message, session: str) -> tuple:
     """OrderStatusRequest (H) -> STATUS command."""
     return (OE.STATUS, session, _s(msg, 11), _s(msg, 37), _s(msg, 55),
-            SIDES.get(msg.get(54) or b"", 0))
+            _side(msg))
 
 
 def mass_cancel(msg: Message, session: str) -> tuple:
     """OrderMassCancelRequest (q) -> MASS_CANCEL command (FIX 4.4 q has no Account)."""
     return (OE.MASS_CANCEL, session, _s(msg, 11), _s(msg, 530), _s(msg, 55),
-            SIDES.get(msg.get(54) or b"", 0), "")
+            _side(msg), "")
+
+
+def _side(msg: Message) -> int | str:
+    """Side as the engine's int, or the text as sent when it is not one we support."""
+    v = msg.get(54)
+    if not v:
+        return 0
+    return SIDES.get(v) or v.decode("latin-1")
 
 
 def _s(msg: Message, tag: int) -> str:

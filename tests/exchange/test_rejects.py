@@ -49,11 +49,6 @@ def test_price_off_the_tick_grid_is_rejected(brk1: Broker, brk3: Broker) -> None
     assert_not_in_book(BUY, "190.00", brk3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the Text of an off-tick reject shows the engine's fixed-point integers "
-    "('price 1900050 is not a multiple of the tick size 100') instead of the price as "
-    "sent and the tick in price units (190.005, 0.01): matching/engine.py _price_problem "
-    "formats raw ints and orderentry.py passes the text through"))
 def test_off_tick_reject_text_names_the_price_and_tick_as_the_broker_knows_them(
         brk1: Broker) -> None:
     brk1.new_order("R1", BUY, 100, "190.005")
@@ -76,11 +71,6 @@ def test_price_outside_the_band_is_rejected_with_ord_rej_reason_3_naming_the_ban
     assert "band" in er[58] and "171" in er[58] and "209" in er[58], er[58]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the price-band reject Text contains '±' sent as UTF-8 bytes (0xC2 0xB1) in "
-    "Text (58); FIX 4.x Text is ASCII — non-ASCII text belongs in EncodedText (355) with "
-    "MessageEncoding (347) — so brokers show mojibake: risk/limits.py writes '(±N%)' and "
-    "reports.py encodes Text with str.encode() (UTF-8)"))
 def test_reject_texts_are_plain_ascii(brk1: Broker) -> None:
     brk1.new_order("R1", SELL, 100, "209.01")
     text = brk1.er()[58]
@@ -113,11 +103,6 @@ def test_unsupported_time_in_force_is_rejected_with_ord_rej_reason_11(brk1: Brok
     assert "TimeInForce" in er[58]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the reject of an order with an unsupported Side or TimeInForce reports another "
-    "value than the broker sent (Side=1 Buy for 54=5, TimeInForce=0 Day for 59=2): "
-    "requests.py _Fields.enum returns 0 for an unsupported value, and reports.py writes "
-    "54 as 'r.side or 1' and 59 as r.tif"))
 @pytest.mark.parametrize(("tag", "value"), [(54, "5"), (59, "2")], ids=["Side", "TimeInForce"])
 def test_reject_of_an_unsupported_value_does_not_report_another_value(
         brk1: Broker, tag: int, value: str) -> None:
