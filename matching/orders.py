@@ -65,7 +65,11 @@ class Order:
         return new
 
     # Snapshot support: every field but the level link, which the book rebuilds.
-    _STATE = tuple(n for n in __slots__ if n != "level")
+    # This order is the snapshot format (snapshot.VERSION): it does not follow
+    # __slots__, which is ordered for speed and may change.
+    _STATE = ("oid", "symbol", "side", "ord_type", "price", "stop_price", "qty", "cum",
+              "leaves", "visible", "display", "min_qty", "tif", "expire_time", "cl_ord_id",
+              "session", "account", "stop_key")
 
     def state(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in Order._STATE)

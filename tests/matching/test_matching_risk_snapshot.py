@@ -163,3 +163,7 @@ def test_same_commands_give_identical_events_and_state() -> None:
         x.do(SetPhase(symbol=SYM))
     assert first.events == second.events
     assert first.engine.snapshot() == second.engine.snapshot()
+
+
+def test_snapshot_order_fields_cover_every_order_slot_but_the_level_link() -> None:
+    assert sorted(Order._STATE) == sorted(set(Order.__slots__) - {"level"})
