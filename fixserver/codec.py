@@ -58,13 +58,11 @@ class Message:
         return self.fields[0][1]
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
-        """The value of the first occurrence of ``tag``."""
+        """The value of ``tag``; for a tag that occurs more than once (inside repeating
+        groups, or in a message validation rejects), the value of its last occurrence."""
         index = self._index
         if index is None:
-            index = {}
-            for t, v in reversed(self.fields):
-                index[t] = v
-            self._index = index
+            index = self._index = dict(self.fields)
         return index.get(tag, default)
 
     def __contains__(self, tag: int) -> bool:

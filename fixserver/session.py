@@ -91,11 +91,20 @@ _utc_cache: dict[bytes, float] = {}
 
 def parse_utc(value: bytes) -> float | None:
     """Seconds since the epoch of a UTCTimestamp, or None if malformed."""
+    second = value[:17]
+    epoch = _utc_cache.get(second)
+    if epoch is not None:
+        # A second already seen: only the fraction is left to check.
+        n = len(value)
+        if n == 17:
+            return epoch
+        frac = value[18:]
+        if value[17:18] == b"." and 1 <= n - 18 <= 9 and frac.isdigit():
+            return epoch + int(frac) / 10 ** len(frac)
+        return None
     m = _UTC.fullmatch(value)
     if m is None:
         return None
-    second = value[:17]
-    epoch = _utc_cache.get(second)
     if epoch is None:
         y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
         if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
