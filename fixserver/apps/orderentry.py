@@ -304,43 +304,38 @@ class OrderEntry:
              stop_price, display_qty, min_qty, expire_time), ts)
         self._apply(events, ts, out, cmd)
 
+    def _open_order_for(self, session: str, cl_ord_id: str, orig: str, order_id: str,
+                        response_to: str, error: tuple[str, str], ts: int,
+                        out: list[Report]) -> OrderView | None:
+        """The open order a cancel (response_to "1") or replace ("2") names, or None
+        after an OrderCancelReject saying why not."""
+        view = self._find(session, orig, order_id)
+        code, text = error
+        if not self._claim(session, cl_ord_id):
+            code, text = DUPLICATE_CL_ORD_ID, f"duplicate ClOrdID {cl_ord_id} on this session"
+        elif view is None:
+            code, text = R.UNKNOWN_ORDER, f"unknown order {orig or order_id}"
+        elif not code and view.status in CLOSED_STATUSES:
+            code, text = R.TOO_LATE, "order is no longer open"
+        if code:
+            self._cancel_reject(session, cl_ord_id, orig, view, response_to, code, text, ts,
+                                out)
+            return None
+        return view
+
     def _cancel(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         _, session, cl_ord_id, orig, order_id, _symbol, _side = cmd
-        view = self._find(session, orig, order_id)
-        if not self._claim(session, cl_ord_id):
-            self._cancel_reject(session, cl_ord_id, orig, view, "1", DUPLICATE_CL_ORD_ID,
-                                f"duplicate ClOrdID {cl_ord_id} on this session", ts, out)
-            return
-        if view is None:
-            self._cancel_reject(session, cl_ord_id, orig, None, "1", R.UNKNOWN_ORDER,
-                                f"unknown order {orig or order_id}", ts, out)
-            return
-        if view.status in CLOSED_STATUSES:
-            self._cancel_reject(session, cl_ord_id, orig, view, "1", R.TOO_LATE,
-                                "order is no longer open", ts, out)
-            return
-        events = self.engine.process((C.CANCEL, view.oid, cl_ord_id, session), ts)
-        self._apply(events, ts, out, cmd)
+        view = self._open_order_for(session, cl_ord_id, orig, order_id, "1", ("", ""), ts, out)
+        if view is not None:
+            events = self.engine.process((C.CANCEL, view.oid, cl_ord_id, session), ts)
+            self._apply(events, ts, out, cmd)
 
     def _replace(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         (_, session, cl_ord_id, orig, order_id, symbol, side, qty, price, stop_price, ord_type,
          tif, error_code, error_text) = cmd
-        view = self._find(session, orig, order_id)
-        if not self._claim(session, cl_ord_id):
-            self._cancel_reject(session, cl_ord_id, orig, view, "2", DUPLICATE_CL_ORD_ID,
-                                f"duplicate ClOrdID {cl_ord_id} on this session", ts, out)
-            return
+        view = self._open_order_for(session, cl_ord_id, orig, order_id, "2",
+                                    (error_code, error_text), ts, out)
         if view is None:
-            self._cancel_reject(session, cl_ord_id, orig, None, "2", R.UNKNOWN_ORDER,
-                                f"unknown order {orig or order_id}", ts, out)
-            return
-        if error_code:
-            self._cancel_reject(session, cl_ord_id, orig, view, "2", error_code, error_text,
-                                ts, out)
-            return
-        if view.status in CLOSED_STATUSES:
-            self._cancel_reject(session, cl_ord_id, orig, view, "2", R.TOO_LATE,
-                                "order is no longer open", ts, out)
             return
         changed = [name for name, new, old in (
             ("Symbol", symbol or view.symbol, view.symbol), ("Side", side, view.side),
