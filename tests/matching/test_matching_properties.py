@@ -39,7 +39,7 @@ from matching.events import BOOK_CHANGED, TRADE
 from matching.instruments import Instrument
 from tests.matching.reference_model import Model, normalise
 
-settings.register_profile("matching", max_examples=150, deadline=None,
+settings.register_profile("matching", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("matching-thorough", max_examples=3000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
