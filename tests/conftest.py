@@ -131,4 +131,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     return "QuickFIX acceptance suite: NOT FOUND (../shared missing) - conformance tests skip"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, module in list(sys.modules.items()):
+        if name.endswith("test_quickfix_suite"):
+            for line in getattr(module, "SUMMARY", []):
+                terminalreporter.write_line(line)
+
+
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -18,6 +18,8 @@ from tests.conftest import REPO, SHARED, FixServer, free_port
 SUITE = SHARED / "conformance" / "quickfix"
 RUNNER = SHARED / "tools" / "run_defs.py"
 VERSIONS = ("fix42", "fix44")
+# The runner's own closing lines, shown in pytest's terminal summary (tests/conftest.py).
+SUMMARY: list[str] = []
 
 pytestmark = pytest.mark.skipif(
     not (SUITE.is_dir() and RUNNER.is_file()),
@@ -49,7 +51,8 @@ def suite_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
         for v, (out, proc) in procs.items():
             text, _ = proc.communicate(timeout=600)
             lines = text.strip().splitlines()
-            print(f"{v}: {lines[-1] if lines else 'no output'}")
+            SUMMARY.append(f"QuickFIX acceptance suite {v}: "
+                           f"{lines[-1] if lines else 'no output'}")
             results[v] = _read_results(out, text)
     finally:
         server.stop()
