@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     _raise_open_files_limit()
     registry = SessionRegistry(sessions)
     for s in sessions:
-        log.info("session %s on port %d (Application=%s)", s.session_id, s.config.port,
-                 s.config.application)
+        c = s.config
+        log.info("session %s (Application=%s): connect a %s initiator to %s:%d with "
+                 "SenderCompID=%s TargetCompID=%s", s.session_id, c.application,
+                 c.begin_string, "127.0.0.1" if c.address in ("0.0.0.0", "") else c.address,
+                 c.port, c.target_comp_id, c.sender_comp_id)
     try:
         trio.run(run, registry, exchange)
     except OSError as e:
