@@ -142,15 +142,18 @@ class Acceptor:
                 if not data:
                     conn.peer_closed()
                     break
+                # While this task handles the read it sends the session's replies itself:
+                # waking the writer for them would cost a task switch per order.
+                if conn.session is not None:
+                    conn.session.on_output = None
                 conn.receive(data, time.monotonic())
+                if exchange is not None and exchange.pending:
+                    # Group commit of everything submitted so far, by any connection.
+                    exchange.flush()
+                await self._send_pending(stream, conn, link)
                 if conn.session is not None:
                     conn.session.on_output = link.wakeup.set
                     self._pending.pop(conn, None)
-                if exchange is not None and exchange.pending:
-                    # Group commit of everything submitted so far, by any connection; the
-                    # replies then go out from this task, without waking another.
-                    exchange.flush()
-                await self._send_pending(stream, conn, link)
                 if conn.close_reason is not None or conn.next_deadline() < link.deadline:
                     link.wakeup.set()  # the writer must close, or wake earlier than planned
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
