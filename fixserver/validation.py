@@ -177,24 +177,29 @@ class Validator:
         }
         self._fast = {t: self._fast_table(m) for t, m in dictionary.messages.items()}
 
-    def _fast_table(self, mdef: FieldSet) -> tuple[dict[int, tuple], frozenset[int]]:
-        """Per message type: tag -> (section, format check, enum values) for the fields a
-        valid message may carry outside repeating groups, and the required tags."""
+    def _fast_table(self, mdef: FieldSet) -> tuple[dict[int, int], dict[int, Callable],
+                                                    frozenset[int]]:
+        """Per message type, for the fields a valid message may carry outside repeating
+        groups: tag -> section (0 header, 1 body, 2 trailer), tag -> the one check its
+        value needs (enumerated values, else the format), and the required tags."""
         dd = self.dd
-        table: dict[int, tuple] = {}
+        sections: dict[int, int] = {}
+        checks: dict[int, Callable] = {}
         for section, where in ((0, dd.header), (1, mdef), (2, dd.trailer)):
             for tag in where.tags:
                 if tag in where.groups:
                     continue  # groups take the exact path
                 fd = dd.fields[tag]
-                check = FORMAT_CHECKS.get(fd.type)
-                enums = fd.enums if fd.type != "MULTIPLEVALUESTRING" and tag != 35 else None
                 if fd.type == "MULTIPLEVALUESTRING" and fd.enums:
                     continue
-                table[tag] = (section, check, enums)
+                sections[tag] = section
+                if fd.enums is not None and tag != 35:
+                    checks[tag] = fd.enums.__contains__
+                elif fd.type in FORMAT_CHECKS:
+                    checks[tag] = FORMAT_CHECKS[fd.type]
         required = frozenset(dd.header.required | mdef.required | dd.trailer.required) - {
             8, 9, 10}
-        return table, required
+        return sections, checks, required
 
     def fast_valid(self, msg: Message) -> bool:
         """True when ``msg`` is certainly valid: a single pass over the fields with
@@ -203,20 +208,16 @@ class Validator:
         entry = self._fast.get(msg.msg_type)
         if entry is None:
             return False
-        table, required = entry
+        sections, checks, required = entry
         section = 0
         fields = msg.fields
         for tag, value in fields:
-            info = table.get(tag)
-            if info is None or not value:
-                return False
-            sec, check, enums = info
-            if sec < section:
+            sec = sections.get(tag)
+            if sec is None or sec < section or not value:
                 return False
             section = sec
+            check = checks.get(tag)
             if check is not None and not check(value):
-                return False
-            if enums is not None and value not in enums:
                 return False
         tags = {f[0] for f in fields}
         return len(tags) == len(fields) and required.issubset(tags)
