@@ -78,10 +78,11 @@ class Problem:
         return REJECT_TEXT.get(self.reason, "")
 
 
-# A block of the body: a plain field (entries is None) or a NumInGroup field with
-# its entries, each entry a list of blocks of its own.
 @dataclass(slots=True)
 class Block:
+    """A field of a message: a plain one (entries is None) or a NumInGroup field with
+    its entries, each entry a list of blocks of its own."""
+
     tag: int
     value: bytes
     entries: list[list[Block]] | None = None
