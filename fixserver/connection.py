@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .codec import Framer, FramingError, GarbledMessage, parse
+from .codec import Framer, FramingError, GarbledMessage, Message, parse
 from .session import Session
 
 log = logging.getLogger("fixserver.connection")
@@ -89,7 +89,7 @@ class Connection:
                 self._close(session.disconnect_reason)
                 return
 
-    def _bind(self, msg, now: float) -> Session | None:  # noqa: ANN001 - Message
+    def _bind(self, msg: Message, now: float) -> Session | None:
         if msg.msg_type != b"A":
             self._close(f"first message is not a Logon (MsgType {msg.msg_type!r})")
             return None
