@@ -124,7 +124,8 @@ class Exchange:
         if n:
             log.info("journal %s: replayed %d commands in %.3f s (%d open orders)",
                      self.journal_path, n, time.perf_counter() - t0, len(self.engine.orders))
-        self.journal = Journal(self.journal_path, fsync=self.config.fsync)
+        end = self.journal_path.stat().st_size if self.journal_path.exists() else 0
+        self.journal = Journal(self.journal_path, fsync=self.config.fsync, end=end)
         self.sequencer = Sequencer(self.journal, last_seq + 1, self.clock)
         return n
 
