@@ -225,11 +225,14 @@ class RiskEngine:
         if inst is None:
             inst = InstrumentRisk(symbol, 0)
         # --- order limits
-        for lim_qty, whose in ((limits.max_order_qty, f"account {account}"),
-                               (inst.max_order_qty, f"instrument {symbol}")):
-            if lim_qty != NO_LIMIT and qty > lim_qty:  # type: ignore[operator]
-                return MAX_ORDER_QTY, (f"order quantity {qty} exceeds the max order quantity "
-                                       f"{lim_qty} of {whose}")
+        lim_qty = limits.max_order_qty
+        if lim_qty != NO_LIMIT and qty > lim_qty:  # type: ignore[operator]
+            return MAX_ORDER_QTY, (f"order quantity {qty} exceeds the max order quantity "
+                                   f"{lim_qty} of account {account}")
+        lim_qty = inst.max_order_qty
+        if lim_qty != NO_LIMIT and qty > lim_qty:
+            return MAX_ORDER_QTY, (f"order quantity {qty} exceeds the max order quantity "
+                                   f"{lim_qty} of instrument {symbol}")
         priced = ord_type == LIMIT or ord_type == STOP_LIMIT
         if priced and price != old_price:
             verdict = self._price_checks(inst, symbol, side, price, ord_type)
