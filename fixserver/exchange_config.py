@@ -15,6 +15,10 @@ from pathlib import Path
 
 from .fixedpoint import PRICE_DECIMALS, PRICE_SCALE
 
+# Self-trade prevention modes by name (the matching engine's STP_* codes).
+STP_MODES = {"none": 0, "cancel_resting": 1, "cancel_aggressor": 2, "cancel_both": 3,
+             "decrement_and_cancel": 4}
+
 
 class ExchangeConfigError(Exception):
     """A problem in exchange.toml, naming the file, the key and the problem."""
@@ -41,6 +45,7 @@ class FirmConfig:
     accounts: tuple[str, ...]
     default_account: str
     comp_ids: tuple[str, ...]
+    self_trade_prevention: str = "none"  # applies to each of the firm's accounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         )
     for i, firm in enumerate(data.get("firms", [])):
         where = f"{path}: firms[{i}]"
-        _check_keys(firm, {"name", "accounts", "default_account", "comp_ids"}, where)
+        _check_keys(firm, {"name", "accounts", "default_account", "comp_ids",
+                           "self_trade_prevention"}, where)
         name = str(_get(firm, "name", str, where))
         where = f"{path}: firm {name}"
         accounts = tuple(str(a) for a in _get(firm, "accounts", list, where))  # type: ignore[union-attr]
@@ -174,7 +180,11 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         comp_ids = tuple(str(c) for c in _get(firm, "comp_ids", list, where))  # type: ignore[union-attr]
         if name in cfg.firms:
             raise ExchangeConfigError(f"{where}: defined twice")
-        cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids)
+        stp = str(_get(firm, "self_trade_prevention", str, where, "none"))
+        if stp not in STP_MODES:
+            raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
+                                      f"{', '.join(STP_MODES)}, got {stp!r}")
+        cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids, stp)
     owners: dict[str, str] = {}
     for firm in cfg.firms.values():
         for comp_id in firm.comp_ids:

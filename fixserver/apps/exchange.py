@@ -31,7 +31,7 @@ from persistence.sequencer import Sequencer, replay
 from risk.limits import InstrumentLimitCheck, InstrumentLimits
 
 from ..codec import Message
-from ..exchange_config import ExchangeConfig, FirmConfig
+from ..exchange_config import STP_MODES, ExchangeConfig, FirmConfig
 from ..session import BusinessReject, Session, UnsupportedMessageType
 from ..validation import Layout
 from . import orderentry as OE
@@ -53,7 +53,10 @@ class Exchange:
         self.engine = Engine(
             [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
              for i in config.instruments.values()],
-            market_protection_bps=config.market_protection_pct * 100, risk=self.limits)
+            market_protection_bps=config.market_protection_pct * 100, risk=self.limits,
+            self_trade_prevention={account: STP_MODES[firm.self_trade_prevention]
+                                   for firm in config.firms.values()
+                                   for account in firm.accounts})
         self.order_entry = OE.OrderEntry(self.engine, self._accounts_of, self._default_account,
                                          on_trade=self.limits.on_trade)
         journal_path = Path(config.journal_path)
