@@ -189,3 +189,28 @@ def test_snapshot_restores_identical_balances_and_behaviour():
     d.engine.risk = fresh.check
     d.cancel(oid)
     assert d.reserved("A") == 0 and d.position("A") == 100
+
+
+def test_stop_limit_buy_reserves_at_its_limit_price():
+    d = fee_desk()
+    d.run(NewOrder(symbol=ACME, side=BUY, qty=10, price=102_000, stop_price=101_000,
+                   ord_type=4, account="A"))
+    assert d.reserved("A") == 10 * 102_000
+
+
+def test_stop_buy_reserves_at_its_stop_price_plus_the_protection_band():
+    d = fee_desk()
+    d.run(NewOrder(symbol=ACME, side=BUY, qty=10, stop_price=101_000, ord_type=3,
+                   account="A"))
+    assert d.reserved("A") == 10 * 106_000       # 10.1505 down to the tick
+
+
+def test_snapshot_survives_a_json_round_trip():
+    import json
+    d = fee_desk(a_bps=5)
+    d.sell("B", 10, P)
+    d.buy("A", 30, P)
+    d.risk.kill(session="X")
+    fresh = RiskEngine(d.cfg)
+    fresh.load_state(json.loads(json.dumps(d.risk.state())))
+    assert fresh.state() == d.risk.state()
