@@ -182,6 +182,18 @@ class RiskEngine:
             fallback = self._valuation(cmd[1], BUY, cmd[5], cmd[4], cmd[10])
         return self.ledger.on_event(event, fallback)
 
+    def process(self, engine: Any, command: tuple, ts: int = 0
+                ) -> tuple[list[tuple], list[Settlement]]:
+        """``engine.process(command, ts)`` then every event into ``on_event``: the
+        order the ledger needs (events of a command before the next check)."""
+        events = engine.process(command, ts)
+        settlements = []
+        for event in events:
+            s = self.on_event(event)
+            if s is not None:
+                settlements.append(s)
+        return events, settlements
+
     # ---------------------------------------------------------------- the check
 
     def __call__(self, command: tuple, order: Any) -> Verdict:

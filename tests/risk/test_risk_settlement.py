@@ -214,3 +214,12 @@ def test_snapshot_survives_a_json_round_trip():
     fresh = RiskEngine(d.cfg)
     fresh.load_state(json.loads(json.dumps(d.risk.state())))
     assert fresh.state() == d.risk.state()
+
+
+def test_process_runs_the_engine_and_returns_the_settlements():
+    d = fee_desk()
+    d.sell("B", 10, P)
+    events, settlements = d.risk.process(
+        d.engine, NewOrder(symbol=ACME, side=BUY, qty=10, price=P, account="A"), 99)
+    assert len(settlements) == 1 and settlements[0].qty == 10 and d.position("A") == 10
+    assert events[0][0] == 1
