@@ -143,6 +143,12 @@ class RiskEngine:
         inst = self.instruments.get(symbol)
         return inst.reference_price if inst is not None else 0
 
+    def self_trade_prevention(self) -> dict[str, int]:
+        """account -> STP mode for the accounts that have one: pass it as the matching
+        Engine's ``self_trade_prevention`` (or send SetSelfTradePrevention commands)."""
+        return {n: a.self_trade_prevention for n, a in sorted(self.config.accounts.items())
+                if a.self_trade_prevention}
+
     def new_day(self) -> None:
         """Restart the orders-per-day counters (call with the EndOfDay of all symbols)."""
         self.ledger.new_day()

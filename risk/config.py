@@ -102,6 +102,9 @@ class AccountConfig:
     cash: int = 0
     positions: dict[str, int] = field(default_factory=dict)
     limits: Limits = Limits()
+    # Self-trade prevention mode (matching.constants STP_*; 0 = none, the default),
+    # given to the matching engine by ``RiskEngine.self_trade_prevention()``.
+    self_trade_prevention: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,7 @@ def from_exchange_config(exchange: Any, *, firm_limits: dict[str, Limits] | None
                          account_limits: dict[str, Limits] | None = None,
                          cash: dict[str, int] | None = None,
                          positions: dict[str, dict[str, int]] | None = None,
+                         self_trade_prevention: dict[str, int] | None = None,
                          fat_finger_bps: int = 500) -> RiskConfig:
     """A RiskConfig from a ``fixserver.exchange_config.ExchangeConfig`` (duck-typed:
     ``instruments``, ``firms`` with ``accounts``, ``market_protection_pct``).
@@ -153,6 +157,7 @@ def from_exchange_config(exchange: Any, *, firm_limits: dict[str, Limits] | None
     account_limits = account_limits or {}
     cash = cash or {}
     positions = positions or {}
+    stp = self_trade_prevention or {}
     instruments = {
         s: InstrumentRisk(s, i.reference_price, i.sector, i.tick_size,
                           collar_bps=i.price_band_pct * 100, fat_finger_bps=fat_finger_bps,
@@ -165,6 +170,6 @@ def from_exchange_config(exchange: Any, *, firm_limits: dict[str, Limits] | None
         for account in firm.accounts:
             accounts[account] = AccountConfig(
                 account, name, cash.get(account, 0), dict(positions.get(account, {})),
-                account_limits.get(account, Limits()))
+                account_limits.get(account, Limits()), stp.get(account, 0))
     return RiskConfig(instruments, firms, accounts,
                       market_protection_bps=exchange.market_protection_pct * 100)

@@ -223,3 +223,14 @@ def test_process_runs_the_engine_and_returns_the_settlements():
         d.engine, NewOrder(symbol=ACME, side=BUY, qty=10, price=P, account="A"), 99)
     assert len(settlements) == 1 and settlements[0].qty == 10 and d.position("A") == 10
     assert events[0][0] == 1
+
+
+def test_self_trade_prevention_mode_of_an_account_reaches_the_engine():
+    cfg = config({"A": {"cash": RICH, "positions": {ACME: 100},
+                        "self_trade_prevention": STP_DECREMENT_AND_CANCEL}})
+    risk = RiskEngine(cfg)
+    assert risk.self_trade_prevention() == {"A": STP_DECREMENT_AND_CANCEL}
+    d = Desk(cfg, self_trade_prevention=risk.self_trade_prevention())
+    d.buy("A", 100, P)
+    d.sell("A", 30, P)
+    assert d.position("A") == 100 and d.reserved("A") == 70 * P
