@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace
-from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL
+from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL, STOP_LIMIT
 from risk.accounts import O_LEAVES, reservation
 from risk.config import NO_LIMIT, Limits
 from tests.risk.kit import ACME, BETA, REFS, TICK, Desk, config
@@ -32,15 +32,28 @@ ACCOUNTS = {
 NAMES = sorted(ACCOUNTS)
 SYMBOLS = (ACME, BETA)
 
+
+
+def _order(acc: str, sym: str, side: int, qty: int, ticks: int, kind: str, ioc: bool,
+           stop_ticks: int) -> NewOrder:
+    step = TICK * (REFS[sym] // 100_000)
+    price = REFS[sym] + ticks * step
+    if kind == "market":
+        return NewOrder(symbol=sym, side=side, qty=qty, ord_type=MARKET, tif=IOC,
+                        account=acc, session="S-" + acc)
+    if kind == "stop_limit":
+        return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=STOP_LIMIT,
+                        stop_price=REFS[sym] + stop_ticks * step, account=acc,
+                        session="S-" + acc)
+    return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=LIMIT,
+                    tif=IOC if ioc else DAY, account=acc, session="S-" + acc)
+
+
 new_order = st.builds(
-    lambda acc, sym, side, qty, ticks, market, ioc: NewOrder(
-        symbol=sym, side=side, qty=qty,
-        price=0 if market else REFS[sym] + ticks * TICK * (REFS[sym] // 100_000),
-        ord_type=MARKET if market else LIMIT, tif=IOC if ioc or market else DAY,
-        account=acc, session="S-" + acc),
-    st.sampled_from(NAMES), st.sampled_from(SYMBOLS), st.sampled_from((BUY, SELL)),
-    st.integers(1, 60), st.integers(-4, 4), st.sampled_from((False, False, False, True)),
-    st.sampled_from((False, False, False, False, True)))
+    _order, st.sampled_from(NAMES), st.sampled_from(SYMBOLS), st.sampled_from((BUY, SELL)),
+    st.integers(1, 60), st.integers(-4, 4),
+    st.sampled_from(("limit", "limit", "limit", "limit", "market", "stop_limit")),
+    st.sampled_from((False, False, False, False, True)), st.integers(-2, 2))
 step = st.tuples(st.integers(0, 99), new_order, st.integers(0, 20), st.integers(1, 60),
                  st.integers(-3, 3)).map(
     lambda t: t[1] if t[0] < 75 else ("cancel", t[2]) if t[0] < 88
