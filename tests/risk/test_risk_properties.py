@@ -16,9 +16,9 @@ from risk.accounts import O_LEAVES, reservation
 from risk.config import NO_LIMIT, Limits
 from tests.risk.kit import ACME, BETA, REFS, TICK, Desk, config
 
-settings.register_profile("risk", max_examples=int(os.environ.get("RISK_EXAMPLES", "150")),
-                          deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("risk")
+# Per-test settings (not a global profile, which would leak into other test modules).
+risk_settings = settings(max_examples=int(os.environ.get("RISK_EXAMPLES", "150")),
+                         deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ACCOUNTS = {
     "A": {"cash": 200 * 100_000, "firm": "F1", "limits": Limits(max_long=120)},
@@ -115,17 +115,20 @@ def within_limits(desk: Desk) -> None:
             assert view.open_orders <= lim.max_open_orders
 
 
+@risk_settings
 @given(flows)
 def test_cash_and_positions_are_conserved(steps):
     desk, _ = run(steps)
     assert totals(desk) == (START_CASH, START_POS)
 
 
+@risk_settings
 @given(flows)
 def test_no_account_ends_beyond_its_limits(steps):
     run(steps, within_limits)
 
 
+@risk_settings
 @given(flows)
 def test_reservations_follow_the_engines_open_orders(steps):
     desk, _ = run(steps)
@@ -139,6 +142,7 @@ def test_reservations_follow_the_engines_open_orders(steps):
         assert lg.reserved[name] == need
 
 
+@risk_settings
 @given(flows)
 def test_cancelling_everything_releases_every_reservation(steps):
     desk, _ = run(steps)
@@ -146,6 +150,7 @@ def test_cancelling_everything_releases_every_reservation(steps):
     assert all(desk.reserved(n) == 0 and desk.risk.account(n).open_orders == 0 for n in NAMES)
 
 
+@risk_settings
 @given(flows)
 def test_replay_into_a_fresh_pair_gives_identical_balances(steps):
     first, log = run(steps)
