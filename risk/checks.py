@@ -18,6 +18,8 @@ first failure is the answer):
 code                   refuses
 =====================  ============================================================
 UNKNOWN_ACCOUNT        an order for an account not in the configuration
+UNKNOWN_INSTRUMENT     a symbol without InstrumentRisk (one added to the engine later
+                       needs ``add_instrument`` here too)
 KILL_SWITCH            new orders and replaces of a killed firm, account or session
 MAX_ORDER_QTY          qty > the account's or the instrument's max order quantity
 PRICE_COLLAR           a limit price outside last trade (else reference) +/- collar
@@ -43,7 +45,7 @@ A replace is checked for its new quantity and price; price checks apply only
 when the price changes, and position/buying-power checks only on the increase.
 
 Suggested FIX OrdRejReason (103) for every code: 3 "Order exceeds limit", but
-UNKNOWN_ACCOUNT -> 99 (Other) and KILL_SWITCH -> 99 with the text; CxlRejReason
+UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT and KILL_SWITCH -> 99 (Other) with the text; CxlRejReason
 (102) for a refused replace: 99 (Other).
 """
 
@@ -56,6 +58,7 @@ from .accounts import BUY, O_RESERVED, O_RP, AccountView, Ledger, Settlement, re
 from .config import BPS, NO_LIMIT, InstrumentRisk, Limits, RiskConfig, resolve
 
 UNKNOWN_ACCOUNT: Final = "UNKNOWN_ACCOUNT"
+UNKNOWN_INSTRUMENT: Final = "UNKNOWN_INSTRUMENT"
 KILL_SWITCH: Final = "KILL_SWITCH"
 MAX_ORDER_QTY: Final = "MAX_ORDER_QTY"
 PRICE_COLLAR: Final = "PRICE_COLLAR"
@@ -72,7 +75,7 @@ BUYING_POWER: Final = "BUYING_POWER"
 
 # FIX OrdRejReason (103) to send for each code.
 ORD_REJ_REASON: Final[dict[str, int]] = {
-    UNKNOWN_ACCOUNT: 99, KILL_SWITCH: 99, MAX_ORDER_QTY: 3, PRICE_COLLAR: 3, FAT_FINGER: 3,
+    UNKNOWN_ACCOUNT: 99, UNKNOWN_INSTRUMENT: 99, KILL_SWITCH: 99, MAX_ORDER_QTY: 3, PRICE_COLLAR: 3, FAT_FINGER: 3,
     MAX_ORDER_VALUE: 3, MAX_ORDERS_PER_DAY: 3, MAX_OPEN_ORDERS: 3, SHORT_SELLING: 3,
     MAX_LONG_POSITION: 3, MAX_SHORT_POSITION: 3, CONCENTRATION: 3, SECTOR_EXPOSURE: 3,
     BUYING_POWER: 3,
@@ -142,6 +145,10 @@ class RiskEngine:
             return last
         inst = self.instruments.get(symbol)
         return inst.reference_price if inst is not None else 0
+
+    def add_instrument(self, instrument: InstrumentRisk) -> None:
+        """Risk parameters of an instrument added at run time (AddInstrument)."""
+        self.instruments[instrument.symbol] = instrument
 
     def self_trade_prevention(self) -> dict[str, int]:
         """account -> STP mode for the accounts that have one: pass it as the matching
@@ -241,7 +248,8 @@ class RiskEngine:
             return KILL_SWITCH, f"kill switch of session {session} is on"
         inst = self.instruments.get(symbol)
         if inst is None:
-            inst = InstrumentRisk(symbol, 0)
+            return UNKNOWN_INSTRUMENT, (f"instrument {symbol} has no risk parameters "
+                                        "(RiskEngine.add_instrument)")
         # --- order limits
         lim_qty = limits.max_order_qty
         if lim_qty != NO_LIMIT and qty > lim_qty:  # type: ignore[operator]

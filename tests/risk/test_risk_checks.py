@@ -252,3 +252,14 @@ def test_config_from_the_exchange_toml_uses_its_instrument_limits():
     risk = K.RiskEngine(cfg)
     assert risk.account("BRK1-MAIN").buying_power == RICH
     assert risk.account("BRK2-MAIN").buying_power == 0
+
+
+def test_instrument_without_risk_parameters_is_refused_until_added():
+    from matching.commands import AddInstrument
+    from risk.config import InstrumentRisk
+    d = desk()
+    d.run(AddInstrument(symbol="NEW", tick_size=100, reference_price=P))
+    code, text = rejection(d.buy("A", 1, P, symbol="NEW"))
+    assert code == K.UNKNOWN_INSTRUMENT and "NEW" in text
+    d.risk.add_instrument(InstrumentRisk("NEW", P, "Tech", 100))
+    assert rejection(d.buy("A", 1, P, symbol="NEW")) is None
