@@ -263,3 +263,10 @@ def test_instrument_without_risk_parameters_is_refused_until_added():
     assert code == K.UNKNOWN_INSTRUMENT and "NEW" in text
     d.risk.add_instrument(InstrumentRisk("NEW", P, "Tech", 100))
     assert rejection(d.buy("A", 1, P, symbol="NEW")) is None
+
+
+def test_replace_of_a_sell_up_needs_the_position():
+    d = desk(positions={ACME: 100})
+    oid = accepted_oid(d.sell("A", 60, P))
+    assert rejection(d.replace(oid, 100, P)) is None
+    assert rejection(d.replace(oid, 101, P))[0] == K.SHORT_SELLING
