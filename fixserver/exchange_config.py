@@ -185,20 +185,14 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
                                       f"{', '.join(STP_MODES)}, got {stp!r}")
         cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids, stp)
-    owners: dict[str, str] = {}
-    for firm in cfg.firms.values():
-        for comp_id in firm.comp_ids:
-            if comp_id in owners:
-                raise ExchangeConfigError(f"{path}: CompID {comp_id} belongs to both "
-                                          f"{owners[comp_id]} and {firm.name}")
-            owners[comp_id] = firm.name
-    accounts_seen: dict[str, str] = {}
-    for firm in cfg.firms.values():
-        for account in firm.accounts:
-            if account in accounts_seen:
-                raise ExchangeConfigError(f"{path}: account {account} belongs to both "
-                                          f"{accounts_seen[account]} and {firm.name}")
-            accounts_seen[account] = firm.name
+    for what, names_of in (("CompID", lambda f: f.comp_ids), ("account", lambda f: f.accounts)):
+        owners: dict[str, str] = {}
+        for firm in cfg.firms.values():
+            for name in names_of(firm):
+                if name in owners:
+                    raise ExchangeConfigError(f"{path}: {what} {name} belongs to both "
+                                              f"{owners[name]} and {firm.name}")
+                owners[name] = firm.name
     for i, dc in enumerate(data.get("dropcopy", [])):
         where = f"{path}: dropcopy[{i}]"
         _check_keys(dc, {"comp_id", "firms"}, where)
