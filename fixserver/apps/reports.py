@@ -9,11 +9,10 @@ not know for OrdRejReason or CxlRejReason fall back to that version's
 
 from __future__ import annotations
 
-import time
-
 from ..codec import Field
 from ..dictionary import DataDictionary
 from ..fixedpoint import format_price
+from ..utctime import Timestamps
 from .orderentry import (
     CANCEL_REJECT,
     EXECUTION_REPORT,
@@ -23,25 +22,7 @@ from .orderentry import (
     ord_rej_reason,
 )
 
-
-class TimeFormat:
-    """UTCTimestamp with milliseconds from nanoseconds, formatted once per second."""
-
-    __slots__ = ("_second", "_prefix")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = b""
-
-    def __call__(self, ns: int) -> bytes:
-        second, rem = divmod(ns, 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
-        return b"%b.%03d" % (self._prefix, rem // 1_000_000)
-
-
-_fmt_time = TimeFormat()
+_fmt_time = Timestamps().format_ns
 
 
 def _code(value: int | str) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..codec import Message
 from ..fixedpoint import parse_price, parse_qty
-from ..session import parse_utc
+from ..utctime import parse_utc
 from . import orderentry as OE
 
 SIDES = {b"1": 1, b"2": 2}
