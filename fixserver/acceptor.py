@@ -61,7 +61,6 @@ class Acceptor:
                  exchange: Exchange | None = None) -> None:
         self.registry = registry
         self.exchange = exchange
-        self.listeners: list[trio.SocketListener] = []
         self._connections: set[Connection] = set()
         # Connections that have not logged on yet, oldest first. A flood of them must
         # not use up the descriptors a broker's Logon needs: past max_pending the
@@ -84,7 +83,6 @@ class Acceptor:
                 for port, host in sorted(self.registry.ports().items()):
                     listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
                     for listener in listeners:
-                        self.listeners.append(listener)
                         sockname = listener.socket.getsockname()
                         addresses.append((sockname[0], sockname[1]))
                         listening.start_soon(partial(

@@ -53,7 +53,6 @@ class Connection:
         self.close_reason: str | None = None
         self.opened_at = now
         self.logon_timeout = logon_timeout
-        self._pending: list[bytes] = []
 
     def receive(self, data: bytes, now: float) -> None:
         """Process bytes read from the socket."""

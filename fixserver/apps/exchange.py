@@ -30,6 +30,7 @@ from persistence.journal import Journal
 from persistence.sequencer import Sequencer, replay
 from risk.limits import InstrumentLimitCheck, InstrumentLimits
 
+from .. import dictionary
 from ..codec import Message
 from ..exchange_config import STP_MODES, ExchangeConfig, FirmConfig
 from ..session import BusinessReject, Session, UnsupportedMessageType
@@ -70,7 +71,6 @@ class Exchange:
         self._firm_of_session: dict[str, FirmConfig] = {}
         self._dropcopy_sessions: list[tuple[Session, tuple[str, ...]]] = []
         self._writers: dict[bytes, ReportWriter] = {}
-        self.on_pending: Callable[[], None] | None = None  # set by the I/O driver
         self.commands = 0
         self._expiry_pending = False
         # The date of the last end of day seen; None until the first timer tick, so a
@@ -83,12 +83,10 @@ class Exchange:
         """Register an order-entry or drop-copy session (by its counterparty CompID)."""
         comp_id = session.config.target_comp_id
         self.sessions[session.session_id] = session
-        if session.validator is not None:
-            self._writers.setdefault(session.begin_string, ReportWriter(session.validator.dd))
-        else:
-            from .. import dictionary
-            self._writers.setdefault(session.begin_string, ReportWriter(
-                dictionary.for_begin_string(session.begin_string)))
+        if session.begin_string not in self._writers:
+            dd = (session.validator.dd if session.validator is not None
+                  else dictionary.for_begin_string(session.begin_string))
+            self._writers[session.begin_string] = ReportWriter(dd)
         if session.config.application == "dropcopy":
             dc = self.config.dropcopy.get(comp_id)
             firms = dc.firms if dc is not None else ()
@@ -136,8 +134,6 @@ class Exchange:
         """Sequence a command; it takes effect at the next flush."""
         assert self.sequencer is not None, "recover() first"
         self.sequencer.submit(command)
-        if self.on_pending is not None:
-            self.on_pending()
 
     @property
     def pending(self) -> int:
