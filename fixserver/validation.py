@@ -16,6 +16,7 @@ from enum import IntEnum
 
 from .codec import Field, Message
 from .dictionary import DataDictionary, FieldSet, Group
+from .utctime import parse_utc
 
 
 class SessionRejectReason(IntEnum):
@@ -100,29 +101,12 @@ class Layout:
 
 _INT = re.compile(rb"-?\d+")
 _FLOAT = re.compile(rb"-?(?:\d+\.?\d*|\.\d+)")
-_TIMESTAMP = re.compile(rb"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?")
 _TIME_ONLY = re.compile(rb"(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?")
 _DATE = re.compile(rb"(\d{4})(\d{2})(\d{2})")
 
 
-_good_seconds: set[bytes] = set()
-
-
 def _timestamp_ok(v: bytes) -> bool:
-    # Timestamps of one second share their first 17 bytes: check those once.
-    if v[:17] in _good_seconds:
-        n = len(v)
-        return n == 17 or (v[17:18] == b"." and 19 <= n <= 27 and v[18:].isdigit())
-    m = _TIMESTAMP.fullmatch(v)
-    if m is None:
-        return False
-    _, mo, d, h, mi, s = (int(x) for x in m.groups())
-    if 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60:
-        if len(_good_seconds) > 4096:
-            _good_seconds.clear()
-        _good_seconds.add(v[:17])
-        return True
-    return False
+    return parse_utc(v) is not None
 
 
 def _time_ok(v: bytes) -> bool:
