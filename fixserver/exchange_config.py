@@ -1,7 +1,8 @@
-"""Reader of ``exchange.toml``: instruments, firms, accounts and who owns which session.
+"""Reader of ``exchange.toml``: instruments, firms, accounts, who owns which session,
+and the risk limits (``[risk]`` defaults, per firm, per account).
 
-Prices in the file are decimal strings ("189.50") and become integers with
-PRICE_DECIMALS decimals; a float in a price field is refused, because money is
+Prices and money in the file are decimal strings ("189.50") and become integers
+with PRICE_DECIMALS decimals; a float in a price field is refused, because money is
 never a float here. Every problem is an error naming the file, the key and why.
 """
 
@@ -12,6 +13,16 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from risk.config import (
+    NO_LIMIT,
+    AccountConfig,
+    FirmRisk,
+    InstrumentRisk,
+    Limits,
+    RiskConfig,
+    resolve,
+)
 
 from .fixedpoint import PRICE_DECIMALS, PRICE_SCALE
 
@@ -35,6 +46,7 @@ class InstrumentConfig:
     sector: str
     max_order_qty: int
     price_band_pct: int
+    fat_finger_pct: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,17 @@ class FirmConfig:
     default_account: str
     comp_ids: tuple[str, ...]
     self_trade_prevention: str = "none"  # applies to each of the firm's accounts
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """An ``[[accounts]]`` table: starting balances and the account's own limits."""
+
+    name: str
+    cash: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+    limits: Limits = Limits()
+    self_trade_prevention: str | None = None  # None: the firm's
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,11 @@ class ExchangeConfig:
     fsync: bool = True
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
+    # Application messages one session may send per second; more are rejected.
+    max_messages_per_second: int = 1000
+    risk_defaults: Limits = Limits()              # [risk]
+    firm_limits: dict[str, Limits] = field(default_factory=dict)
+    accounts: dict[str, AccountSettings] = field(default_factory=dict)
     source: str = ""
 
     def firm_of_comp_id(self, comp_id: str) -> FirmConfig | None:
@@ -77,6 +105,86 @@ class ExchangeConfig:
             if comp_id in firm.comp_ids:
                 return firm
         return None
+
+    def firm_of_account(self, account: str) -> FirmConfig | None:
+        for firm in self.firms.values():
+            if account in firm.accounts:
+                return firm
+        return None
+
+    def self_trade_prevention(self) -> dict[str, int]:
+        """account -> matching STP mode, for the accounts that have one."""
+        modes = {}
+        for firm in self.firms.values():
+            for account in firm.accounts:
+                settings = self.accounts.get(account)
+                name = (settings.self_trade_prevention if settings is not None
+                        and settings.self_trade_prevention is not None
+                        else firm.self_trade_prevention)
+                if STP_MODES[name]:
+                    modes[account] = STP_MODES[name]
+        return modes
+
+    def risk_config(self) -> RiskConfig:
+        """What the risk engine needs: [risk] defaults are folded into each firm's limits."""
+        instruments = {
+            s: InstrumentRisk(s, i.reference_price, i.sector, i.tick_size,
+                              collar_bps=i.price_band_pct * 100,
+                              fat_finger_bps=i.fat_finger_pct * 100,
+                              max_order_qty=i.max_order_qty)
+            for s, i in self.instruments.items()}
+        firms = {name: FirmRisk(name, resolve(self.firm_limits.get(name), self.risk_defaults))
+                 for name in self.firms}
+        accounts = {}
+        stp = self.self_trade_prevention()
+        for name, firm in self.firms.items():
+            for account in firm.accounts:
+                a = self.accounts.get(account, AccountSettings(account))
+                accounts[account] = AccountConfig(account, name, a.cash, dict(a.positions),
+                                                  a.limits, stp.get(account, 0))
+        return RiskConfig(instruments, firms, accounts,
+                          market_protection_bps=self.market_protection_pct * 100)
+
+
+# Limit keys allowed in [risk], [[firms]] and [[accounts]], by kind of value:
+# "bool"; "pct" an int 0..100; "count" an int >= 0 or "unlimited"; "money" a decimal
+# string or "unlimited"; "bps" an int >= 0.
+LIMIT_KEYS: dict[str, str] = {
+    "allow_short": "bool", "margin_pct": "pct", "short_margin_pct": "pct",
+    "max_long": "count", "max_short": "count", "max_concentration_pct": "pct",
+    "concentration_floor": "money", "sector_limit": "money", "max_order_qty": "count",
+    "max_order_value": "money", "max_orders_per_day": "count", "max_open_orders": "count",
+    "fee_bps": "bps",
+}
+UNLIMITED = "unlimited"
+
+
+def parse_limits(table: dict, where: str) -> Limits:
+    """The LIMIT_KEYS present in ``table`` as a Limits (absent keys inherit)."""
+    values: dict[str, object] = {}
+    for key, kind in LIMIT_KEYS.items():
+        if key not in table:
+            continue
+        value = table[key]
+        here = f"{where}: {key}"
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ExchangeConfigError(f"{here} must be true or false, got {value!r}")
+        elif value == UNLIMITED and kind in ("count", "money"):
+            value = NO_LIMIT
+        elif kind == "money":
+            if not isinstance(value, str):
+                raise ExchangeConfigError(f"{here} must be a decimal string like "
+                                          f"\"1000000.00\" or \"unlimited\", got {value!r}")
+            value = parse_price(value, here)
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            extra = ' or "unlimited"' if kind == "count" else ""
+            raise ExchangeConfigError(f"{here} must be a whole number >= 0{extra}, "
+                                      f"got {value!r}")
+        elif kind == "pct" and value > 100:
+            raise ExchangeConfigError(f"{here} is a percentage: 0..100, got {value}")
+        values[key] = value
+    return Limits(**values)  # type: ignore[arg-type]
 
 
 def parse_price(text: object, where: str) -> int:
@@ -123,10 +231,12 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         raise ExchangeConfigError(f"{path}: cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
-    _check_keys(data, {"exchange", "instruments", "firms", "dropcopy"}, str(path))
-    if not isinstance(data.get("exchange", {}), dict):
-        raise ExchangeConfigError(f"{path}: exchange must be a table: [exchange]")
-    for section in ("instruments", "firms", "dropcopy"):
+    _check_keys(data, {"exchange", "risk", "instruments", "firms", "accounts", "dropcopy"},
+                str(path))
+    for section in ("exchange", "risk"):
+        if not isinstance(data.get(section, {}), dict):
+            raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
+    for section in ("instruments", "firms", "accounts", "dropcopy"):
         items = data.get(section, [])
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ExchangeConfigError(f"{path}: {section} must be an array of tables: "
@@ -134,7 +244,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg = ExchangeConfig(source=str(path))
     ex = data.get("exchange", {})
     where = f"{path}: [exchange]"
-    _check_keys(ex, {"journal", "fsync", "market_protection_pct", "end_of_day"}, where)
+    _check_keys(ex, {"journal", "fsync", "market_protection_pct", "end_of_day",
+                     "max_messages_per_second"}, where)
     if "end_of_day" in ex:
         try:
             cfg.end_of_day = dt.time.fromisoformat(str(_get(ex, "end_of_day", str, where)))
@@ -143,10 +254,16 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.journal_path = str(_get(ex, "journal", str, where, cfg.journal_path))
     cfg.fsync = bool(_get(ex, "fsync", bool, where, True))
     cfg.market_protection_pct = int(_get(ex, "market_protection_pct", int, where, 5))  # type: ignore[arg-type]
+    cfg.max_messages_per_second = int(_get(ex, "max_messages_per_second", int, where, 1000))  # type: ignore[arg-type]
+    if cfg.max_messages_per_second <= 0:
+        raise ExchangeConfigError(f"{where}: max_messages_per_second must be positive")
+    risk = data.get("risk", {})
+    _check_keys(risk, set(LIMIT_KEYS), f"{path}: [risk]")
+    cfg.risk_defaults = parse_limits(risk, f"{path}: [risk]")
     for i, inst in enumerate(data.get("instruments", [])):
         where = f"{path}: instruments[{i}]"
         _check_keys(inst, {"symbol", "tick_size", "lot_size", "reference_price", "sector",
-                           "max_order_qty", "price_band_pct"}, where)
+                           "max_order_qty", "price_band_pct", "fat_finger_pct"}, where)
         symbol = str(_get(inst, "symbol", str, where))
         where = f"{path}: instrument {symbol}"
         tick = parse_price(_get(inst, "tick_size", (str, int), where), f"{where}: tick_size")
@@ -163,11 +280,12 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             symbol, tick, lot, ref, str(_get(inst, "sector", str, where, "")),
             int(_get(inst, "max_order_qty", int, where, 1_000_000)),  # type: ignore[arg-type]
             int(_get(inst, "price_band_pct", int, where, 10)),  # type: ignore[arg-type]
+            int(_get(inst, "fat_finger_pct", int, where, 5)),  # type: ignore[arg-type]
         )
     for i, firm in enumerate(data.get("firms", [])):
         where = f"{path}: firms[{i}]"
         _check_keys(firm, {"name", "accounts", "default_account", "comp_ids",
-                           "self_trade_prevention"}, where)
+                           "self_trade_prevention", *LIMIT_KEYS}, where)
         name = str(_get(firm, "name", str, where))
         where = f"{path}: firm {name}"
         accounts = tuple(str(a) for a in _get(firm, "accounts", list, where))  # type: ignore[union-attr]
@@ -185,6 +303,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
                                       f"{', '.join(STP_MODES)}, got {stp!r}")
         cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids, stp)
+        cfg.firm_limits[name] = parse_limits(firm, where)
     for what, names_of in (("CompID", lambda f: f.comp_ids), ("account", lambda f: f.accounts)):
         owners: dict[str, str] = {}
         for firm in cfg.firms.values():
@@ -193,6 +312,31 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
                     raise ExchangeConfigError(f"{path}: {what} {name} belongs to both "
                                               f"{owners[name]} and {firm.name}")
                 owners[name] = firm.name
+    for i, acc in enumerate(data.get("accounts", [])):
+        where = f"{path}: accounts[{i}]"
+        _check_keys(acc, {"name", "cash", "positions", "self_trade_prevention", *LIMIT_KEYS},
+                    where)
+        name = str(_get(acc, "name", str, where))
+        where = f"{path}: account {name}"
+        if cfg.firm_of_account(name) is None:
+            raise ExchangeConfigError(f"{where}: not an account of any firm (list it in a "
+                                      "firm's accounts)")
+        if name in cfg.accounts:
+            raise ExchangeConfigError(f"{where}: defined twice")
+        cash = parse_price(_get(acc, "cash", (str, int), where, "0"), f"{where}: cash")
+        positions = _get(acc, "positions", dict, where, {})
+        for symbol, qty in positions.items():  # type: ignore[union-attr]
+            if symbol not in cfg.instruments:
+                raise ExchangeConfigError(f"{where}: positions: unknown instrument {symbol!r}")
+            if isinstance(qty, bool) or not isinstance(qty, int):
+                raise ExchangeConfigError(f"{where}: positions: {symbol} must be a whole "
+                                          f"number of units, got {qty!r}")
+        stp_name = acc.get("self_trade_prevention")
+        if stp_name is not None and stp_name not in STP_MODES:
+            raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
+                                      f"{', '.join(STP_MODES)}, got {stp_name!r}")
+        cfg.accounts[name] = AccountSettings(name, cash, dict(positions),  # type: ignore[arg-type]
+                                             parse_limits(acc, where), stp_name)
     for i, dc in enumerate(data.get("dropcopy", [])):
         where = f"{path}: dropcopy[{i}]"
         _check_keys(dc, {"comp_id", "firms"}, where)

@@ -7,7 +7,6 @@
 * ``risk.checks``   -- ``RiskEngine``: the matching engine's risk hook (``check``),
   ``on_event`` (feeds the ledger), account queries, kill switches, snapshots.
 * ``risk.throttle`` -- ``Throttle``: a pure per-session message-rate limit.
-* ``risk.limits``   -- ``InstrumentLimitCheck``: the older instrument-only hook.
 
 No I/O, no clock, integers only (4 decimals for prices and cash).
 """

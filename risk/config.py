@@ -45,7 +45,7 @@ NO_LIMIT, ``sector`` "" (its own sector named "").
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import Final
 
 NO_LIMIT: Final = -1
 
@@ -138,38 +138,3 @@ class RiskConfig:
     firms: dict[str, FirmRisk] = field(default_factory=dict)
     accounts: dict[str, AccountConfig] = field(default_factory=dict)
     market_protection_bps: int = 500
-
-
-def from_exchange_config(exchange: Any, *, firm_limits: dict[str, Limits] | None = None,
-                         account_limits: dict[str, Limits] | None = None,
-                         cash: dict[str, int] | None = None,
-                         positions: dict[str, dict[str, int]] | None = None,
-                         self_trade_prevention: dict[str, int] | None = None,
-                         fat_finger_bps: int = 500) -> RiskConfig:
-    """A RiskConfig from a ``fixserver.exchange_config.ExchangeConfig`` (duck-typed:
-    ``instruments``, ``firms`` with ``accounts``, ``market_protection_pct``).
-
-    Per instrument: the collar is its ``price_band_pct`` (x100 bps), its
-    ``max_order_qty`` applies, its ``sector`` and ``reference_price`` are used.
-    Firms and accounts get the given limits, cash and positions (defaults otherwise).
-    """
-    firm_limits = firm_limits or {}
-    account_limits = account_limits or {}
-    cash = cash or {}
-    positions = positions or {}
-    stp = self_trade_prevention or {}
-    instruments = {
-        s: InstrumentRisk(s, i.reference_price, i.sector, i.tick_size,
-                          collar_bps=i.price_band_pct * 100, fat_finger_bps=fat_finger_bps,
-                          max_order_qty=i.max_order_qty)
-        for s, i in exchange.instruments.items()}
-    firms = {name: FirmRisk(name, firm_limits.get(name, Limits()))
-             for name in exchange.firms}
-    accounts = {}
-    for name, firm in exchange.firms.items():
-        for account in firm.accounts:
-            accounts[account] = AccountConfig(
-                account, name, cash.get(account, 0), dict(positions.get(account, {})),
-                account_limits.get(account, Limits()), stp.get(account, 0))
-    return RiskConfig(instruments, firms, accounts,
-                      market_protection_bps=exchange.market_protection_pct * 100)

@@ -28,11 +28,12 @@ from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import Journal
 from persistence.sequencer import Sequencer, replay
-from risk.limits import InstrumentLimitCheck, InstrumentLimits
+from risk.checks import RiskEngine, touch_of
+from risk.throttle import Throttle
 
 from .. import dictionary
 from ..codec import Message
-from ..exchange_config import STP_MODES, ExchangeConfig, FirmConfig
+from ..exchange_config import ExchangeConfig, FirmConfig
 from ..session import BusinessReject, Session, UnsupportedMessageType
 from ..validation import Layout
 from . import orderentry as OE
@@ -48,18 +49,16 @@ class Exchange:
     def __init__(self, config: ExchangeConfig, data_dir: Path, *,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.config = config
-        self.limits = InstrumentLimitCheck({
-            s: InstrumentLimits(i.max_order_qty, i.price_band_pct, i.reference_price)
-            for s, i in config.instruments.items()})
+        risk_config = config.risk_config()
+        self.risk = RiskEngine(risk_config)
         self.engine = Engine(
             [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
              for i in config.instruments.values()],
-            market_protection_bps=config.market_protection_pct * 100, risk=self.limits,
-            self_trade_prevention={account: STP_MODES[firm.self_trade_prevention]
-                                   for firm in config.firms.values()
-                                   for account in firm.accounts})
+            market_protection_bps=risk_config.market_protection_bps, risk=self.risk.check,
+            self_trade_prevention=config.self_trade_prevention())
+        self.risk.touch = touch_of(self.engine)
         self.order_entry = OE.OrderEntry(self.engine, self._accounts_of, self._default_account,
-                                         on_trade=self.limits.on_trade)
+                                         risk=self.risk)
         journal_path = Path(config.journal_path)
         if not journal_path.is_absolute():
             journal_path = data_dir / journal_path
@@ -169,6 +168,18 @@ class Exchange:
                 self._last_end_of_day = today
                 self.submit((OE.END_OF_DAY,))
 
+    def kill(self, scope: str, name: str, on: bool = True) -> None:
+        """Turn the kill switch of a firm, account or session on (its open orders are
+        cancelled, new orders and replaces refused) or off; journaled like an order."""
+        known = {"firm": self.config.firms,
+                 "account": {a for f in self.config.firms.values() for a in f.accounts},
+                 "session": self.sessions}
+        if scope not in known:
+            raise ValueError(f"kill switch scope must be firm, account or session, not {scope!r}")
+        if name not in known[scope]:
+            raise ValueError(f"unknown {scope} {name!r}")
+        self.submit((OE.KILL, scope, name, on))
+
     def close(self) -> None:
         if self.journal is not None:
             self.flush()
@@ -207,6 +218,9 @@ class ExchangeApplication:
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
+        # At the edge, before sequencing: a throttled message is never journaled, so the
+        # wall clock here does not make replay differ.
+        self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
 
     def on_logon(self, session: Session) -> None:
         pass
@@ -220,6 +234,9 @@ class ExchangeApplication:
         handler = self.HANDLERS.get(msg.msg_type)
         if handler is None:
             raise UnsupportedMessageType(msg.msg_type)
+        if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
+            raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
+                                 "messages in one second on this session", msg.get(11))
         self.exchange.submit(handler(msg, session.session_id))
 
 

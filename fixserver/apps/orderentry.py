@@ -20,9 +20,9 @@ from typing import Any
 from matching import commands as C
 from matching import events as E
 from matching import reasons as R
-from matching.constants import GTD
+from matching.constants import BUY, GTD
 from matching.engine import Engine
-from risk.limits import ORDER_QTY_LIMIT, PRICE_BAND
+from risk.checks import ORD_REJ_REASON, RiskEngine
 
 # Order-entry command kinds (first item of the journaled tuple).
 NEW = 1        # (NEW, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price,
@@ -34,7 +34,9 @@ STATUS = 4     # (STATUS, session, cl_ord_id, order_id, symbol, side)
 MASS_CANCEL = 5  # (MASS_CANCEL, session, cl_ord_id, request_type, symbol, side, account)
 DISCONNECTED = 6  # (DISCONNECTED, session): cancel-on-disconnect
 EXPIRE_GTD = 7   # (EXPIRE_GTD, as_of_ns): expire GTD orders whose ExpireTime has passed
-END_OF_DAY = 8   # (END_OF_DAY,): expire every DAY order
+END_OF_DAY = 8   # (END_OF_DAY,): expire every DAY order; a new risk day
+KILL = 9         # (KILL, scope, name, on): kill switch of a "firm", "account" or
+#                  "session" on (cancel its open orders, refuse new ones) or off
 
 # Report kinds, named after the FIX message they become.
 EXECUTION_REPORT = "8"
@@ -47,10 +49,9 @@ UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
 NO_FIRM = "NO_FIRM"
 INVALID_FIELD = "INVALID_FIELD"
 UNSUPPORTED = "UNSUPPORTED"
-# code -> (OrdRejReason 103, CxlRejReason 102)
+# code -> (OrdRejReason 103, CxlRejReason 102); a refused replace is CxlRejReason 99.
 LOCAL_REASONS: dict[str, tuple[int, int]] = {
-    ORDER_QTY_LIMIT: (3, 99),
-    PRICE_BAND: (3, 99),
+    **{code: (reason, 99) for code, reason in ORD_REJ_REASON.items()},
     DUPLICATE_CL_ORD_ID: (6, 6),
     UNKNOWN_ACCOUNT: (15, 99),
     NO_FIRM: (99, 99),
@@ -127,7 +128,7 @@ class Report:
                  "stop_price", "qty", "tif", "status", "cum", "leaves", "avg_px", "last_px",
                  "last_qty", "trade_id", "text", "reject_code", "transact_time",
                  "cxl_rej_response_to", "mass_request_type", "mass_response", "affected",
-                 "expire_time", "replaced")
+                 "expire_time", "replaced", "commission")
 
     def __init__(self, kind: str, session: str, transact_time: int) -> None:
         self.kind = kind
@@ -161,6 +162,7 @@ class Report:
         self.affected = 0
         self.expire_time = 0
         self.replaced = False
+        self.commission = 0  # fee charged on this fill at settlement (fixed point)
 
     def fill_from(self, view: OrderView) -> Report:
         self.order_id = str(view.oid)
@@ -187,11 +189,13 @@ class OrderEntry:
 
     def __init__(self, engine: Engine, accounts_of_session: Callable[[str], tuple[str, ...]],
                  default_account: Callable[[str], str | None],
-                 on_trade: Callable[[str, int], None] | None = None) -> None:
+                 risk: RiskEngine | None = None) -> None:
+        """``risk``: the engine's risk hook, fed every event so that balances,
+        positions and reservations follow each command before the next check."""
         self.engine = engine
         self._accounts_of = accounts_of_session
         self._default_account = default_account
-        self._on_trade = on_trade
+        self.risk = risk
         self.views: dict[int, OrderView] = {}
         # (session, ClOrdID) -> oid for every ClOrdID an order has carried.
         self.by_cl_ord_id: dict[tuple[str, str], int] = {}
@@ -202,7 +206,7 @@ class OrderEntry:
             NEW: self._new, CANCEL: self._cancel, REPLACE: self._replace,
             STATUS: self._status, MASS_CANCEL: self._mass_cancel,
             DISCONNECTED: self._disconnected, EXPIRE_GTD: self._expire_gtd,
-            END_OF_DAY: self._end_of_day,
+            END_OF_DAY: self._end_of_day, KILL: self._kill,
         }
         # (expire_time, oid) of GTD orders, soonest first; closed orders are skipped lazily.
         self.gtd_expiries: list[tuple[int, int]] = []
@@ -407,6 +411,18 @@ class OrderEntry:
 
     def _end_of_day(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         self._apply(self.engine.process((C.END_OF_DAY, ""), ts), ts, out, cmd)
+        if self.risk is not None:
+            self.risk.new_day()
+
+    def _kill(self, cmd: tuple, ts: int, out: list[Report]) -> None:
+        _, scope, name, on = cmd
+        if self.risk is None:
+            return
+        if not on:
+            self.risk.lift(**{scope: name})
+            return
+        for mass_cancel in self.risk.kill(**{scope: name}):
+            self._apply(self.engine.process(mass_cancel, ts), ts, out, cmd)
 
     def _disconnected(self, cmd: tuple, ts: int, out: list[Report]) -> None:
         events = self.engine.process((C.MASS_CANCEL, "", cmd[1], "", "", 0), ts)
@@ -417,8 +433,10 @@ class OrderEntry:
     def _apply(self, events: list[tuple], ts: int, out: list[Report], cmd: tuple) -> None:
         views = self.views
         request_kind = cmd[0]
+        on_event = self.risk.on_event if self.risk is not None else None
         for ev in events:
             kind = ev[0]
+            settlement = on_event(ev) if on_event is not None else None
             if kind == E.TRADE:
                 (_, _symbol, trade_id, price, qty, _aside, a_oid, a_exec, a_leaves, a_cum,
                  r_oid, r_exec, r_leaves, r_cum, _auction) = ev
@@ -432,9 +450,10 @@ class OrderEntry:
                     rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
                     rep.exec_type, rep.exec_id = "F", str(exec_id)
                     rep.last_px, rep.last_qty, rep.trade_id = price, qty, trade_id
+                    if settlement is not None:
+                        rep.commission = (settlement.buyer_fee if view.side == BUY
+                                          else settlement.seller_fee)
                     out.append(rep)
-                if self._on_trade is not None:
-                    self._on_trade(_symbol, price)
             elif kind == E.ACCEPTED:
                 _, exec_id, oid, nc = ev
                 view = OrderView(oid, nc[8], nc[7], nc[9], nc[1], nc[2], nc[5], nc[4], nc[10],
@@ -467,6 +486,8 @@ class OrderEntry:
                 rep.exec_type, rep.exec_id, rep.text = "4", str(exec_id), text
                 if request_kind == DISCONNECTED:
                     rep.text = "cancelled on disconnect"
+                elif request_kind == KILL:
+                    rep.text = f"cancelled by the kill switch of {cmd[1]} {cmd[2]}"
                 if request_kind not in (CANCEL, REPLACE):
                     rep.orig_cl_ord_id = ""
                 out.append(rep)

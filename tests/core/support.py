@@ -12,7 +12,8 @@ from fixserver.apps import orderentry as OE
 from matching.constants import BUY, DAY, LIMIT
 from matching.engine import Engine
 from matching.instruments import Instrument
-from risk.limits import InstrumentLimitCheck, InstrumentLimits
+from risk.checks import RiskEngine, touch_of
+from risk.config import AccountConfig, FirmRisk, InstrumentRisk, Limits, RiskConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_EXCHANGE_TOML = REPO / "exchange.toml"
@@ -42,18 +43,35 @@ def instruments() -> list[Instrument]:
     return [Instrument(AAA, TICK_AAA, 1, REF_AAA), Instrument(BBB, TICK_BBB, 10, REF_BBB)]
 
 
-def limit_check(max_order_qty: int = 10_000, band_pct: int = 10) -> InstrumentLimitCheck:
-    return InstrumentLimitCheck({
-        AAA: InstrumentLimits(max_order_qty, band_pct, REF_AAA),
-        BBB: InstrumentLimits(max_order_qty, band_pct, REF_BBB),
-    })
+RICH = 10 ** 15            # cash of every account of the risk engine below
+HOLDING = 1_000_000        # starting position of every account in every instrument
 
 
-def order_entry(risk: InstrumentLimitCheck | None = None) -> OE.OrderEntry:
-    """A fresh engine (AAA, BBB) and OrderEntry with sessions S1 (firm 1) and S2 (firm 2)."""
-    engine = Engine(instruments(), risk=risk)
-    return OE.OrderEntry(engine, lambda s: ACCOUNTS.get(s, ()), DEFAULT_ACCOUNT.get,
-                         on_trade=risk.on_trade if risk is not None else None)
+def risk_engine(max_order_qty: int = 10_000, band_pct: int = 10,
+                limits: Limits | None = None, fee_bps: int = 0) -> RiskEngine:
+    """A RiskEngine over AAA and BBB; firm 1 and firm 2 accounts hold RICH cash and
+    HOLDING of each instrument, with ``limits`` (and ``fee_bps``) for every account."""
+    insts = {AAA: InstrumentRisk(AAA, REF_AAA, "Tech", TICK_AAA, band_pct * 100,
+                                 max_order_qty=max_order_qty),
+             BBB: InstrumentRisk(BBB, REF_BBB, "Energy", TICK_BBB, band_pct * 100,
+                                 max_order_qty=max_order_qty)}
+    firms, accounts = {}, {}
+    for session, names in ACCOUNTS.items():
+        firm = "FIRM1" if session == S1 else "FIRM2"
+        firms[firm] = FirmRisk(firm, Limits(fee_bps=fee_bps))
+        for name in names:
+            accounts[name] = AccountConfig(name, firm, RICH, {AAA: HOLDING, BBB: HOLDING},
+                                           limits or Limits())
+    return RiskEngine(RiskConfig(insts, firms, accounts))
+
+
+def order_entry(risk: RiskEngine | None = None) -> OE.OrderEntry:
+    """A fresh engine (AAA, BBB) and OrderEntry with sessions S1 (firm 1) and S2 (firm 2),
+    with ``risk`` as the engine's risk hook."""
+    engine = Engine(instruments(), risk=risk.check if risk is not None else None)
+    if risk is not None:
+        risk.touch = touch_of(engine)
+    return OE.OrderEntry(engine, lambda s: ACCOUNTS.get(s, ()), DEFAULT_ACCOUNT.get, risk=risk)
 
 
 def new(session: str, cl_ord_id: str, side: int, qty: int, price: int, symbol: str = AAA,

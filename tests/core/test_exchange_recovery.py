@@ -104,7 +104,7 @@ class Running:
         oe, engine = ex.order_entry, ex.engine
         return (engine_orders(engine), view_state(oe), sorted(oe.by_cl_ord_id.items()),
                 sorted(oe.used_cl_ord_ids), oe.next_local_id, engine.next_oid,
-                engine.next_exec_id, engine.next_trade_id, dict(ex.limits.last_price))
+                engine.next_exec_id, engine.next_trade_id, ex.risk.state())
 
     def close(self) -> None:
         self.exchange.close()

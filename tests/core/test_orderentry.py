@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fixserver.apps import orderentry as OE
 from matching import reasons as R
 from matching.constants import BUY, GTC, IOC, MARKET, SELL
-from risk.limits import ORDER_QTY_LIMIT
+from risk.checks import MAX_ORDER_QTY as ORDER_QTY_LIMIT
 
 from .support import (
     AAA,
@@ -25,13 +25,13 @@ from .support import (
     cancel,
     disconnected,
     engine_orders,
-    limit_check,
     mass_cancel,
     new,
     order_entry,
     px,
     replace,
     report_values,
+    risk_engine,
     status,
     view_state,
 )
@@ -109,7 +109,7 @@ def test_request_error_never_reaches_the_engine(oe: OE.OrderEntry) -> None:
 
 
 def test_risk_reject_carries_the_limit_code() -> None:
-    oe = order_entry(limit_check(max_order_qty=1_000))
+    oe = order_entry(risk_engine(max_order_qty=1_000))
     r = only(oe.process(new(S1, "o1", BUY, 1_001, px("100.00")), TS))
     assert (r.exec_type, r.reject_code) == ("8", ORDER_QTY_LIMIT)
 
@@ -549,7 +549,7 @@ command = st.one_of(
 
 
 def run(commands: list[tuple]) -> tuple[list[tuple], OE.OrderEntry]:
-    oe = order_entry(limit_check(max_order_qty=1_000))
+    oe = order_entry(risk_engine(max_order_qty=1_000))
     out = []
     for i, c in enumerate(commands):
         out += [report_values(r) for r in oe.process(c, TS + i)]

@@ -186,7 +186,8 @@ def test_exec_types_common_to_both_versions_are_unchanged(exec_type: str) -> Non
 @pytest.mark.parametrize(("code", "fix42", "fix44"), [
     (OE.DUPLICATE_CL_ORD_ID, b"6", b"6"),
     (R.UNKNOWN_SYMBOL, b"1", b"1"),
-    (OE.ORDER_QTY_LIMIT, b"3", b"3"),
+    ("MAX_ORDER_QTY", b"3", b"3"),
+    ("KILL_SWITCH", b"0", b"99"),
     (OE.UNKNOWN_ACCOUNT, b"0", b"15"),        # 15 is not in FIX 4.2's OrdRejReason
     (R.INVALID_QUANTITY, b"0", b"13"),
     (OE.UNSUPPORTED, b"0", b"11"),

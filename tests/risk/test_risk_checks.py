@@ -243,15 +243,11 @@ def test_refused_order_leaves_no_open_order_or_reservation():
 
 def test_config_from_the_exchange_toml_uses_its_instrument_limits():
     from fixserver.exchange_config import load_exchange_config
-    from risk.config import from_exchange_config
-    cfg = from_exchange_config(load_exchange_config("exchange.toml"),
-                               cash={"BRK1-MAIN": RICH})
+    cfg = load_exchange_config("exchange.toml").risk_config()
     aapl = cfg.instruments["AAPL"]
-    assert (aapl.collar_bps, aapl.max_order_qty, aapl.sector) == (1000, 100_000, "Technology")
+    assert (aapl.collar_bps, aapl.fat_finger_bps, aapl.max_order_qty, aapl.sector) == (
+        1000, 500, 100_000, "Technology")
     assert cfg.accounts["BRK1-MAIN"].firm == "BROKER1" and cfg.market_protection_bps == 500
-    risk = K.RiskEngine(cfg)
-    assert risk.account("BRK1-MAIN").buying_power == RICH
-    assert risk.account("BRK2-MAIN").buying_power == 0
 
 
 def test_instrument_without_risk_parameters_is_refused_until_added():
