@@ -59,7 +59,8 @@ Application=dropcopy
 
 # As the shipped exchange.toml (AAPL: band 10% around 190.00, max 100000; XOM: lot
 # 100), plus a third firm so that two FIX.4.4 sessions can trade with each other, and
-# a FIX.4.2 drop copy that sees only BROKER1 (a FIX.4.4 firm).
+# a FIX.4.2 drop copy that sees only BROKER1 (a FIX.4.4 firm). Every account has
+# ample cash and positions, so only the limits a test adds (``risk``) bite.
 EXCHANGE_TOML = """\
 [exchange]
 journal = "journal/commands.wal"
@@ -106,6 +107,27 @@ comp_ids = ["BRK3"]
 accounts = ["BRK3-MAIN"]
 default_account = "BRK3-MAIN"
 
+[[accounts]]
+name = "BRK1-MAIN"
+cash = "1000000000.00"
+positions = {{ AAPL = 10000000, MSFT = 10000000, XOM = 10000000 }}
+
+[[accounts]]
+name = "BRK1-PROP"
+cash = "1000000000.00"
+positions = {{ AAPL = 10000000, MSFT = 10000000, XOM = 10000000 }}
+
+[[accounts]]
+name = "BRK2-MAIN"
+cash = "1000000000.00"
+positions = {{ AAPL = 10000000, MSFT = 10000000, XOM = 10000000 }}
+
+[[accounts]]
+name = "BRK3-MAIN"
+cash = "1000000000.00"
+positions = {{ AAPL = 10000000, MSFT = 10000000, XOM = 10000000 }}
+
+{risk}
 [[dropcopy]]
 comp_id = "DC1"
 firms = ["*"]
@@ -127,16 +149,19 @@ BUY, SELL = "1", "2"
 
 
 def write_exchange_toml(directory: Path, durable: bool = False,
-                        end_of_day: str | None = None) -> Path:
+                        end_of_day: str | None = None, risk: str = "",
+                        exchange_options: str = "") -> Path:
     """exchange.toml in ``directory``: with the durable default journal (fsync on
     every batch) when ``durable``, else with ``fsync = false`` (faster tests); DAY
-    orders expire at ``end_of_day`` (UTC HH:MM:SS) if given."""
+    orders expire at ``end_of_day`` (UTC HH:MM:SS) if given. ``risk`` is TOML text
+    added after the accounts (e.g. a ``[risk]`` table), ``exchange_options`` lines
+    added to ``[exchange]``."""
     directory.mkdir(parents=True, exist_ok=True)
-    options = "" if durable else "fsync = false\n"
+    options = ("" if durable else "fsync = false\n") + exchange_options
     if end_of_day is not None:
         options += f'end_of_day = "{end_of_day}"\n'
     path = directory / "exchange.toml"
-    path.write_text(EXCHANGE_TOML.format(options=options))
+    path.write_text(EXCHANGE_TOML.format(options=options, risk=risk))
     return path
 
 

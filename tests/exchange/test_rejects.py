@@ -63,12 +63,12 @@ def test_quantity_off_the_lot_size_is_rejected_with_ord_rej_reason_13(brk1: Brok
     assert "lot size 100" in er[58]
 
 
-def test_price_outside_the_band_is_rejected_with_ord_rej_reason_3_naming_the_band(
+def test_price_outside_the_collar_is_rejected_with_ord_rej_reason_3_naming_it(
         brk1: Broker) -> None:
     brk1.new_order("R1", SELL, 100, "209.01")
     er = brk1.er()
     assert_rejected(er, "R1", "3")
-    assert "band" in er[58] and "171" in er[58] and "209" in er[58], er[58]
+    assert "collar" in er[58] and "171" in er[58] and "209" in er[58], er[58]
 
 
 def test_reject_texts_are_plain_ascii(brk1: Broker) -> None:
@@ -233,11 +233,11 @@ def test_replace_of_an_unknown_order_is_refused_as_unknown_order(brk1: Broker) -
     assert (reject[434], reject[102], reject[39]) == ("2", "1", "8")
 
 
-def test_replace_outside_the_band_is_refused_and_the_order_stays(brk1: Broker) -> None:
+def test_replace_outside_the_collar_is_refused_and_the_order_stays(brk1: Broker) -> None:
     brk1.rest("B1", BUY, 100, "189.00")
     brk1.replace("B2", "B1", BUY, 100, "150.00")
     reject = brk1.next_of("9")
-    assert reject[434] == "2" and "band" in reject[58]
+    assert reject[434] == "2" and "collar" in reject[58]
     brk1.status("B1", BUY)
     assert brk1.er()[39] == "0"
 
