@@ -54,9 +54,9 @@ from bench.bench_matching import interpreter, machine_speed, percentile  # noqa:
 from matching.commands import NewOrder  # noqa: E402
 from matching.constants import BUY, IOC, LIMIT, MARKET, SELL  # noqa: E402
 from matching.engine import Engine  # noqa: E402
-from matching.events import ACCEPTED, REJECTED  # noqa: E402
+from matching.events import ACCEPTED, CANCEL_REJECTED, REJECTED  # noqa: E402
 from matching.instruments import Instrument  # noqa: E402
-from risk.checks import RiskEngine, touch_of  # noqa: E402
+from risk.checks import ORD_REJ_REASON, RiskEngine, touch_of  # noqa: E402
 from risk.config import (  # noqa: E402
     AccountConfig,
     FirmRisk,
@@ -246,7 +246,8 @@ class Instrumented:
         self.path = [0] * n
         self.events = 0
         self.verdicts: Counter[str] = Counter()
-        self.engine_rejects = 0
+        self.engine_rejects = 0          # orders the engine itself refused
+        self.cancel_rejects = 0          # cancels/replaces refused by the engine (too late)
         self.open_orders = 0
 
 
@@ -275,7 +276,7 @@ def run_instrumented(config: RiskConfig, items: list[Item]) -> Instrumented:
     process, on_event = desk.engine.process, desk.risk.on_event
     oids = [0] * len(items)
     check_ns, event_ns, path_ns = result.check, result.on_event, result.path
-    events_total = rejects = 0
+    events_total = rejects = cancel_rejects = 0
     gc.collect()
     for i, item in enumerate(items):
         command = command_of(item, oids, i)
@@ -290,12 +291,16 @@ def run_instrumented(config: RiskConfig, items: list[Item]) -> Instrumented:
         event_ns[i] = t2 - t1
         path_ns[i] = t2 - t0
         events_total += len(events)
+        for event in events:
+            if event[0] == REJECTED and event[2] not in ORD_REJ_REASON:
+                rejects += 1
+            elif event[0] == CANCEL_REJECTED and event[1] not in ORD_REJ_REASON:
+                cancel_rejects += 1
         if item[1] is not None:
             oids[item[2]] = accepted_oid(events)
-            if events and events[0][0] == REJECTED:
-                rejects += 1
     result.events = events_total
-    result.engine_rejects = rejects - sum(verdicts.values())
+    result.engine_rejects = rejects
+    result.cancel_rejects = cancel_rejects
     result.open_orders = len(desk.risk.ledger.orders)
     return result
 
@@ -369,7 +374,8 @@ def report(name: str, items: list[Item], inst: Instrumented, path: list[int],
     print(f"-- {name}: {len(checks):,} checks, risk rejects {sum(inst.verdicts.values()):,}"
           + (" (" + ", ".join(f"{c} {k:,}" for c, k in inst.verdicts.most_common()) + ")"
              if inst.verdicts else "")
-          + f", engine rejects {inst.engine_rejects:,}, {inst.events:,} events, "
+          + f"; engine rejects {inst.engine_rejects:,} orders and {inst.cancel_rejects:,} "
+          f"cancels/replaces (target already done); {inst.events:,} events, "
           f"{inst.open_orders:,} orders open at the end")
     print("  RiskEngine.check, µs per call:")
     print(describe("all checks", checks, overhead))
@@ -379,8 +385,9 @@ def report(name: str, items: list[Item], inst: Instrumented, path: list[int],
     print("  RiskEngine.on_event, µs per command (the loop over its events):")
     print(describe("orders (add/replace/mkt)", [e for e, kind in zip(
         inst.on_event, kinds, strict=True) if kind != CANCEL], overhead))
-    print(describe("cancels", [e for e, kind in zip(inst.on_event, kinds, strict=True)
-                               if kind == CANCEL], overhead))
+    for k, label in KIND_NAMES.items():
+        print(describe(label, [e for e, kind in zip(inst.on_event, kinds, strict=True)
+                               if kind == k], overhead))
     # Risk per order: the check and the on_event loop of the same order command.
     per_order = [c + e for c, e, kind in zip(inst.check, inst.on_event, kinds, strict=True)
                  if kind != CANCEL and c >= 0]

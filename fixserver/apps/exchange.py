@@ -28,6 +28,7 @@ from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import Journal
 from persistence.sequencer import Sequencer, replay
+from risk.accounts import AccountView
 from risk.checks import RiskEngine, touch_of
 from risk.throttle import Throttle
 
@@ -37,7 +38,7 @@ from ..exchange_config import ExchangeConfig, FirmConfig
 from ..session import BusinessReject, Session, UnsupportedMessageType
 from ..validation import Layout
 from . import orderentry as OE
-from . import requests
+from . import positions, requests
 from .reports import ReportWriter
 
 log = logging.getLogger("fixserver.exchange")
@@ -57,7 +58,7 @@ class Exchange:
             market_protection_bps=risk_config.market_protection_bps, risk=self.risk.check,
             self_trade_prevention=config.self_trade_prevention())
         self.risk.touch = touch_of(self.engine)
-        self.order_entry = OE.OrderEntry(self.engine, self._accounts_of, self._default_account,
+        self.order_entry = OE.OrderEntry(self.engine, self.accounts_of, self._default_account,
                                          risk=self.risk)
         journal_path = Path(config.journal_path)
         if not journal_path.is_absolute():
@@ -101,7 +102,7 @@ class Exchange:
         else:
             self._firm_of_session[session.session_id] = firm
 
-    def _accounts_of(self, session_id: str) -> tuple[str, ...]:
+    def accounts_of(self, session_id: str) -> tuple[str, ...]:
         firm = self._firm_of_session.get(session_id)
         return firm.accounts if firm is not None else ()
 
@@ -214,13 +215,14 @@ class ExchangeApplication:
     """Order entry on sessions with Application=exchange."""
 
     HANDLERS = {b"D": requests.new_order, b"F": requests.cancel, b"G": requests.replace,
-                b"H": requests.status, b"q": requests.mass_cancel}
+                b"H": requests.status, b"q": requests.mass_cancel, b"AN": None}
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
         # At the edge, before sequencing: a throttled message is never journaled, so the
         # wall clock here does not make replay differ.
         self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
+        self.position_reports = 0
 
     def on_logon(self, session: Session) -> None:
         pass
@@ -231,13 +233,37 @@ class ExchangeApplication:
             self.exchange.submit((OE.DISCONNECTED, session.session_id))
 
     def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
-        handler = self.HANDLERS.get(msg.msg_type)
-        if handler is None:
+        if msg.msg_type not in self.HANDLERS:
             raise UnsupportedMessageType(msg.msg_type)
+        handler = self.HANDLERS[msg.msg_type]
         if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
             raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
                                  "messages in one second on this session", msg.get(11))
-        self.exchange.submit(handler(msg, session.session_id))
+        if msg.msg_type == b"AN":
+            self._positions(session, msg)
+            return
+        self.exchange.submit(handler(msg, session.session_id))  # type: ignore[misc]
+
+    def _positions(self, session: Session, msg: Message) -> None:
+        if session.begin_string < b"FIX.4.4":
+            raise UnsupportedMessageType(msg.msg_type)   # AN/AO/AP are FIX 4.4
+        exchange = self.exchange
+        exchange.flush()   # the answer reflects every order received before it
+        risk = exchange.risk
+        self.position_reports += 1
+
+        def view_of(account: str) -> AccountView | None:
+            return risk.account(account) if account in risk.ledger.cash else None
+
+        def reference(symbol: str) -> int:
+            inst = risk.instruments.get(symbol)
+            return inst.reference_price if inst is not None else 0
+
+        today = dt.datetime.fromtimestamp(exchange.clock() / 1e9, dt.UTC).strftime("%Y%m%d")
+        for msg_type, body in positions.answer(
+                msg, f"P{self.position_reports}", exchange.accounts_of(session.session_id),
+                view_of, risk.mark, reference, today.encode()):
+            session.send(msg_type, body)
 
 
 class DropCopyApplication:

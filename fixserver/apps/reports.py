@@ -74,6 +74,9 @@ class ReportWriter:
         add((6, format_price(r.avg_px)))
         if r.cl_ord_id:
             add((11, r.cl_ord_id.encode()))
+        if r.commission:
+            add((12, format_price(r.commission)))
+            add((13, b"3"))   # CommType 3: absolute, in the price currency
         add((14, b"%d" % r.cum))
         add((17, r.exec_id.encode()))
         if fix42:
