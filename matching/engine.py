@@ -402,7 +402,10 @@ class Engine:
                 if best is None:
                     self._end_incoming(order, R.MARKET_NO_LIQUIDITY, out)
                     return
-                limit = self._protection_limit(book, side, best.price)
+                # A triggered stop is protected from its stop price, not from the touch
+                # (as "stop with protection" on futures venues): the worst price it can
+                # trade at is known when it is accepted, so its buying power can be held.
+                limit = self._protection_limit(book, side, order.stop_price or best.price)
             else:
                 limit = order.price
             limit_key = opp.sign * limit

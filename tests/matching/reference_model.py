@@ -213,7 +213,7 @@ class Model:
                 if not opposite:
                     self.cancelled(order, R.MARKET_NO_LIQUIDITY)
                     return
-                limit = self.band_limit(order.side, opposite[0].price)
+                limit = self.band_limit(order.side, order.stop_price or opposite[0].price)
             else:
                 limit = order.price
             crossing = [r for r in opposite if self.crosses(order.side, r.price, limit)]

@@ -118,6 +118,17 @@ def test_stop_whose_condition_already_holds_triggers_on_arrival() -> None:
     assert x.fills() == [(stop, 1, px(0), 5)]
 
 
+def test_triggered_stop_is_protected_from_its_stop_price_not_the_touch() -> None:
+    x = Exchange(market_protection_bps=100)     # 1% of 10.00 = 10 ticks
+    x.sell(10, px(0))
+    x.sell(10, px(10))
+    x.sell(10, px(20))
+    stop = x.buy(30, ord_type=STOP, stop_price=px(0))
+    x.buy(10, px(0))                              # triggers: the ask is now 10.10
+    assert [f[2] for f in x.fills() if f[0] == stop] == [px(10)]   # 10.20 > 10.00 + 1%
+    assert x.depth(SELL) == [(px(20), 10, 1)]
+
+
 def test_triggered_stops_cascade() -> None:
     x = Exchange()
     x.sell(10, px(0))
