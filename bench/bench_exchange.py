@@ -353,14 +353,22 @@ def _toml_value(v: object) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
     return str(v)
 
 
 def exchange_toml(fsync: bool) -> str:
-    """The shipped exchange.toml with generous limits, plus the benchmark's symbols."""
+    """The shipped exchange.toml with generous limits, plus the benchmark's symbols.
+
+    Every risk check still runs on every order; only the limits are out of reach
+    (and the throttle, since one session sends far more than a broker's rate)."""
     shipped = tomllib.loads((REPO / "exchange.toml").read_text())
     ex = dict(shipped.get("exchange", {}))
     ex["fsync"] = fsync
+    ex["max_messages_per_second"] = 100_000_000
+    risk = {"max_order_value": "unlimited", "max_orders_per_day": "unlimited",
+            "max_open_orders": "unlimited"}
     instruments = []
     for inst in shipped.get("instruments", []):
         inst = dict(inst)
@@ -371,9 +379,14 @@ def exchange_toml(fsync: bool) -> str:
         instruments.append({"symbol": sym, "tick_size": "0.01", "lot_size": 1,
                             "reference_price": "100.00", "sector": "Bench",
                             "max_order_qty": 1_000_000_000, "price_band_pct": 50})
+    symbols = [i["symbol"] for i in instruments]
+    accounts = [{"name": a, "cash": "1000000000000.00",
+                 "positions": {s: 1_000_000_000_000 for s in symbols}}
+                for firm in shipped.get("firms", []) for a in firm["accounts"]]
     lines = ["[exchange]"] + [f"{k} = {_toml_value(v)}" for k, v in ex.items()]
+    lines += ["[risk]"] + [f"{k} = {_toml_value(v)}" for k, v in risk.items()]
     for table, rows in (("instruments", instruments), ("firms", shipped.get("firms", [])),
-                        ("dropcopy", shipped.get("dropcopy", []))):
+                        ("accounts", accounts), ("dropcopy", shipped.get("dropcopy", []))):
         for row in rows:
             lines.append(f"\n[[{table}]]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in row.items()]
