@@ -16,9 +16,11 @@ import signal
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import trio
 
+from . import admin
 from .apps.exchange import Exchange
 from .connection import Connection, SessionRegistry
 
@@ -207,13 +209,18 @@ async def drive_exchange(exchange: Exchange) -> None:
 
 async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
-              ) -> None:
-    """Serve until SIGINT/SIGTERM, then log sessions out and stop."""
+              *, admin_socket: Path | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
+    and ``admin_socket``, the operator's admin interface listens there (admin.py)."""
     acceptor = Acceptor(registry, exchange=exchange)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             if exchange is not None:
                 nursery.start_soon(drive_exchange, exchange)
+                if admin_socket is not None:
+                    # Its reports reach the sockets as drive_exchange's do: Session.send
+                    # wakes the connection's writer. Listening before the FIX ports.
+                    await nursery.start(admin.serve, exchange, admin_socket)
             addresses = await nursery.start(acceptor.serve)
             task_status.started(addresses)
             async for signum in signals:

@@ -7,13 +7,14 @@ import gc
 import logging
 import resource
 import sys
+from functools import partial
 from pathlib import Path
 
 import trio
 
 from persistence.journal import JournalCorrupt
 
-from . import dictionary
+from . import admin, dictionary
 from .acceptor import run
 from .apps.echo import EchoApplication
 from .apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
@@ -139,8 +140,13 @@ def main(argv: list[str] | None = None) -> int:
                  "SenderCompID=%s TargetCompID=%s", s.session_id, c.application,
                  c.begin_string, "127.0.0.1" if c.address in ("0.0.0.0", "") else c.address,
                  c.port, c.target_comp_id, c.sender_comp_id)
+    admin_socket = None
+    if exchange is not None:
+        admin_socket = admin.socket_path(args.data_dir)
+        log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
+                 "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
     try:
-        trio.run(run, registry, exchange)
+        trio.run(partial(run, registry, exchange, admin_socket=admin_socket))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1
