@@ -3,11 +3,14 @@
 
 Every test gets a fresh server process with its own data directory. Starting one
 takes about half a second (interpreter and imports), so the next test's server is
-started in the background while the current test runs.
+started in the background while the current test runs: one of the same kind (the
+same ``start_server`` arguments) as the current test's, since the next test likely
+wants that kind too, and default ones.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +22,13 @@ from tests.exchange.exchangeclient import SESSIONS_CFG, Broker, write_exchange_t
 
 
 class _Starting:
-    """A server being started on a background thread."""
+    """A server being started on a background thread; ``kind`` is what it was
+    started with (``ServerPool.kind``)."""
 
-    def __init__(self, directory: Path, durable: bool, end_of_day: str | None = None) -> None:
-        write_exchange_toml(directory, durable, end_of_day)
-        self.durable = durable
+    def __init__(self, directory: Path, kind: str, durable: bool, end_of_day: str | None,
+                 exchange: dict) -> None:
+        write_exchange_toml(directory, durable, end_of_day, **exchange)
+        self.kind = kind
         self.server = FixServer(SESSIONS_CFG, directory, free_port())
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, daemon=True)
@@ -44,7 +49,15 @@ class _Starting:
 
 
 class ServerPool:
-    """Hands out fresh servers, keeping the next ones already starting."""
+    """Hands out fresh servers, keeping the next ones already starting.
+
+    A kind is the configuration a server is started with: ``durable`` and the
+    ``write_exchange_toml`` keyword arguments (``exchange``). Spares are kept of the
+    default kind and of each kind a test asked for; a spare of a non-default kind is
+    stopped when a test asks for another non-default kind. A server with
+    an ``end_of_day`` is always started for the test (its timing matters)."""
+
+    DEFAULT = "{}"
 
     def __init__(self, root: Path, depth: int = 2) -> None:
         self.root = root
@@ -52,23 +65,37 @@ class ServerPool:
         self.count = 0
         self.spares: list[_Starting] = []
 
-    def _launch(self, durable: bool, end_of_day: str | None = None) -> _Starting:
-        self.count += 1
-        return _Starting(self.root / f"server{self.count}", durable, end_of_day)
+    @staticmethod
+    def kind(durable: bool, exchange: dict) -> str:
+        return json.dumps({"durable": True, **exchange} if durable else exchange,
+                          sort_keys=True)
 
-    def take(self, durable: bool, end_of_day: str | None = None) -> FixServer:
-        if end_of_day is not None:  # an unusual configuration: started for the test
-            return self._launch(durable, end_of_day).ready()
-        starting = next((s for s in self.spares if s.durable == durable), None)
+    def _launch(self, durable: bool = False, end_of_day: str | None = None,
+                exchange: dict | None = None) -> _Starting:
+        self.count += 1
+        exchange = exchange or {}
+        return _Starting(self.root / f"server{self.count}", self.kind(durable, exchange),
+                         durable, end_of_day, exchange)
+
+    def take(self, durable: bool, end_of_day: str | None = None,
+             exchange: dict | None = None) -> FixServer:
+        exchange = exchange or {}
+        if end_of_day is not None:  # started for the test
+            return self._launch(durable, end_of_day, exchange).ready()
+        kind = self.kind(durable, exchange)
+        if kind != self.DEFAULT:  # tests of one kind run together: drop another's spare
+            for stale in [s for s in self.spares if s.kind not in (kind, self.DEFAULT)]:
+                self.spares.remove(stale)
+                stale.ready().stop()
+        starting = next((s for s in self.spares if s.kind == kind), None)
         if starting is not None:
             self.spares.remove(starting)
         else:
-            starting = self._launch(durable)
-        # The next test likely wants the same kind; the default kind fills the rest.
-        if not any(s.durable == durable for s in self.spares):
-            self.spares.append(self._launch(durable))
+            starting = self._launch(durable, exchange=exchange)
+        if not any(s.kind == kind for s in self.spares):
+            self.spares.append(self._launch(durable, exchange=exchange))
         while len(self.spares) < self.depth:
-            self.spares.append(self._launch(False))
+            self.spares.append(self._launch())
         return starting.ready()
 
     def close(self) -> None:
@@ -85,13 +112,16 @@ def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool
 
 @pytest.fixture
 def start_server(server_pool: ServerPool) -> Iterator:
-    """start_server(durable=False, end_of_day=None) -> a fresh running server (journal
-    fsync off unless ``durable``: then the default, durable journal; DAY orders expire
-    at ``end_of_day`` UTC if given); stopped at the end."""
+    """start_server(durable=False, end_of_day=None, **exchange) -> a fresh running
+    server (journal fsync off unless ``durable``: then the default, durable journal;
+    DAY orders expire at ``end_of_day`` UTC if given; ``exchange``: keyword arguments
+    of ``write_exchange_toml`` such as ``risk``, ``accounts``, ``firms``); stopped at
+    the end."""
     started: list[FixServer] = []
 
-    def start(durable: bool = False, end_of_day: str | None = None) -> FixServer:
-        server = server_pool.take(durable, end_of_day)
+    def start(durable: bool = False, end_of_day: str | None = None,
+              **exchange: object) -> FixServer:
+        server = server_pool.take(durable, end_of_day, exchange)
         started.append(server)
         return server
 

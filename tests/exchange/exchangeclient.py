@@ -11,9 +11,11 @@ view keyed by tag number, so tests can check fields precisely.
 
 from __future__ import annotations
 
+import json
 import time
+import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -150,19 +152,79 @@ BUY, SELL = "1", "2"
 
 def write_exchange_toml(directory: Path, durable: bool = False,
                         end_of_day: str | None = None, risk: str = "",
-                        exchange_options: str = "") -> Path:
+                        exchange_options: str = "", *,
+                        firms: Mapping[str, Mapping[str, object]] | None = None,
+                        accounts: Mapping[str, Mapping[str, object]] | None = None,
+                        instruments: Mapping[str, Mapping[str, object]] | None = None) -> Path:
     """exchange.toml in ``directory``: with the durable default journal (fsync on
     every batch) when ``durable``, else with ``fsync = false`` (faster tests); DAY
     orders expire at ``end_of_day`` (UTC HH:MM:SS) if given. ``risk`` is TOML text
     added after the accounts (e.g. a ``[risk]`` table), ``exchange_options`` lines
-    added to ``[exchange]``."""
+    added to ``[exchange]``.
+
+    ``firms``, ``accounts`` and ``instruments`` map a firm name, account name or symbol
+    to keys of its table, as Python values (str, int, bool, list, dict) written as
+    TOML: a key replaces the template's (``cash``, ``positions``, a firm's
+    ``accounts``) or is added (a limit such as ``max_long``). A name the template
+    lacks gets a table of its own: a new account must also be listed in its firm's
+    ``accounts``, and starts with what its keys give (no ``cash``: 0)::
+
+        write_exchange_toml(d, firms={"BROKER1": {"accounts": ["BRK1-MAIN", "BRK1-PROP",
+                                                               "BRK1-CASH"], "fee_bps": 10}},
+                            accounts={"BRK1-CASH": {"cash": "19000.00"}})
+    """
     directory.mkdir(parents=True, exist_ok=True)
     options = ("" if durable else "fsync = false\n") + exchange_options
     if end_of_day is not None:
         options += f'end_of_day = "{end_of_day}"\n'
+    text = EXCHANGE_TOML.format(options=options, risk=risk)
+    for array, tables in (("firms", firms), ("accounts", accounts),
+                          ("instruments", instruments)):
+        for name, keys in (tables or {}).items():
+            text = _set_table_keys(text, array, name, keys)
+    tomllib.loads(text)  # a mistake in the arguments fails here, not in the server
     path = directory / "exchange.toml"
-    path.write_text(EXCHANGE_TOML.format(options=options, risk=risk))
+    path.write_text(text)
     return path
+
+
+def _toml(value: object) -> str:
+    """A Python value as a TOML value (str, int, bool, list, dict: an inline table)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for the text used here
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        pairs = ", ".join(f"{k} = {_toml(v)}" for k, v in value.items())
+        return f"{{ {pairs} }}" if pairs else "{}"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def _set_table_keys(text: str, array: str, name: str, keys: Mapping[str, object]) -> str:
+    """``text`` with ``keys`` set in the ``[[array]]`` table of that name (firms and
+    accounts are named by ``name``, instruments by ``symbol``): an existing key's line
+    is replaced, others are added at the end of the table; a table that does not exist
+    is added at the end of the file."""
+    lines = [f"{k} = {_toml(v)}" for k, v in keys.items()]
+    name_key = "symbol" if array == "instruments" else "name"
+    header = f'[[{array}]]\n{name_key} = "{name}"\n'
+    start = text.find(header)
+    if start < 0:
+        return f"{text.rstrip()}\n\n{header}" + "".join(f"{line}\n" for line in lines)
+    end = text.find("\n\n", start)
+    end = len(text) if end < 0 else end + 1
+    table = text[start:end].splitlines()
+    for key, line in zip(keys, lines, strict=True):
+        at = next((i for i, old in enumerate(table) if old.startswith(f"{key} = ")), None)
+        if at is None:
+            table.append(line)
+        else:
+            table[at] = line
+    return text[:start] + "".join(f"{line}\n" for line in table) + text[end:]
 
 
 # -- messages ------------------------------------------------------------------------------
