@@ -257,6 +257,7 @@ def test_a_fill_charges_the_firms_fee_at_once(brk2: Broker, brk3: Broker) -> Non
     brk2.new_order("B1", BUY, 100, "190.00")  # 19000.00 + fee 19.00 of 20020.00
     new, fill = brk2.ers(2)
     assert (new[150], fill[150], fill[39], int(fill[32])) == ("0", "2", "2", 100), fill
+    assert (fill[12], fill[13]) == ("19", "3"), fill   # Commission, CommType 3 (absolute)
     # 1001.00 left: 5 at 200.00 is 1000.00 + fee 1.00; at 200.01, 1000.05 + fee 1.00.
     brk2.new_order("B2", BUY, 5, "200.01")
     assert_limit_reject(brk2.er(), "B2", "buy needs 1001.05 of buying power",
