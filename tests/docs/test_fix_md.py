@@ -4,9 +4,10 @@ The document's tables are parsed (markdown tables under fixed headings) and
 checked against the data dictionaries, the application code and what the
 exchange actually sends: a scenario catalogue drives real sessions (the
 sans-IO Session with a fake clock) through the exchange application, the
-sequencer and journal, the matching engine and the report writer, for FIX 4.2
-and FIX 4.4, and every message and report it produces is compared with the
-document.
+sequencer and journal, the matching engine, the pre-trade risk checks and the
+report writer, for FIX 4.2 and FIX 4.4, and every message and report it produces
+is compared with the document. The table of risk limits in README.md is checked
+against the code's defaults too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
+import inspect
 import re
 import time
 from collections.abc import Iterable
@@ -23,25 +25,35 @@ import pytest
 
 from fixserver import dictionary
 from fixserver.apps import orderentry as OE
-from fixserver.apps import requests
+from fixserver.apps import positions, requests
 from fixserver.apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
 from fixserver.apps.reports import ReportWriter
 from fixserver.codec import Message, parse
-from fixserver.exchange_config import DropCopyConfig, load_exchange_config
+from fixserver.exchange_config import (
+    LIMIT_KEYS,
+    UNLIMITED,
+    DropCopyConfig,
+    ExchangeConfig,
+    load_exchange_config,
+)
 from fixserver.fixedpoint import parse_price
 from fixserver.settings import SessionConfig, load_sessions
 from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from matching import reasons as R
-from risk import limits
+from risk import checks as RC
+from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
 from tests.session.harness import Driver, Out, encode_raw
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "FIX.md"
+README = REPO / "README.md"
 VERSIONS = ("FIX.4.2", "FIX.4.4")
 COLUMN = {"FIX.4.2": "FIX 4.2", "FIX.4.4": "FIX 4.4"}
-INBOUND = ("A", "D", "F", "G", "H", "q")
-OUTBOUND = ("A", "8", "9", "r", "j", "3")
+INBOUND = ("A", "D", "F", "G", "H", "q", "AN")
+OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP")
 ORDER_ENTRY = ("D", "F", "G", "H", "q")
+# Messages the exchange application reads: order entry and RequestForPositions.
+APPLICATION = (*ORDER_ENTRY, "AN")
 ABSENT = "—"
 
 
@@ -159,12 +171,89 @@ def now_utc() -> str:
     return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
 
 
+# A firm that exists only in the tests, on its own session BRK8 (FIX 4.4): one
+# account per risk limit, each limit tight enough for one order to reach it, so that
+# every risk reject text comes from a real session. Everything else is the shipped
+# exchange.toml.
+RISK_FIRM = "RISKTEST"
+RISK_SESSION = "BRK8"
+RISK_FIRM_TOML = f"""
+[[firms]]
+name = "{RISK_FIRM}"
+comp_ids = ["{RISK_SESSION}"]
+accounts = ["R-BOOK", "R-QTY", "R-VALUE", "R-DAY", "R-OPEN", "R-LONG", "R-SHORT", "R-CONC",
+            "R-SECTOR", "R-CASH"]
+
+[[accounts]]
+name = "R-BOOK"
+cash = "1000000.00"
+positions = {{ AAPL = 100 }}
+
+[[accounts]]
+name = "R-QTY"
+cash = "1000000.00"
+max_order_qty = 50
+
+[[accounts]]
+name = "R-VALUE"
+cash = "1000000.00"
+max_order_value = "5000.00"
+
+[[accounts]]
+name = "R-DAY"
+cash = "1000000.00"
+max_orders_per_day = 1
+
+[[accounts]]
+name = "R-OPEN"
+cash = "1000000.00"
+max_open_orders = 1
+
+[[accounts]]
+name = "R-LONG"
+cash = "1000000.00"
+positions = {{ INTC = 10 }}
+max_long = 100
+
+[[accounts]]
+name = "R-SHORT"
+cash = "1000000.00"
+allow_short = true
+max_short = 50
+
+[[accounts]]
+name = "R-CONC"
+cash = "1000000.00"
+positions = {{ INTC = 100 }}
+max_concentration_pct = 50
+concentration_floor = "1000.00"
+
+[[accounts]]
+name = "R-SECTOR"
+cash = "1000000.00"
+sector_limit = "5000.00"
+
+[[accounts]]
+name = "R-CASH"
+cash = "1000.00"
+allow_short = true
+"""
+
+
+def venue_config(tmp: Path) -> ExchangeConfig:
+    """The shipped exchange.toml plus the risk test firm."""
+    path = tmp / "exchange.toml"
+    path.write_text((REPO / "exchange.toml").read_text() + RISK_FIRM_TOML)
+    return load_exchange_config(path)
+
+
 class Venue:
     """The exchange of the shipped exchange.toml (journal in a temporary folder)
-    with order-entry and drop-copy sessions played by Drivers."""
+    with order-entry and drop-copy sessions played by Drivers, and the risk test
+    firm on session BRK8."""
 
     def __init__(self, tmp: Path, extra_sessions: Iterable[SessionConfig] = ()) -> None:
-        cfg = load_exchange_config(REPO / "exchange.toml")
+        cfg = venue_config(tmp)
         cfg.fsync = False
         cfg.journal_path = str(tmp / "journal.wal")
         cfg.dropcopy.setdefault("DC2", DropCopyConfig("DC2", ("*",)))
@@ -183,6 +272,8 @@ class Venue:
         configs = [SHIPPED[c] for c in ("BRK1", "BRK2", "DC1")]
         configs.append(dataclasses.replace(SHIPPED["DC1"], begin_string="FIX.4.2",
                                            target_comp_id="DC2"))
+        configs.append(dataclasses.replace(SHIPPED["BRK1"], target_comp_id=RISK_SESSION,
+                                           cancel_on_disconnect=False))
         configs.extend(extra_sessions)
         for config in configs:
             app = (DropCopyApplication() if config.application == "dropcopy"
@@ -211,6 +302,29 @@ class Venue:
                 out += more
         return out
 
+    def collect(self) -> None:
+        """Flush the exchange and collect what every counterparty got."""
+        self.exchange.flush()
+        for cid, driver in self.drivers.items():
+            self.received.extend((cid, m) for m in driver.drain())
+
+    def kill(self, scope: str, name: str, on: bool = True) -> None:
+        """The operator turns a kill switch on or off."""
+        self.exchange.kill(scope, name, on)
+        self.collect()
+
+    def end_of_day(self) -> None:
+        """Let the exchange's timer pass its end of day (ten days from now)."""
+        far = time.time_ns() + 10 * 86400 * 10**9
+        self.exchange.on_timer(far)
+        self.collect()
+        eod = self.exchange.config.end_of_day
+        assert eod is not None
+        day = dt.datetime.fromtimestamp(far / 1e9, dt.UTC).replace(
+            hour=eod.hour, minute=eod.minute, second=eod.second) + dt.timedelta(days=1)
+        self.exchange.on_timer(int(day.timestamp() * 1e9) + 10**9)
+        self.collect()
+
     def close(self) -> None:
         self.exchange.close()
 
@@ -227,6 +341,19 @@ def new_order(cl_ord_id: str, *, side: int = 1, qty: object = 100, price: object
         skip.add(44)
     if qty is None:
         skip.add(38)
+    if symbol is None:
+        skip.add(55)
+    return [(t, v) for t, v in fields if t not in skip]
+
+
+def position_request(req_id: str, account: str, *, symbol: str | None = None,
+                     pos_req_type: object = 0, extra: Iterable[tuple[int, object]] = (),
+                     omit: Iterable[int] = ()) -> list[tuple[int, object]]:
+    """A RequestForPositions (AN) with every field the FIX 4.4 dictionary requires."""
+    fields: list[tuple[int, object]] = [(1, account), (55, symbol), (60, now_utc()), (581, 1),
+                                        (710, req_id), (715, now_utc()[:8]),
+                                        (724, pos_req_type), *extra]
+    skip = set(omit)
     if symbol is None:
         skip.add(55)
     return [(t, v) for t, v in fields if t not in skip]
@@ -254,7 +381,7 @@ class Corpus:
 
 
 def run_scenarios(v: Venue) -> None:
-    for comp_id in ("BRK1", "DC1", "DC2"):
+    for comp_id in ("BRK1", "DC1", "DC2", RISK_SESSION):
         v.logon(comp_id)
     v.logon("BRK2", reset=True)
     v.logon("BRK9", reset=True)
@@ -350,15 +477,7 @@ def run_scenarios(v: Venue) -> None:
     v.send(b, "D", *new_order("x2", symbol="INTC", qty=10, price="21",
                               extra=[(59, 6), (126, soon)]))
     v.send(b, "D", *new_order("x3", symbol="INTC", qty=10, price="21"))
-    far = time.time_ns() + 10 * 86400 * 10**9
-    v.exchange.on_timer(far)
-    v.exchange.flush()
-    eod = v.exchange.config.end_of_day
-    if eod is not None:
-        day = dt.datetime.fromtimestamp(far / 1e9, dt.UTC).replace(
-            hour=eod.hour, minute=eod.minute, second=eod.second) + dt.timedelta(days=1)
-        v.exchange.on_timer(int(day.timestamp() * 1e9) + 10**9)
-        v.exchange.flush()
+    v.end_of_day()
     # Mass cancel.
     v.send(a, "q", (11, "m1"), (530, 1), (55, "JPM"), (54, 1), (60, now_utc()))
     v.send(a, "q", (11, "m2"), (530, 7), (60, now_utc()))
@@ -377,9 +496,68 @@ def run_scenarios(v: Venue) -> None:
     v.send(a, "D", *new_order("x3", ord_type="Z"), header=[(115, "FIRMX"), (128, "DESKY")])
     v.send(b, "D", *new_order("x4", ord_type="Z"), header=[(115, "FIRMX"), (128, "DESKY")])
     v.send(a, "ZZ", (11, "x5"))
+    run_risk_scenarios(v)
+    # RequestForPositions: FIX 4.4 only.
+    v.send(a, "AN", *position_request("p1", "BRK1-MAIN"))
+    v.send(a, "AN", *position_request("p2", "BRK1-MAIN", symbol="AAPL"))
+    v.send(a, "AN", *position_request("p3", "BRK1-PROP"))
+    v.send(a, "AN", *position_request("p4", "BRK2-MAIN"))
+    v.send(a, "AN", *position_request("p5", "BRK1-MAIN", pos_req_type=1))
+    v.send(a, "AN", *position_request("p6", "BRK1-MAIN", extra=[(263, 1)]))
+    v.send(b, "AN", *position_request("p7", "BRK2-MAIN"))
+    # The message throttle: one more message than allowed within one second (the
+    # exchange's clock stands still meanwhile).
+    clock = v.exchange.clock
+    frozen = time.time_ns() + 5 * 10**9
+    v.exchange.clock = lambda: frozen
+    for _ in range(v.exchange.config.max_messages_per_second + 1):
+        v.send(RISK_SESSION, "H", (11, "burst"), (54, 1), (55, "AAPL"))
+    v.exchange.clock = lambda: clock() + 10 * 10**9
     # Resend of everything sent so far.
     v.send(a, "2", (7, 1), (16, 0))
     v.send(b, "2", (7, 1), (16, 0))
+
+
+def run_risk_scenarios(v: Venue) -> None:
+    """Orders of the risk test firm, each stopped by one check (after the end of
+    day and the mass cancels: the book is empty, AAPL last traded at 189)."""
+    r = RISK_SESSION
+
+    def order(cl_ord_id: str, account: str, **kwargs: object) -> None:
+        extra = [(1, account), *kwargs.pop("extra", [])]  # type: ignore[misc]
+        v.send(r, "D", *new_order(cl_ord_id, extra=extra, **kwargs))  # type: ignore[arg-type]
+
+    # A touch to measure fat fingers against: bid 185, ask 190.
+    order("k1", "R-BOOK", side=2, qty=10, price="190")
+    order("k2", "R-BOOK", qty=10, price="185")
+    order("f1", "R-BOOK", qty=10, price="200")
+    order("f2", "R-BOOK", side=2, qty=10, price="175")
+    order("q1", "R-QTY", qty=60, price="185")
+    order("v1", "R-VALUE", qty=40, price="185")
+    order("d1", "R-DAY", symbol="INTC", qty=1, price="21")
+    order("d2", "R-DAY", symbol="INTC", qty=1, price="21")
+    order("o1", "R-OPEN", symbol="INTC", qty=1, price="21")
+    order("o2", "R-OPEN", symbol="INTC", qty=1, price="21")
+    order("l1", "R-LONG", symbol="INTC", qty=91, price="21")
+    order("l2", "R-LONG", side=2, symbol="INTC", qty=11, price="22.5")
+    order("h1", "R-SHORT", side=2, symbol="INTC", qty=51, price="22.5")
+    order("c1", "R-CONC", qty=20, price="185")
+    order("s1", "R-SECTOR", qty=30, price="185")
+    order("b1", "R-CASH", qty=10, price="185")
+    order("b2", "R-CASH", side=2, symbol="INTC", qty=100, price="22.5")
+    # Kill switches: of an account, of the session, of the firm.
+    order("k3", "R-QTY", qty=10, price="180")
+    v.kill("account", "R-QTY")
+    order("k4", "R-QTY", qty=10, price="180")
+    v.kill("account", "R-QTY", on=False)
+    session = v.drivers[r].session.session_id
+    v.kill("session", session)
+    order("k5", "R-BOOK", qty=10, price="180")
+    v.kill("session", session, on=False)
+    order("k6", "R-BOOK", qty=10, price="180")
+    v.kill("firm", RISK_FIRM)
+    order("k7", "R-BOOK", qty=10, price="180")
+    v.kill("firm", RISK_FIRM, on=False)
 
 
 def synthetic_reports() -> list[OE.Report]:
@@ -414,7 +592,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Corpus]:
 @pytest.fixture
 def venue(tmp_path: Path) -> Iterable[Venue]:
     v = Venue(tmp_path)
-    for comp_id in ("BRK1", "BRK2", "DC1", "DC2"):
+    for comp_id in ("BRK1", "BRK2", "DC1", "DC2", RISK_SESSION):
         v.logon(comp_id)
     try:
         yield v
@@ -455,6 +633,14 @@ def test_every_supported_message_has_a_tag_table(doc: Doc) -> None:
                 assert re.fullmatch(r"[YNC]|—", marks(row, version)), (msg_type, row)
 
 
+def tags_of(fields: dictionary.FieldSet) -> set[int]:
+    """The tags of a message definition, those of its repeating groups included."""
+    out = set(fields.tags)
+    for group in fields.groups.values():
+        out |= tags_of(group)
+    return out
+
+
 def test_documented_tags_are_fields_of_the_message_in_the_dictionary(doc: Doc) -> None:
     for msg_type, _direction, table in all_tag_tables(doc):
         for tag, row in table.by_tag().items():
@@ -466,7 +652,7 @@ def test_documented_tags_are_fields_of_the_message_in_the_dictionary(doc: Doc) -
                 place = d.header.tags | d.trailer.tags
                 if msg_type != "header":
                     assert msg_type.encode() in d.messages, (version, msg_type, tag)
-                    place = place | d.messages[msg_type.encode()].tags
+                    place = place | tags_of(d.messages[msg_type.encode()])
                 assert tag in place, f"{version}: {tag} is not a field of {msg_type}"
 
 
@@ -506,7 +692,8 @@ def test_dictionary_required_fields_are_documented_as_required(doc: Doc) -> None
 
 
 def recorded_reads(msg_type: str) -> set[int]:
-    """The tags the order-entry handler of a MsgType reads from a message."""
+    """The tags the exchange application reads from a message of a MsgType: the
+    order-entry handler, or for AN the position query (taken down its longest path)."""
 
     class Recording(Message):
         __slots__ = ("seen",)
@@ -515,6 +702,12 @@ def recorded_reads(msg_type: str) -> set[int]:
             self.seen.add(tag)
             return super().get(tag, default)
 
+    if msg_type == "AN":
+        msg = Recording(b"FIX.4.4", [(35, b"AN"), (724, b"0")])
+        msg.seen = set()
+        positions.answer(msg, "P1", ("ACC",), lambda account: None, lambda symbol: 0,
+                         lambda symbol: 0, b"20260101")
+        return msg.seen
     msg = Recording(b"FIX.4.4", [(35, msg_type.encode())])
     msg.seen = set()
     ExchangeApplication.HANDLERS[msg_type.encode()](msg, "S")
@@ -522,8 +715,8 @@ def recorded_reads(msg_type: str) -> set[int]:
 
 
 def test_every_field_the_application_reads_is_documented(doc: Doc) -> None:
-    assert {t.decode() for t in ExchangeApplication.HANDLERS} == set(ORDER_ENTRY)
-    for msg_type in ORDER_ENTRY:
+    assert {t.decode() for t in ExchangeApplication.HANDLERS} == set(APPLICATION)
+    for msg_type in APPLICATION:
         read = recorded_reads(msg_type)
         assert read
         documented = set(doc.message(msg_type, "inbound").by_tag())
@@ -531,7 +724,7 @@ def test_every_field_the_application_reads_is_documented(doc: Doc) -> None:
 
 
 def test_fields_documented_as_ignored_are_the_ones_not_read(doc: Doc) -> None:
-    for msg_type in ORDER_ENTRY:
+    for msg_type in APPLICATION:
         read = recorded_reads(msg_type)
         for tag, row in doc.message(msg_type, "inbound").by_tag().items():
             ignored = row["Values and format"].startswith("Ignored")
@@ -602,11 +795,13 @@ def refused(out: list[Out]) -> bool:
             return True
         if m.msg_type == "8" and m.get(39) == "8":
             return True
+        if m.msg_type == "AO" and m.get(729) != "0":
+            return True
     return False
 
 
 def answered(out: list[Out]) -> bool:
-    return any(m.msg_type in ("8", "r") for m in out)
+    return any(m.msg_type in ("8", "r", "AO") for m in out)
 
 
 def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> list[Out]:
@@ -620,6 +815,10 @@ def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> 
     if msg_type == "q":
         fields = [(11, cl), (530, 7), (54, 1), (60, now_utc())]
         return v.send(comp_id, "q", *[(t, x) for t, x in fields if t != tag])
+    if msg_type == "AN":
+        fields = position_request(cl, "BRK1-MAIN", symbol="AAPL", extra=[(263, 0)],
+                                  omit=[tag])
+        return v.send(comp_id, "AN", *fields)
     placed = reports_of(v.send(comp_id, "D", *new_order("o" + cl, price="180")))
     order_id = placed[0].get(37)
     common = [(11, cl), (37, order_id), (41, "o" + cl), (54, 1), (55, "AAPL")]
@@ -636,7 +835,7 @@ def test_fields_documented_as_required_are_refused_when_missing(doc: Doc, venue:
     n = 0
     for comp_id in ("BRK1", "BRK2"):
         version = venue.drivers[comp_id].config.begin_string
-        for msg_type in ORDER_ENTRY:
+        for msg_type in APPLICATION:
             for tag, row in doc.message(msg_type, "inbound").by_tag().items():
                 if marks(row, version) == "Y":
                     n += 1
@@ -649,7 +848,7 @@ def test_fields_documented_as_optional_can_be_left_out(doc: Doc, venue: Venue) -
     n = 0
     for comp_id in ("BRK1", "BRK2"):
         version = venue.drivers[comp_id].config.begin_string
-        for msg_type in ORDER_ENTRY:
+        for msg_type in APPLICATION:
             for tag, row in doc.message(msg_type, "inbound").by_tag().items():
                 if marks(row, version) == "N":
                     n += 1
@@ -677,6 +876,15 @@ def test_mass_cancel_is_refused_on_fix42_as_documented(doc: Doc, corpus: Corpus)
     rejects = [m for m in corpus.messages("FIX.4.2", "3") if m.get(372) == "q"]
     assert rejects and all(m.get(373) == "11" for m in rejects)
     assert "(373=11 `Invalid MsgType`)" in doc.text("OrderMassCancelRequest (35=q) — inbound")
+
+
+def test_positions_request_is_refused_on_fix42_as_documented(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.message("AN", "inbound").by_tag().values()
+    assert all(marks(row, "FIX.4.2") == ABSENT for row in rows)
+    assert b"AN" not in dd("FIX.4.2").valid_msg_types
+    rejects = [m for m in corpus.messages("FIX.4.2", "3") if m.get(372) == "AN"]
+    assert rejects and all(m.get(373) == "11" for m in rejects)
+    assert "(373=11 `Invalid MsgType`)" in doc.text("RequestForPositions (35=AN) — inbound")
 
 
 # -- outbound messages ------------------------------------------------------------------
@@ -784,22 +992,93 @@ def test_stop_trigger_text_is_documented(doc: Doc, corpus: Corpus) -> None:
 
 
 REJECTS = "Business reject reasons"
+RISK_REJECTS = "Pre-trade risk rejects"
 ENDED = "Why an order ended"
 
 
 def all_codes() -> set[str]:
-    return set(R.REASONS) | set(OE.LOCAL_REASONS) | {limits.ORDER_QTY_LIMIT, limits.PRICE_BAND}
+    return set(R.REASONS) | set(OE.LOCAL_REASONS)
+
+
+def reject_rows(doc: Doc) -> list[dict[str, str]]:
+    """Rows of both reject tables (a code both the order entry and the risk checks
+    use has a row in each)."""
+    return [*doc.table(REJECTS).rows, *doc.table(RISK_REJECTS).rows]
+
+
+def reject_patterns(doc: Doc) -> dict[str, list[re.Pattern[str]]]:
+    out: dict[str, list[re.Pattern[str]]] = {}
+    for row in reject_rows(doc):
+        out.setdefault(row["Code"], []).extend(pattern(t) for t in backticked(row["Text"]))
+    return out
+
+
+# Checks that only one side of an order reaches (a buy: max long; a sell: short
+# selling, max short) and the exposure checks both sides share: their order in the
+# source says nothing about the order for one order, so they are compared as a block.
+POSITION_CHECKS = {"MAX_LONG_POSITION", "SHORT_SELLING", "MAX_SHORT_POSITION", "CONCENTRATION",
+                   "SECTOR_EXPOSURE"}
+
+
+def risk_check_order() -> list[str]:
+    """The codes of risk.checks in the order RiskEngine.check tries them: their first
+    appearance in its source, the methods it calls read where it calls them."""
+    tree = ast.parse(inspect.getsource(RC))
+    (engine,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RiskEngine"]
+    methods = {n.name: n for n in engine.body if isinstance(n, ast.FunctionDef)}
+    codes = set(RC.ORD_REJ_REASON)
+
+    def names(method: str, seen: frozenset[str]) -> list[str]:
+        out = []
+        nodes = [n for n in ast.walk(methods[method]) if isinstance(n, ast.Name | ast.Attribute)]
+        for n in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+            if isinstance(n, ast.Name) and n.id in codes:
+                out.append(n.id)
+            elif (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                  and n.value.id == "self" and n.attr in methods and n.attr not in seen):
+                out.extend(names(n.attr, seen | {n.attr}))
+        return out
+
+    return list(dict.fromkeys(names("check", frozenset({"check"}))))
+
+
+def blocked(codes: list[str]) -> list[str]:
+    """``codes`` with the position checks as one block, where the first of them is."""
+    out = []
+    for code in codes:
+        name = "positions" if code in POSITION_CHECKS else code
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def test_every_reason_code_is_documented(doc: Doc) -> None:
     rejects = set(doc.table(REJECTS).column("Code"))
+    risk = [row["Code"] for row in doc.table(RISK_REJECTS).rows]
     ended = set(doc.table(ENDED).column("Code"))
-    assert not rejects & ended
-    assert rejects | ended == all_codes()
+    assert not (rejects | set(risk)) & ended
+    assert rejects | set(risk) | ended == all_codes()
+    # The risk table: exactly the codes of risk.checks, in the order they are checked;
+    # only a code the order entry also uses for itself is in both tables.
+    assert set(risk) == set(RC.ORD_REJ_REASON)
+    assert blocked(risk) == blocked(risk_check_order())
+    block = [i for i, code in enumerate(risk) if code in POSITION_CHECKS]
+    assert block == list(range(block[0], block[0] + len(POSITION_CHECKS)))
+    assert rejects & set(risk) == {OE.UNKNOWN_ACCOUNT}
+
+
+def test_risk_reject_reasons_are_the_ones_of_the_risk_checks(doc: Doc) -> None:
+    for row in doc.table(RISK_REJECTS).rows:
+        code = row["Code"]
+        if code == OE.UNKNOWN_ACCOUNT:
+            continue  # the order entry's own mapping wins (see the business table)
+        assert int(row["OrdRejReason 4.4"]) == RC.ORD_REJ_REASON[code], code
+        assert row["CxlRejReason 4.4"] == "99", code
 
 
 def test_reject_reason_values_are_the_ones_sent(doc: Doc) -> None:
-    for code, row in doc.table(REJECTS).column("Code").items():
+    for row in reject_rows(doc):
+        code = row["Code"]
         for version, short in (("FIX.4.4", "4.4"), ("FIX.4.2", "4.2")):
             writer = ReportWriter(dd(version))
             er = OE.Report(OE.EXECUTION_REPORT, "S", 0)
@@ -823,27 +1102,26 @@ def rejected_reports(corpus: Corpus) -> list[OE.Report]:
 
 
 def test_reject_codes_documented_as_sent_are_the_ones_sent(doc: Doc, corpus: Corpus) -> None:
-    table = doc.table(REJECTS).column("Code")
-    documented = {code for code, row in table.items() if row["Sent"] == "yes"}
-    assert {row["Sent"] for row in table.values()} <= {"yes", "no"}
+    rows = reject_rows(doc)
+    documented = {row["Code"] for row in rows if row["Sent"] == "yes"}
+    assert {row["Sent"] for row in rows} <= {"yes", "no"}
     assert {r.reject_code for r in rejected_reports(corpus)} == documented
 
 
 def test_reject_texts_match_the_documented_texts(doc: Doc, corpus: Corpus) -> None:
-    table = doc.table(REJECTS).column("Code")
+    patterns = reject_patterns(doc)
     for r in rejected_reports(corpus):
-        patterns = [pattern(t) for t in backticked(table[r.reject_code]["Text"])]
-        assert any(p.fullmatch(r.text) for p in patterns), (r.reject_code, r.text)
+        assert any(p.fullmatch(r.text) for p in patterns[r.reject_code]), (r.reject_code, r.text)
 
 
 def test_every_documented_reject_text_is_sent(doc: Doc, corpus: Corpus) -> None:
     sent = [(r.reject_code, r.text) for r in rejected_reports(corpus)]
-    for code, row in doc.table(REJECTS).column("Code").items():
-        if row["Sent"] != "yes":
-            continue
+    for row in reject_rows(doc):
+        code = row["Code"]
         for text in backticked(row["Text"]):
             p = pattern(text)
-            assert any(c == code and p.fullmatch(t) for c, t in sent), (code, text)
+            was_sent = any(c == code and p.fullmatch(t) for c, t in sent)
+            assert was_sent == (row["Sent"] == "yes"), (code, text)
 
 
 def test_texts_of_ended_orders_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
@@ -851,9 +1129,18 @@ def test_texts_of_ended_orders_are_the_documented_ones(doc: Doc, corpus: Corpus)
     documented = {backticked(row["Text"])[0]: row for row in table.values()
                   if row["Sent"] == "yes"}
     ended = [r for r in corpus.reports if r.exec_type in ("4", "C", "D")]
+    kill = [r for r in ended if kill_cancel_pattern(doc).fullmatch(r.text)]
+    assert kill and all(r.exec_type == "4" for r in kill)
+    ended = [r for r in ended if r not in kill]
     assert {r.text for r in ended} == set(documented)
     for r in ended:
         assert r.exec_type in documented[r.text]["ExecType"], (r.text, r.exec_type)
+
+
+def kill_cancel_pattern(doc: Doc) -> re.Pattern[str]:
+    """The Text of a cancel by a kill switch, as 'Why an order ended' gives it."""
+    (text,) = [t for t in backticked(doc.text(ENDED)) if t.startswith("cancelled by the kill")]
+    return pattern(text)
 
 
 def test_mass_cancel_rejection_texts_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
@@ -869,10 +1156,13 @@ def test_mass_cancel_rejection_texts_are_the_documented_ones(doc: Doc, corpus: C
 
 def test_business_message_reject_reasons_are_the_documented_ones(doc: Doc,
                                                                  corpus: Corpus) -> None:
-    documented = {(row["BusinessRejectReason"], backticked(row["Text"])[0])
-                  for row in doc.table("BusinessMessageReject reasons").rows}
+    documented = [(row["BusinessRejectReason"], pattern(backticked(row["Text"])[0]))
+                  for row in doc.table("BusinessMessageReject reasons").rows]
     sent = {(m.get(380), m.get(58)) for v in VERSIONS for m in corpus.messages(v, "j")}
-    assert sent == documented
+    for reason, text in sent:
+        assert any(r == reason and p.fullmatch(text) for r, p in documented), (reason, text)
+    for r, p in documented:
+        assert any(reason == r and p.fullmatch(text) for reason, text in sent), (r, p.pattern)
 
 
 def session_reject_reasons_sent() -> set[int]:
@@ -925,7 +1215,7 @@ def test_sessions_table_matches_sessions_cfg(doc: Doc) -> None:
 
 
 def test_required_fields_summary_matches_the_dictionaries(doc: Doc) -> None:
-    rows = doc.table("10. Differences between FIX 4.2 and FIX 4.4").column("Subject")
+    rows = doc.table("11. Differences between FIX 4.2 and FIX 4.4").column("Subject")
     summary = {m[1]: row for subject, row in rows.items()
                if (m := re.fullmatch(r"Required (?:by the dictionary )?on (\w+)", subject))}
     assert set(summary) == {"D", "F", "G", "H"}
@@ -1070,7 +1360,7 @@ def test_order_without_account_is_booked_to_the_default_account(doc: Doc,
 
 def test_instruments_table_matches_exchange_toml(doc: Doc) -> None:
     cfg = load_exchange_config(REPO / "exchange.toml")
-    table = doc.table("9. Instruments and limits").column("Symbol")
+    table = doc.table("9.2 Shipped instruments").column("Symbol")
     assert set(table) == set(cfg.instruments)
     for symbol, inst in cfg.instruments.items():
         row = table[symbol]
@@ -1078,4 +1368,235 @@ def test_instruments_table_matches_exchange_toml(doc: Doc) -> None:
         assert int(row["Lot size"]) == inst.lot_size
         assert parse_price(row["Reference price"].encode()) == inst.reference_price
         assert int(row["Max order qty"]) == inst.max_order_qty
-        assert int(row["Price band %"]) == inst.price_band_pct
+        assert int(row["Price collar %"]) == inst.price_band_pct
+        assert int(row["Fat finger %"]) == inst.fat_finger_pct
+        assert row["Sector"] == inst.sector
+
+
+def test_instrument_limit_defaults_are_the_documented_ones(doc: Doc, tmp_path: Path) -> None:
+    path = tmp_path / "exchange.toml"
+    path.write_text('[[instruments]]\nsymbol = "X"\ntick_size = "0.01"\n'
+                    'reference_price = "1.00"\n')
+    cfg = load_exchange_config(path)
+    inst = cfg.instruments["X"]
+    actual = {"max_order_qty": inst.max_order_qty, "price_band_pct": inst.price_band_pct,
+              "fat_finger_pct": inst.fat_finger_pct,
+              "market_protection_pct": cfg.market_protection_pct}
+    rows = doc.table("9.1 Instrument limits").rows
+    documented = {backticked(row["exchange.toml key"])[0]: int(row["Default"]) for row in rows}
+    assert documented == actual
+
+
+# -- pre-trade risk, settlement, throttle, kill switch, positions ---------------------------
+
+
+def shipped_accounts(cfg: ExchangeConfig) -> dict[str, str]:
+    """account -> its firm, for every account of a firm."""
+    return {a: f.name for f in cfg.firms.values() for a in f.accounts}
+
+
+def test_cash_and_positions_table_matches_exchange_toml(doc: Doc) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    table = doc.table("8.1 Cash and positions").column("Account")
+    accounts = shipped_accounts(cfg)
+    assert set(table) == set(accounts)
+    for account, firm in accounts.items():
+        row = table[account]
+        settings = cfg.accounts.get(account)
+        assert row["Firm"] == firm
+        assert parse_price(row["Cash"].encode()) == (settings.cash if settings else 0)
+        held = {} if row["Positions"] == "none" else {
+            symbol: int(qty) for symbol, qty in (p.split() for p in row["Positions"].split(", "))}
+        assert held == (settings.positions if settings else {}), account
+
+
+def limit_value(key: str, cell: str) -> object:
+    """A cell of the limits table as the risk engine holds it."""
+    kind = LIMIT_KEYS[key]
+    if kind == "bool":
+        assert cell in ("yes", "no"), (key, cell)
+        return cell == "yes"
+    if cell == "no limit":
+        assert kind in ("count", "money"), key
+        return NO_LIMIT
+    if kind == "money":
+        return parse_price(cell.encode())
+    return int(cell)
+
+
+def limits_table(doc: Doc) -> dict[str, dict[str, str]]:
+    """limit key -> account -> cell."""
+    table = doc.table("8.2 Limits in force")
+    out = {}
+    for row in table.rows:
+        (key,) = backticked(row["Limit"])
+        out[key] = {a: cell for a, cell in row.items() if a not in ("Limit", "Meaning")}
+    return out
+
+
+def test_limits_table_is_what_the_risk_checks_apply(doc: Doc) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    risk = RC.RiskEngine(cfg.risk_config())
+    table = limits_table(doc)
+    assert set(table) == set(LIMIT_KEYS)
+    for key, cells in table.items():
+        assert set(cells) == set(shipped_accounts(cfg)), key
+        for account, cell in cells.items():
+            assert limit_value(key, cell) == getattr(risk.limits(account), key), (key, account)
+
+
+def test_readme_lists_every_limit_with_its_default() -> None:
+    table = Doc(README.read_text()).table("Risk limits").column("key")
+    assert {backticked(k)[0] for k in table} == set(LIMIT_KEYS)
+    for cell, row in table.items():
+        (key,) = backticked(cell)
+        (default,) = backticked(row["default"])
+        if default == UNLIMITED:
+            value: object = NO_LIMIT
+        elif LIMIT_KEYS[key] == "bool":
+            value = {"true": True, "false": False}[default]
+        elif LIMIT_KEYS[key] == "money":
+            value = parse_price(default.strip('"').encode())
+        else:
+            value = int(default)
+        assert value == getattr(DEFAULT_LIMITS, key), key
+        assert getattr(Limits(), key) is None  # absent everywhere: the default applies
+
+
+def test_commission_on_fills_is_the_fee_of_the_account(corpus: Corpus) -> None:
+    risk = corpus.venue.exchange.risk
+    fills = [r for r in corpus.reports if r.exec_type == "F"]
+    charged = 0
+    for r in fills:
+        fee = r.last_px * r.last_qty * risk.limits(r.account).fee_bps // 10_000
+        assert r.commission == fee, (r.account, r.exec_id)
+        charged += fee > 0
+    assert charged
+
+
+def test_a_fill_settles_at_once_with_the_documented_fees(doc: Doc, venue: Venue) -> None:
+    fees = {account: int(cell) for account, cell in limits_table(doc)["fee_bps"].items()}
+    risk = venue.exchange.risk
+    before = {a: risk.account(a) for a in ("BRK1-MAIN", "BRK2-MAIN")}
+    venue.send("BRK2", "D", *new_order("s1", side=2, qty=10, price="190"))
+    venue.send("BRK1", "D", *new_order("b1", qty=10, price="190"))
+    notional = parse_price(b"190") * 10
+    for comp_id, account, sign in (("BRK1", "BRK1-MAIN", 1), ("BRK2", "BRK2-MAIN", -1)):
+        fee = notional * fees[account] // 10_000
+        after = risk.account(account)
+        assert after.cash == before[account].cash - sign * notional - fee, account
+        assert after.positions["AAPL"] == before[account].positions["AAPL"] + sign * 10
+        (fill,) = [m for cid, m in venue.received if cid == comp_id and m.msg_type == "8"
+                   and m.get(150) in ("F", "1", "2")]
+        if fee:
+            assert (parse_price(fill.get(12).encode()), fill.get(13)) == (fee, "3")
+        else:
+            assert 12 not in fill and 13 not in fill
+    assert any(fees.values())
+
+
+def test_end_of_day_restarts_the_orders_per_day_count(doc: Doc, venue: Venue) -> None:
+    assert "orders per day start again from 0" in doc.text("10. Pre-trade risk")
+
+    def status(cl_ord_id: str) -> str:
+        out = venue.send(RISK_SESSION, "D", *new_order(cl_ord_id, symbol="INTC", qty=1,
+                                                       price="21", extra=[(1, "R-DAY")]))
+        return reports_of(out)[0].get(39)
+
+    assert (status("d1"), status("d2")) == ("0", "8")
+    venue.end_of_day()
+    assert status("d3") == "0"
+
+
+THROTTLE = "10.2 Message throttle"
+
+
+def test_throttle_is_as_documented(doc: Doc, corpus: Corpus) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    text = doc.text(THROTTLE)
+    limit = int(re.search(r"shipped: (\d+)", text)[1])
+    assert limit == cfg.max_messages_per_second
+    assert int(re.search(r"default (\d+)", text)[1]) == ExchangeConfig().max_messages_per_second
+    mine = [m for cid, m in corpus.received if cid == RISK_SESSION and m.get(43) != "Y"]
+    answered = [m for m in mine if m.msg_type == "8" and m.get(11) == "burst"]
+    (reject,) = [m for m in mine if m.msg_type == "j"]
+    assert len(answered) == limit
+    assert (reject.get(380), reject.get(372), reject.get(379)) == ("0", "H", "burst")
+    assert f"more than {limit} messages" in reject.get(58)
+    assert not corpus.venue.drivers[RISK_SESSION].disconnected
+
+
+KILL = "10.3 Kill switch"
+
+
+def test_kill_switch_cancels_and_refuses_as_documented(doc: Doc, corpus: Corpus) -> None:
+    text = doc.text(KILL)
+    assert f"`{SHIPPED['BRK1'].session_id}`" in text  # how a session is named
+    p = kill_cancel_pattern(doc)
+    session = corpus.venue.drivers[RISK_SESSION].session.session_id
+    cancels = {r.cl_ord_id: r for r in corpus.reports if r.exec_type == "4" and p.fullmatch(r.text)}
+    assert cancels["k3"].text == "cancelled by the kill switch of account R-QTY"
+    assert cancels["k2"].text == f"cancelled by the kill switch of session {session}"
+    assert cancels["k6"].text == f"cancelled by the kill switch of firm {RISK_FIRM}"
+    assert all(not r.orig_cl_ord_id for r in cancels.values())
+    # Lifted: orders are accepted again (k6 was, until the firm's switch cancelled it).
+    k6 = [r.exec_type for r in corpus.reports if r.cl_ord_id == "k6"]
+    assert k6 == ["0", "4"]
+
+
+def test_position_request_results_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
+    rows = doc.table("RequestForPositionsAck results").rows
+    documented = [(row["PosReqResult"], row["PosReqStatus"], pattern(backticked(row["Text"])[0]))
+                  for row in rows]
+    acks = [m for m in corpus.messages("FIX.4.4", "AO") if m.get(43) != "Y"]
+    sent = {(m.get(728), m.get(729), m.get(58)) for m in acks}
+    for result, status, text in sent:
+        assert any((r, s) == (result, status) and p.fullmatch(text)
+                   for r, s, p in documented), (result, status, text)
+    for r, s, p in documented:
+        assert any((r, s) == (result, status) and p.fullmatch(text)
+                   for result, status, text in sent), (r, s, p.pattern)
+    reports = [m for m in corpus.messages("FIX.4.4", "AP") if m.get(43) != "Y"]
+    for m in acks:
+        assert int(m.get(727)) == sum(ap.get(721) == m.get(721) for ap in reports), m
+
+
+def test_fixed_values_of_position_messages_are_the_ones_sent(doc: Doc, corpus: Corpus) -> None:
+    for msg_type in ("AO", "AP"):
+        sent = corpus.messages("FIX.4.4", msg_type)
+        assert sent, msg_type
+        for tag, row in doc.message(msg_type, "outbound").by_tag().items():
+            fixed = re.match(r"always `([^`]+)`", row["Values and format"])
+            if fixed:
+                assert {m.get(tag) for m in sent} == {fixed[1]}, (msg_type, tag)
+
+
+def signed_price(text: str) -> int:
+    return -parse_price(text[1:].encode()) if text.startswith("-") else parse_price(text.encode())
+
+
+def test_position_reports_value_the_position_at_the_mark(corpus: Corpus) -> None:
+    cfg = load_exchange_config(REPO / "exchange.toml")
+    risk = corpus.venue.exchange.risk
+    reports = corpus.messages("FIX.4.4", "AP")
+    assert reports
+    for m in reports:
+        long, short = int(m.get(704)), int(m.get(705))
+        assert min(long, short) == 0
+        mark = parse_price(m.get(730).encode())
+        assert mark == risk.mark(m.get(55))
+        assert signed_price(m.get(708)) == (long - short) * mark
+        assert parse_price(m.get(734).encode()) == cfg.instruments[m.get(55)].reference_price
+
+
+def test_position_reports_show_the_documented_starting_balances(doc: Doc, venue: Venue) -> None:
+    row = doc.table("8.1 Cash and positions").column("Account")["BRK1-MAIN"]
+    held = {symbol: int(qty) for symbol, qty in (p.split() for p in row["Positions"].split(", "))}
+    out = venue.send("BRK1", "AN", *position_request("P1", "BRK1-MAIN"))
+    (ack,) = reports_of(out, "AO")
+    reports = reports_of(out, "AP")
+    assert int(ack.get(727)) == len(reports)
+    assert {m.get(55): int(m.get(704)) - int(m.get(705)) for m in reports} == held
+    cash = re.match(r"cash (\S+), reserved 0, buying power (\S+)$", ack.get(58))
+    assert cash and parse_price(cash[1].encode()) == parse_price(row["Cash"].encode())
+    assert cash[1] == cash[2]
