@@ -217,6 +217,14 @@ def _get(table: dict, key: str, kind: type | tuple[type, ...], where: str,
     return value
 
 
+def _percent(table: dict, key: str, where: str, default: int) -> int:
+    """A whole percentage 0..100 (0 turns the protection it sets off, see README)."""
+    value = int(_get(table, key, int, where, default))  # type: ignore[arg-type]
+    if not 0 <= value <= 100:
+        raise ExchangeConfigError(f"{where}: {key} is a percentage: 0..100, got {value}")
+    return value
+
+
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
@@ -253,7 +261,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: end_of_day must be HH:MM:SS (UTC): {e}") from e
     cfg.journal_path = str(_get(ex, "journal", str, where, cfg.journal_path))
     cfg.fsync = bool(_get(ex, "fsync", bool, where, True))
-    cfg.market_protection_pct = int(_get(ex, "market_protection_pct", int, where, 5))  # type: ignore[arg-type]
+    cfg.market_protection_pct = _percent(ex, "market_protection_pct", where, 5)
     cfg.max_messages_per_second = int(_get(ex, "max_messages_per_second", int, where, 1000))  # type: ignore[arg-type]
     if cfg.max_messages_per_second <= 0:
         raise ExchangeConfigError(f"{where}: max_messages_per_second must be positive")
@@ -262,10 +270,10 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.risk_defaults = parse_limits(risk, f"{path}: [risk]")
     for i, inst in enumerate(data.get("instruments", [])):
         where = f"{path}: instruments[{i}]"
-        _check_keys(inst, {"symbol", "tick_size", "lot_size", "reference_price", "sector",
-                           "max_order_qty", "price_band_pct", "fat_finger_pct"}, where)
         symbol = str(_get(inst, "symbol", str, where))
         where = f"{path}: instrument {symbol}"
+        _check_keys(inst, {"symbol", "tick_size", "lot_size", "reference_price", "sector",
+                           "max_order_qty", "price_band_pct", "fat_finger_pct"}, where)
         tick = parse_price(_get(inst, "tick_size", (str, int), where), f"{where}: tick_size")
         ref = parse_price(_get(inst, "reference_price", (str, int), where),
                           f"{where}: reference_price")
@@ -276,18 +284,18 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: reference_price is not on the tick grid")
         if symbol in cfg.instruments:
             raise ExchangeConfigError(f"{where}: defined twice")
+        max_qty = int(_get(inst, "max_order_qty", int, where, 1_000_000))  # type: ignore[arg-type]
+        if max_qty <= 0:
+            raise ExchangeConfigError(f"{where}: max_order_qty must be positive")
         cfg.instruments[symbol] = InstrumentConfig(
-            symbol, tick, lot, ref, str(_get(inst, "sector", str, where, "")),
-            int(_get(inst, "max_order_qty", int, where, 1_000_000)),  # type: ignore[arg-type]
-            int(_get(inst, "price_band_pct", int, where, 10)),  # type: ignore[arg-type]
-            int(_get(inst, "fat_finger_pct", int, where, 5)),  # type: ignore[arg-type]
-        )
+            symbol, tick, lot, ref, str(_get(inst, "sector", str, where, "")), max_qty,
+            _percent(inst, "price_band_pct", where, 10), _percent(inst, "fat_finger_pct", where, 5))
     for i, firm in enumerate(data.get("firms", [])):
         where = f"{path}: firms[{i}]"
-        _check_keys(firm, {"name", "accounts", "default_account", "comp_ids",
-                           "self_trade_prevention", *LIMIT_KEYS}, where)
         name = str(_get(firm, "name", str, where))
         where = f"{path}: firm {name}"
+        _check_keys(firm, {"name", "accounts", "default_account", "comp_ids",
+                           "self_trade_prevention", *LIMIT_KEYS}, where)
         accounts = tuple(str(a) for a in _get(firm, "accounts", list, where))  # type: ignore[union-attr]
         if not accounts:
             raise ExchangeConfigError(f"{where}: accounts is empty")
@@ -314,10 +322,10 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
                 owners[name] = firm.name
     for i, acc in enumerate(data.get("accounts", [])):
         where = f"{path}: accounts[{i}]"
-        _check_keys(acc, {"name", "cash", "positions", "self_trade_prevention", *LIMIT_KEYS},
-                    where)
         name = str(_get(acc, "name", str, where))
         where = f"{path}: account {name}"
+        _check_keys(acc, {"name", "cash", "positions", "self_trade_prevention", *LIMIT_KEYS},
+                    where)
         if cfg.firm_of_account(name) is None:
             raise ExchangeConfigError(f"{where}: not an account of any firm (list it in a "
                                       "firm's accounts)")

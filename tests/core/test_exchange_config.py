@@ -149,7 +149,7 @@ def test_fsync_false_is_read(tmp_path: Path) -> None:
 
 def test_unknown_instrument_key_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited('sector = "Energy"', 'sector = "Energy"\ncolour = "red"'))
-    assert "instruments[4]" in message and "colour" in message
+    assert "instrument XOM" in message and "colour" in message
 
 
 def test_unknown_exchange_key_is_refused(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_unknown_section_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_firm_key_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited('name = "BROKER2"', 'name = "BROKER2"\nlimit = 5'))
-    assert "firms[1]" in message and "limit" in message
+    assert "firm BROKER2" in message and "limit" in message
 
 
 def test_wrong_type_of_lot_size_is_refused(tmp_path: Path) -> None:
@@ -264,3 +264,92 @@ def test_duplicate_dropcopy_comp_id_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, SHIPPED + '\n[[dropcopy]]\ncomp_id = "DC1"\n'
                                            'firms = ["BROKER1"]\n')
     assert "DC1" in message
+
+
+@pytest.mark.parametrize("key", ["price_band_pct", "fat_finger_pct"])
+@pytest.mark.parametrize("value", [-1, 101])
+def test_instrument_percentage_outside_0_to_100_is_refused(tmp_path: Path, key: str,
+                                                           value: int) -> None:
+    message = error_of(tmp_path, edited('price_band_pct = 10\n', f'{key} = {value}\n'))
+    assert "AAPL" in message and key in message and "0..100" in message
+
+
+def test_market_protection_outside_0_to_100_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("market_protection_pct = 5", "market_protection_pct = -5"))
+    assert "market_protection_pct" in message and "0..100" in message
+
+
+def test_instrument_max_order_qty_must_be_positive(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("max_order_qty = 100000", "max_order_qty = 0"))
+    assert "max_order_qty must be positive" in message
+
+
+# -- risk: [risk], firm and account limits, starting balances ------------------------------
+
+
+def test_shipped_accounts_start_with_their_configured_cash_and_positions() -> None:
+    risk = load_exchange_config(SHIPPED_EXCHANGE_TOML).risk_config()
+    main = risk.accounts["BRK1-MAIN"]
+    assert (main.cash, main.positions["AAPL"]) == (50_000_000_0000, 100_000)
+
+
+def test_account_without_a_table_starts_with_no_cash_and_no_positions(tmp_path: Path) -> None:
+    text = edited('accounts = ["BRK2-MAIN"]', 'accounts = ["BRK2-MAIN", "BRK2-NEW"]')
+    new = load_exchange_config(write(tmp_path, text)).risk_config().accounts["BRK2-NEW"]
+    assert (new.cash, new.positions) == (0, {})
+
+
+def test_limits_resolve_account_then_firm_then_risk_table(tmp_path: Path) -> None:
+    text = edited("[risk]\n", "[risk]\nmax_order_qty = 7\nmax_short = 8\nfee_bps = 2\n")
+    text = text.replace('name = "BROKER2"\n', 'name = "BROKER2"\nmax_order_qty = 70\n', 1)
+    text = text.replace('name = "BRK2-MAIN"\n', 'name = "BRK2-MAIN"\nmax_short = 800\n', 1)
+    from risk.checks import RiskEngine
+    risk = RiskEngine(load_exchange_config(write(tmp_path, text)).risk_config())
+    brk2, brk1 = risk.limits("BRK2-MAIN"), risk.limits("BRK1-MAIN")
+    assert (brk2.max_order_qty, brk2.max_short, brk2.fee_bps) == (70, 800, 1)  # BROKER2: 1
+    assert (brk1.max_order_qty, brk1.max_short, brk1.fee_bps) == (7, 8, 2)
+
+
+def test_unlimited_overrides_an_inherited_limit(tmp_path: Path) -> None:
+    from risk.config import NO_LIMIT
+    text = edited('name = "BRK1-MAIN"\n', 'name = "BRK1-MAIN"\nmax_open_orders = "unlimited"\n')
+    from risk.checks import RiskEngine
+    risk = RiskEngine(load_exchange_config(write(tmp_path, text)).risk_config())
+    assert (risk.limits("BRK1-MAIN").max_open_orders,
+            risk.limits("BRK2-MAIN").max_open_orders) == (NO_LIMIT, 10_000)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('max_order_value = 5.5', "max_order_value must be a decimal string"),
+    ('max_order_value = "1.00001"', "more than 4 decimals"),
+    ('max_long = -1', "max_long must be a whole number >= 0"),
+    ('max_long = "lots"', "max_long must be a whole number >= 0"),
+    ('margin_pct = 150', "margin_pct is a percentage"),
+    ('allow_short = "yes"', "allow_short must be true or false"),
+    ('max_orders = 5', "unknown key 'max_orders'"),
+])
+def test_bad_limit_value_names_the_key(tmp_path: Path, line: str, expected: str) -> None:
+    message = error_of(tmp_path, edited('name = "BRK1-MAIN"\n', f'name = "BRK1-MAIN"\n{line}\n'))
+    assert expected in message and "BRK1-MAIN" in message
+
+
+def test_account_table_for_an_account_of_no_firm_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('name = "BRK1-MAIN"\ncash', 'name = "NOBODY"\ncash'))
+    assert "NOBODY" in message and "not an account of any firm" in message
+
+
+def test_position_in_an_unknown_instrument_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("positions = { AAPL = 100000,",
+                                        "positions = { NOPE = 1, AAPL = 100000,"))
+    assert "unknown instrument 'NOPE'" in message
+
+
+def test_cash_as_a_float_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited('cash = "50000000.00"', "cash = 50000000.0"))
+    assert "cash" in message
+
+
+def test_max_messages_per_second_must_be_positive(tmp_path: Path) -> None:
+    message = error_of(tmp_path, edited("max_messages_per_second = 1000",
+                                        "max_messages_per_second = 0"))
+    assert "max_messages_per_second must be positive" in message
