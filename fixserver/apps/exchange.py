@@ -238,7 +238,8 @@ class ExchangeApplication:
         handler = self.HANDLERS[msg.msg_type]
         if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
             raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
-                                 "messages in one second on this session", msg.get(11))
+                                 "messages in one second on this session",
+                                 msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
         if msg.msg_type == b"AN":
             self._positions(session, msg)
             return
