@@ -206,6 +206,14 @@ class Engine:
     def best_ask(self, symbol: str) -> tuple[int, int] | None:
         return self.books[symbol].best_ask()
 
+    def touch(self, symbol: str) -> tuple[int | None, int | None]:
+        """(best bid price, best ask price), None for an empty side: the risk checks'
+        read of the touch on every order, in one call and without (price, qty) pairs."""
+        book = self.books[symbol]
+        bid, ask = book.bids.best, book.asks.best
+        return (bid.price if bid is not None else None,
+                ask.price if ask is not None else None)
+
     def depth(self, symbol: str, side: int, n: int | None = None) -> list[tuple[int, int, int]]:
         """(price, displayed qty, order count) per level, best first."""
         return self.books[symbol].side(side).depth(n)

@@ -18,15 +18,31 @@ plus the market protection band. The reservation follows the order's leaves
 quantity (fills, Restated) and price (Replaced) and goes when it ends (Cancelled,
 Expired, or fully filled). ``buying_power = cash - reserved``.
 
-All integers; no I/O, no clock. ``state()`` / ``from_state()`` give plain data.
+Exposure totals, for the concentration and sector checks of ``risk.checks``: for
+each account whose limits have either (``tracks_exposure``), an ``Exposure``
+holds its exposure units per symbol, max(position + open buys, open sells -
+position, 0), nonzero ones only, and their values, units x mark (the last trade
+price, else the reference price: ``mark``): in total (``gross``) and per sector.
+They change with every event that changes a position or open leaves, by the
+difference of one (account, symbol) only, so a check costs O(1), not O(symbols
+held). A trade that moves a symbol's price leaves its holders valued at the old
+mark (``moved``: one symbol at most) until a trade moves another symbol's price:
+then they are revalued, once however many levels a sweep went through, and in
+the event processing of the order that trades, not in the check of the next
+one. A check adds the drift of ``moved`` for its own account (O(1)); the
+totals are exact with it. The totals are derived data: not in ``state()``,
+rebuilt by ``load_state``.
+
+All integers; no I/O, no clock. ``state()`` / ``load_state()`` give plain data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .config import BPS, Limits
+from .config import BPS, NO_LIMIT, Limits
 
 # matching.events kinds and matching.constants values (kept here as ints so that
 # this module does not depend on the matching package's internals).
@@ -50,6 +66,11 @@ class Settlement(NamedTuple):
     seller_fee: int
 
 
+# Settlement(...) runs the NamedTuple's Python-level __new__; this builds the same
+# object without that frame (one per trade, on the hottest path of on_event).
+_new_tuple = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class AccountView:
     """What a query returns: balances of one account."""
@@ -70,11 +91,40 @@ def reservation(rp: int, leaves: int, limits: Limits) -> int:
     return -(-value * limits.margin_pct // 100) + value * limits.fee_bps // BPS  # type: ignore[operator]
 
 
+def tracks_exposure(limits: Limits) -> bool:
+    """Whether the concentration or sector check applies to an account with
+    ``limits`` (resolved): only those accounts pay for exposure totals."""
+    return (limits.max_concentration_pct < 100  # type: ignore[operator]
+            or limits.sector_limit != NO_LIMIT)
+
+
+# Fields of an exposure cell: [units, the Exposure it belongs to, the symbol's
+# sector]. A list, updated in place, shared by Exposure.held and Ledger.holders.
+H_UNITS, H_EXPOSURE, H_SECTOR = range(3)
+
+
+class Exposure:
+    """Exposure totals of one account (see the module docstring); limits it serves."""
+
+    __slots__ = ("held", "gross", "sectors", "max_pct", "floor", "sector_limit")
+
+    def __init__(self, limits: Limits) -> None:
+        self.held: dict[str, list[Any]] = {}    # symbol -> cell (units nonzero)
+        self.gross = 0                          # sum of units x valued mark
+        self.sectors: dict[str, int] = {}       # sector -> sum of units x valued mark
+        self.max_pct: int = limits.max_concentration_pct  # type: ignore[assignment]
+        self.floor: int = limits.concentration_floor      # type: ignore[assignment]
+        self.sector_limit: int = limits.sector_limit      # type: ignore[assignment]
+
+
 class Ledger:
     """Balances, positions and open orders of every account."""
 
-    def __init__(self, accounts: dict[str, tuple[str, int, dict[str, int], Limits]]) -> None:
-        """``accounts``: name -> (firm, starting cash, starting positions, resolved limits)."""
+    def __init__(self, accounts: dict[str, tuple[str, int, dict[str, int], Limits]],
+                 instruments: Mapping[str, tuple[int, str]] | None = None) -> None:
+        """``accounts``: name -> (firm, starting cash, starting positions, resolved limits);
+        ``instruments``: symbol -> (reference price, sector), for the exposure totals
+        (a symbol not given has mark 0 before its first trade, and sector "")."""
         self.firm: dict[str, str] = {}
         self.limits: dict[str, Limits] = {}
         self.cash: dict[str, int] = {}
@@ -91,6 +141,19 @@ class Ledger:
         # The reserve price decided by the pre-trade check for the command being
         # processed: (command, price); used by the Accepted event of that command.
         self.pending: tuple[tuple, int] | None = None
+        # account -> (margin_pct, fee_bps, Exposure or None): read once, as the
+        # settlement path would otherwise read them from Limits on every fill.
+        self.terms: dict[str, tuple[int, int, Exposure | None]] = {}
+        self.reference: dict[str, int] = {}                # symbol -> reference price
+        self.sector: dict[str, str] = {}                   # symbol -> sector
+        for symbol, (reference_price, sector) in (instruments or {}).items():
+            self.reference[symbol] = reference_price
+            self.sector[symbol] = sector
+        # symbol -> account -> cell, of the accounts with exposure in the symbol; the
+        # mark their values are taken at; the symbol whose mark moved since, if any.
+        self.holders: dict[str, dict[str, list[Any]]] = {}
+        self.valued_at: dict[str, int] = {}
+        self.moved: str | None = None
         for name, (firm, cash, positions, limits) in accounts.items():
             self.firm[name] = firm
             self.limits[name] = limits
@@ -101,6 +164,10 @@ class Ledger:
             self.open_sells[name] = {}
             self.open_count[name] = 0
             self.orders_today[name] = 0
+            exposure = Exposure(limits) if tracks_exposure(limits) else None
+            self.terms[name] = (limits.margin_pct, limits.fee_bps,  # type: ignore[assignment]
+                                exposure)
+        self._rebuild_exposure()
 
     # ---------------------------------------------------------------- queries
 
@@ -110,10 +177,41 @@ class Ledger:
                            dict(self.positions[name]), self.open_count[name],
                            self.orders_today[name])
 
+    def mark(self, symbol: str) -> int:
+        """Last trade price, else the reference price, else 0."""
+        last = self.last_price.get(symbol)
+        if last is not None:
+            return last
+        return self.reference.get(symbol, 0)
+
+    def exposure(self, account: str) -> tuple[int, dict[str, int], dict[str, int]]:
+        """(gross exposure value, sector -> value, symbol -> units) of an account that
+        tracks exposure (KeyError for others), at the current marks; zeros left out."""
+        exposure = self.terms[account][2]
+        if exposure is None:
+            raise KeyError(f"account {account!r} does not track exposure")
+        drift, drift_sector = self.drift(exposure)
+        sectors = dict(exposure.sectors)
+        if drift:
+            sectors[drift_sector] += drift
+        return (exposure.gross + drift, {k: v for k, v in sectors.items() if v},
+                {s: cell[H_UNITS] for s, cell in exposure.held.items()})
+
     def new_day(self) -> None:
         """Start a new trading day: the orders-per-day counters restart at 0."""
         for name in self.orders_today:
             self.orders_today[name] = 0
+
+    # ---------------------------------------------------------------- instruments
+
+    def set_instrument(self, symbol: str, reference_price: int, sector: str) -> None:
+        """Reference price and sector of ``symbol`` (one added at run time, or changed)."""
+        self.reference[symbol] = reference_price
+        self.sector[symbol] = sector
+        if self.holders.get(symbol):
+            # Rare (an instrument is normally added before anyone holds it): the
+            # simple way to move its values to the new mark and sector.
+            self._rebuild_exposure()
 
     # ---------------------------------------------------------------- events
 
@@ -149,82 +247,240 @@ class Ledger:
         return None
 
     def _accepted(self, event: tuple, fallback_rp: int) -> None:
-        _, _, oid, cmd = event
+        cmd = event[3]
         account = cmd[9]
-        if account not in self.cash:
+        terms = self.terms.get(account)
+        if terms is None:
             return   # not a risk-managed account (the check refuses those)
-        side, ord_type = cmd[2], cmd[5]
         pending = self.pending
         if pending is not None and pending[0] is cmd:
             rp = pending[1]
-        elif ord_type in (2, 4):
+        elif cmd[5] == 2 or cmd[5] == 4:     # LIMIT, STOP_LIMIT: the limit price
             rp = cmd[4]
         else:
             rp = fallback_rp
         self.pending = None
-        rec = [account, cmd[1], side, rp, 0, 0]
-        self.orders[oid] = rec
+        # _set_leaves(rec, qty) of a record with no leaves yet, inlined (every order
+        # comes this way): its open leaves, reservation and exposure.
+        _, symbol, side, qty = cmd[:4]
+        margin, fee, exposure = terms
+        if side == BUY:
+            value = rp * qty
+            reserved = -(-value * margin // 100) + value * fee // BPS
+            self.reserved[account] += reserved
+            book = self.open_buys[account]
+        else:
+            reserved = 0
+            book = self.open_sells[account]
+        self.orders[event[2]] = [account, symbol, side, rp, qty, reserved]
         self.open_count[account] += 1
         self.orders_today[account] += 1
-        self._set_leaves(rec, cmd[3])
-
-    def _set_leaves(self, rec: list[Any], leaves: int) -> None:
-        account, symbol, side = rec[O_ACCOUNT], rec[O_SYMBOL], rec[O_SIDE]
-        book = self.open_buys[account] if side == BUY else self.open_sells[account]
-        total = book.get(symbol, 0) + leaves - rec[O_LEAVES]
+        total = book.get(symbol, 0) + qty
         if total:
             book[symbol] = total
         else:
             book.pop(symbol, None)
-        rec[O_LEAVES] = leaves
+        if exposure is not None:
+            held = self.positions[account].get(symbol, 0)
+            if side == BUY:
+                self._expose(exposure, account, symbol, held, total,
+                             self.open_sells[account].get(symbol, 0))
+            else:
+                self._expose(exposure, account, symbol, held,
+                             self.open_buys[account].get(symbol, 0), total)
+
+    def _set_leaves(self, rec: list[Any], leaves: int) -> None:
+        account, symbol, side, rp, old, reserved = rec
+        margin, fee, exposure = self.terms[account]
         if side == BUY:
-            new = reservation(rec[O_RP], leaves, self.limits[account]) if leaves else 0
-            self.reserved[account] += new - rec[O_RESERVED]
-            rec[O_RESERVED] = new
+            book = self.open_buys[account]
+            # reservation(rp, leaves, limits), with the account's terms at hand
+            value = rp * leaves
+            new = -(-value * margin // 100) + value * fee // BPS
+            if new != reserved:
+                self.reserved[account] += new - reserved
+                rec[O_RESERVED] = new
+        else:
+            book = self.open_sells[account]
+        if leaves != old:
+            total = book.get(symbol, 0) + leaves - old
+            if total:
+                book[symbol] = total
+            else:
+                book.pop(symbol, None)
+            rec[O_LEAVES] = leaves
+            if exposure is not None:
+                held = self.positions[account].get(symbol, 0)
+                if side == BUY:
+                    self._expose(exposure, account, symbol, held, total,
+                                 self.open_sells[account].get(symbol, 0))
+                else:
+                    self._expose(exposure, account, symbol, held,
+                                 self.open_buys[account].get(symbol, 0), total)
 
     def _trade(self, event: tuple) -> Settlement | None:
         (_, symbol, trade_id, price, qty, a_side, a_oid, _, a_leaves, _,
          r_oid, _, r_leaves, _, auction) = event
-        self.last_price[symbol] = price
+        last = self.last_price
+        if last.get(symbol) != price:
+            last[symbol] = price
+            moved = self.moved
+            if moved != symbol:
+                if moved is not None:
+                    self._revalue(moved)
+                # Its holders stay valued at the old mark until another symbol
+                # moves (or revalue()): once for all the levels of a sweep.
+                self.moved = symbol if self.holders.get(symbol) else None
         if auction or a_side == BUY:
             buy_oid, buy_leaves, sell_oid, sell_leaves = a_oid, a_leaves, r_oid, r_leaves
         else:
             buy_oid, buy_leaves, sell_oid, sell_leaves = r_oid, r_leaves, a_oid, a_leaves
-        buy, sell = self.orders.get(buy_oid), self.orders.get(sell_oid)
+        orders = self.orders
+        buy, sell = orders.get(buy_oid), orders.get(sell_oid)
+        if buy is None and sell is None:
+            return None
         notional = price * qty
         buyer = seller = ""
         buyer_fee = seller_fee = 0
         if buy is not None:
             buyer = buy[O_ACCOUNT]
-            buyer_fee = notional * self.limits[buyer].fee_bps // BPS  # type: ignore[operator]
-            self.cash[buyer] -= notional + buyer_fee
-            self._move(buyer, symbol, qty)
-            self._fill(buy_oid, buy, buy_leaves)
+            buyer_fee = self._fill(buy_oid, buy, qty, buy_leaves, notional)
         if sell is not None:
             seller = sell[O_ACCOUNT]
-            seller_fee = notional * self.limits[seller].fee_bps // BPS  # type: ignore[operator]
-            self.cash[seller] += notional - seller_fee
-            self._move(seller, symbol, -qty)
-            self._fill(sell_oid, sell, sell_leaves)
-        if buy is None and sell is None:
-            return None
+            seller_fee = self._fill(sell_oid, sell, -qty, sell_leaves, notional)
         self.fees_collected += buyer_fee + seller_fee
         self.settled += 1
-        return Settlement(trade_id, symbol, price, qty, buyer, seller, buyer_fee, seller_fee)
+        return _new_tuple(Settlement, (trade_id, symbol, price, qty, buyer, seller,
+                                       buyer_fee, seller_fee))
 
-    def _move(self, account: str, symbol: str, qty: int) -> None:
+    def _fill(self, oid: int, rec: list[Any], moved: int, leaves: int, notional: int) -> int:
+        """One side of a trade, returns its fee: cash pays or gets ``notional`` and
+        the fee, the position moves by ``moved``, the order's leaves become ``leaves``
+        (its reservation with them), and it goes when done. The work of _set_leaves
+        and a position update, with one exposure update."""
+        account, symbol, side, rp, old, reserved = rec
+        margin, fee, exposure = self.terms[account]
+        paid = notional * fee // BPS
+        if side == BUY:
+            self.cash[account] -= notional + paid
+        else:
+            self.cash[account] += notional - paid
         positions = self.positions[account]
-        total = positions.get(symbol, 0) + qty
-        if total:
-            positions[symbol] = total
+        held = positions.get(symbol, 0) + moved
+        if held:
+            positions[symbol] = held
         else:
             positions.pop(symbol, None)
-
-    def _fill(self, oid: int, rec: list[Any], leaves: int) -> None:
-        self._set_leaves(rec, leaves)
+        if side == BUY:
+            book = self.open_buys[account]
+            value = rp * leaves
+            new = -(-value * margin // 100) + value * fee // BPS
+            if new != reserved:
+                self.reserved[account] += new - reserved
+                rec[O_RESERVED] = new
+        else:
+            book = self.open_sells[account]
+        if leaves != old:
+            total = book.get(symbol, 0) + leaves - old
+            if total:
+                book[symbol] = total
+            else:
+                book.pop(symbol, None)
+            rec[O_LEAVES] = leaves
+        else:
+            total = book.get(symbol, 0)
         if not leaves:
             del self.orders[oid]
-            self.open_count[rec[O_ACCOUNT]] -= 1
+            self.open_count[account] -= 1
+        if exposure is not None:
+            if side == BUY:
+                self._expose(exposure, account, symbol, held, total,
+                             self.open_sells[account].get(symbol, 0))
+            else:
+                self._expose(exposure, account, symbol, held,
+                             self.open_buys[account].get(symbol, 0), total)
+        return paid
+
+    # ---------------------------------------------------------------- exposure
+
+    def _expose(self, exposure: Exposure, account: str, symbol: str, held: int, buys: int,
+                sells: int) -> None:
+        """(account, symbol) now has position ``held``, open buys ``buys`` and open sells
+        ``sells`` (the caller has most of them at hand): its exposure units become
+        max(held + buys, sells - held, 0), and the totals move by the difference, at
+        the symbol's valued mark."""
+        units = held + buys
+        if sells - held > units:
+            units = sells - held
+        if units < 0:
+            units = 0
+        cell = exposure.held.get(symbol)
+        if cell is None:
+            if not units:
+                return
+            holders = self.holders.get(symbol)
+            if holders is None:
+                holders = self.holders[symbol] = {}
+            if not holders:
+                # Nobody holds a value at an older mark: value the symbol afresh.
+                self.valued_at[symbol] = self.mark(symbol)
+            sector = self.sector.get(symbol, "")
+            holders[account] = exposure.held[symbol] = [units, exposure, sector]
+            change = units * self.valued_at[symbol]
+            sectors = exposure.sectors
+            sectors[sector] = sectors.get(sector, 0) + change
+        else:
+            old = cell[H_UNITS]
+            if units == old:
+                return
+            if units:
+                cell[H_UNITS] = units
+            else:
+                del exposure.held[symbol], self.holders[symbol][account]
+            change = (units - old) * self.valued_at[symbol]
+            exposure.sectors[cell[H_SECTOR]] += change
+        exposure.gross += change
+
+    def revalue(self) -> None:
+        """Bring every exposure total to the current marks."""
+        if self.moved is not None:
+            self._revalue(self.moved)
+            self.moved = None
+
+    def drift(self, exposure: Exposure) -> tuple[int, str]:
+        """What revalue() would add to the totals of ``exposure``: (value, its sector)."""
+        moved = self.moved
+        if moved is not None:
+            cell = exposure.held.get(moved)
+            if cell is not None:
+                return cell[H_UNITS] * (self.mark(moved) - self.valued_at[moved]), cell[H_SECTOR]
+        return 0, ""
+
+    def _revalue(self, symbol: str) -> None:
+        """Revalue the holders of ``symbol`` at its current mark."""
+        holders = self.holders.get(symbol)
+        if not holders:
+            return
+        mark = self.mark(symbol)
+        delta = mark - self.valued_at[symbol]
+        if delta:
+            for units, exposure, sector in holders.values():
+                change = units * delta
+                exposure.gross += change
+                exposure.sectors[sector] += change
+        self.valued_at[symbol] = mark
+
+    def _rebuild_exposure(self) -> None:
+        """Exposure totals from scratch (at start, after load_state and set_instrument)."""
+        self.holders, self.valued_at, self.moved = {}, {}, None
+        for account, (_, _, exposure) in self.terms.items():
+            if exposure is not None:
+                exposure.held, exposure.sectors, exposure.gross = {}, {}, 0
+                positions = self.positions[account]
+                buys, sells = self.open_buys[account], self.open_sells[account]
+                for symbol in positions.keys() | buys.keys() | sells.keys():
+                    self._expose(exposure, account, symbol, positions.get(symbol, 0),
+                                 buys.get(symbol, 0), sells.get(symbol, 0))
 
     # ---------------------------------------------------------------- snapshot
 
@@ -250,3 +506,4 @@ class Ledger:
             setattr(self, name, value)
         self.orders = {int(oid): list(rec) for oid, rec in state["orders"].items()}
         self.pending = None
+        self._rebuild_exposure()     # derived from what was just loaded

@@ -54,7 +54,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from .accounts import BUY, O_RESERVED, O_RP, AccountView, Ledger, Settlement, reservation
+from .accounts import (
+    ACCEPTED,
+    BUY,
+    CANCELLED,
+    EXPIRED,
+    H_SECTOR,
+    H_UNITS,
+    O_RESERVED,
+    O_RP,
+    REPLACED,
+    RESTATED,
+    TRADE,
+    AccountView,
+    Exposure,
+    Ledger,
+    Settlement,
+)
 from .config import BPS, NO_LIMIT, InstrumentRisk, Limits, RiskConfig, resolve
 
 UNKNOWN_ACCOUNT: Final = "UNKNOWN_ACCOUNT"
@@ -85,16 +101,41 @@ ORD_REJ_REASON: Final[dict[str, int]] = {
 NEW_ORDER, REPLACE = 1, 3
 MARKET, LIMIT, STOP, STOP_LIMIT = 1, 2, 3, 4
 
+# The other events Ledger.on_event applies (besides Accepted and Trade).
+_LEDGER_EVENTS: Final = frozenset((CANCELLED, REPLACED, EXPIRED, RESTATED))
+
 Touch = Callable[[str], tuple[int | None, int | None]]
 Verdict = tuple[str, str] | None
+
+# What check() needs of an account's resolved limits, read once (limits do not
+# change after construction): one tuple unpack instead of a dozen attribute reads
+# per order, and flags that skip the position lookups when no limit needs them.
+# (firm, max_order_qty, max_order_value, max_orders_per_day, max_open_orders,
+#  max_long, max_short, allow_short, margin_pct, fee_bps, short_margin_pct,
+#  the ledger's Exposure of the account or None, a buy needs the position checks,
+#  a sell needs them)
+Rules = tuple[str, int, int, int, int, int, int, bool, int, int, int, Exposure | None,
+              bool, bool]
+
+
+def _rules(firm: str, limits: Limits, exposure: Exposure | None) -> Rules:
+    return (firm, limits.max_order_qty, limits.max_order_value,  # type: ignore[return-value]
+            limits.max_orders_per_day, limits.max_open_orders, limits.max_long,
+            limits.max_short, limits.allow_short, limits.margin_pct, limits.fee_bps,
+            limits.short_margin_pct, exposure,
+            limits.max_long != NO_LIMIT or exposure is not None,
+            not limits.allow_short or limits.max_short != NO_LIMIT or exposure is not None)
 
 
 def touch_of(engine: Any) -> Touch:
     """A touch reader over a matching Engine: symbol -> (best bid, best ask) prices."""
-    def touch(symbol: str) -> tuple[int | None, int | None]:
+    touch = getattr(engine, "touch", None)
+    if touch is not None:
+        return touch     # Engine.touch: the same prices, without the (price, qty) pairs
+    def touch_pairs(symbol: str) -> tuple[int | None, int | None]:
         bid, ask = engine.best_bid(symbol), engine.best_ask(symbol)
         return (bid[0] if bid else None, ask[0] if ask else None)
-    return touch
+    return touch_pairs
 
 
 def _no_touch(symbol: str) -> tuple[int | None, int | None]:
@@ -121,7 +162,11 @@ class RiskEngine:
             firm = config.firms.get(acc.firm)
             limits = resolve(acc.limits, firm.limits if firm is not None else None)
             accounts[name] = (acc.firm, acc.cash, dict(acc.positions), limits)
-        self.ledger = Ledger(accounts)
+        self.ledger = Ledger(accounts, {s: (i.reference_price, i.sector)
+                                        for s, i in self.instruments.items()})
+        # (The ledger keeps each Exposure object for good: load_state refills it.)
+        self._rules: dict[str, Rules] = {name: _rules(firm, limits, self.ledger.terms[name][2])
+                                         for name, (firm, _, _, limits) in accounts.items()}
         self.killed_firms: set[str] = set()
         self.killed_accounts: set[str] = set()
         self.killed_sessions: set[str] = set()
@@ -150,6 +195,9 @@ class RiskEngine:
     def add_instrument(self, instrument: InstrumentRisk) -> None:
         """Risk parameters of an instrument added at run time (AddInstrument)."""
         self.instruments[instrument.symbol] = instrument
+        # The ledger values exposure at the same marks and sectors as mark() here.
+        self.ledger.set_instrument(instrument.symbol, instrument.reference_price,
+                                   instrument.sector)
 
     def self_trade_prevention(self) -> dict[str, int]:
         """account -> STP mode for the accounts that have one: pass it as the matching
@@ -190,11 +238,24 @@ class RiskEngine:
 
     def on_event(self, event: tuple) -> Settlement | None:
         """Feed every engine event, in order; a Trade returns its Settlement."""
-        fallback = 0
-        if event[0] == 1 and event[3][2] == BUY and event[3][5] in (MARKET, STOP):
+        # Dispatched here to the ledger's handlers (one call, not two, per event;
+        # kinds the ledger ignores, e.g. BookChanged, cost no call at all).
+        kind = event[0]
+        if kind == TRADE:
+            return self.ledger._trade(event)
+        if kind == ACCEPTED:
             cmd = event[3]
-            fallback = self._valuation(cmd[1], BUY, cmd[5], cmd[4], cmd[10])
-        return self.ledger.on_event(event, fallback)
+            fallback = 0
+            if cmd[2] == BUY and (cmd[5] == MARKET or cmd[5] == STOP):
+                # A market or stop buy reserves at the price its check noted; only a
+                # buy accepted without that note needs a valuation now.
+                pending = self.ledger.pending
+                if pending is None or pending[0] is not cmd:
+                    fallback = self._valuation(cmd[1], BUY, cmd[5], cmd[4], cmd[10])
+            self.ledger._accepted(event, fallback)
+        elif kind in _LEDGER_EVENTS:
+            self.ledger.on_event(event)
+        return None
 
     def process(self, engine: Any, command: tuple, ts: int = 0
                 ) -> tuple[list[tuple], list[Settlement]]:
@@ -216,31 +277,37 @@ class RiskEngine:
     def check(self, command: tuple, order: Any) -> Verdict:
         """The engine's risk hook: NewOrder (order None) or Replace (order: the open
         order). None lets it through; else (code, text)."""
+        # One body, with the parts inlined: this runs for every order, and calls
+        # and attribute reads are most of its cost. A limit that is off costs one
+        # comparison (see _rules). (Every code appears here, in the order the checks
+        # are tried: tests/docs reads that order from this source.)
         kind = command[0]
+        ledger = self.ledger
         if kind == NEW_ORDER:
             (_, symbol, side, qty, price, ord_type, _tif, _cl, session, account,
-             stop_price, *_rest) = command
+             stop_price) = command[:11]
             old_qty = old_reserved = 0
             old_price = None
-            new = True
+            rec = None
         elif kind == REPLACE and order is not None:
             symbol, side, ord_type = order.symbol, order.side, order.ord_type
             session, account = order.session, order.account
             qty, price = command[4], command[5]
             stop_price = command[6] or order.stop_price
             old_qty, old_price = order.qty, order.price
-            rec = self.ledger.orders.get(order.oid)
-            old_reserved = rec[O_RESERVED] if rec is not None else 0
-            if rec is None:
+            rec = ledger.orders.get(order.oid)
+            if rec is not None:
+                old_reserved = rec[O_RESERVED]
+            else:
+                old_reserved = 0
                 old_qty = order.qty - order.leaves   # unknown to us: count leaves as new
-            new = False
         else:
             return None
-        ledger = self.ledger
-        limits = ledger.limits.get(account)
-        if limits is None:
+        rules = self._rules.get(account)
+        if rules is None:
             return UNKNOWN_ACCOUNT, f"account {account!r} is not configured for risk"
-        firm = ledger.firm[account]
+        (firm, max_qty, max_value, max_per_day, max_open, max_long, max_short, allow_short,
+         margin, fee, short_margin, exposure, buy_positions, sell_positions) = rules
         if firm in self.killed_firms:
             return KILL_SWITCH, f"kill switch of firm {firm} is on"
         if account in self.killed_accounts:
@@ -252,94 +319,146 @@ class RiskEngine:
             return UNKNOWN_INSTRUMENT, (f"instrument {symbol} has no risk parameters "
                                         "(RiskEngine.add_instrument)")
         # --- order limits
-        lim_qty = limits.max_order_qty
-        if lim_qty != NO_LIMIT and qty > lim_qty:  # type: ignore[operator]
+        if max_qty != NO_LIMIT and qty > max_qty:
             return MAX_ORDER_QTY, (f"order quantity {qty} exceeds the max order quantity "
-                                   f"{lim_qty} of account {account}")
+                                   f"{max_qty} of account {account}")
         lim_qty = inst.max_order_qty
         if lim_qty != NO_LIMIT and qty > lim_qty:
             return MAX_ORDER_QTY, (f"order quantity {qty} exceeds the max order quantity "
                                    f"{lim_qty} of instrument {symbol}")
-        priced = ord_type == LIMIT or ord_type == STOP_LIMIT
-        if priced and price != old_price:
-            verdict = self._price_checks(inst, symbol, side, price, ord_type)
-            if verdict is not None:
-                return verdict
-        rec = ledger.orders.get(order.oid) if not new else None
-        if rec is not None and not priced and rec[O_RP]:
+        if ord_type == LIMIT or ord_type == STOP_LIMIT:
+            if price != old_price:
+                # collar: around mark(symbol)
+                last = ledger.last_price.get(symbol)
+                anchor = last if last is not None else inst.reference_price
+                if anchor > 0:
+                    width = anchor * inst.collar_bps // BPS
+                    if not anchor - width <= price <= anchor + width:
+                        return PRICE_COLLAR, _collar_text(inst, symbol, price, anchor)
+                if ord_type == LIMIT:
+                    # fat finger: through the opposite touch
+                    bid, ask = self.touch(symbol)
+                    if side == BUY:
+                        if ask and price > ask + ask * inst.fat_finger_bps // BPS:
+                            return FAT_FINGER, _fat_finger_text(inst, symbol, side, price, ask)
+                    elif bid and price < bid - bid * inst.fat_finger_bps // BPS:
+                        return FAT_FINGER, _fat_finger_text(inst, symbol, side, price, bid)
+            vp = price      # the valuation of a priced order: its limit price
+        elif rec is not None and rec[O_RP]:
             vp = rec[O_RP]    # a stop being replaced keeps the valuation it was accepted at
         else:
             vp = self._valuation(symbol, side, ord_type, price, stop_price)
-        rp = vp
-        value = vp * qty
-        if limits.max_order_value != NO_LIMIT and value > limits.max_order_value:  # type: ignore[operator]
-            return MAX_ORDER_VALUE, (f"order value {px(value)} exceeds the max order value "
-                                     f"{px(limits.max_order_value)} of account {account}")  # type: ignore[arg-type]
-        if new:
-            cap = limits.max_orders_per_day
-            today = ledger.orders_today[account]
-            if cap != NO_LIMIT and today >= cap:  # type: ignore[operator]
-                return MAX_ORDERS_PER_DAY, (f"account {account} reached its max orders per day "
-                                            f"{cap} (this would be order {today + 1})")
-            cap = limits.max_open_orders
-            count = ledger.open_count[account]
-            if cap != NO_LIMIT and count >= cap:  # type: ignore[operator]
-                return MAX_OPEN_ORDERS, (f"account {account} reached its max open orders "
-                                         f"{cap} (this would be open order {count + 1})")
+        if max_value != NO_LIMIT and vp * qty > max_value:
+            return MAX_ORDER_VALUE, (f"order value {px(vp * qty)} exceeds the max order "
+                                     f"value {px(max_value)} of account {account}")
+        if kind == NEW_ORDER:
+            if max_per_day != NO_LIMIT:
+                today = ledger.orders_today[account]
+                if today >= max_per_day:
+                    return MAX_ORDERS_PER_DAY, (
+                        f"account {account} reached its max orders per day "
+                        f"{max_per_day} (this would be order {today + 1})")
+            if max_open != NO_LIMIT:
+                count = ledger.open_count[account]
+                if count >= max_open:
+                    return MAX_OPEN_ORDERS, (
+                        f"account {account} reached its max open orders "
+                        f"{max_open} (this would be open order {count + 1})")
         # --- positions (worst case: every open order of the account fills)
         added = qty - old_qty    # the increase of the order's quantity (may be < 0)
-        verdict = self._position_checks(account, limits, symbol, side, added, vp)
-        if verdict is not None:
-            return verdict
+        if added > 0:
+            if side == BUY:
+                if buy_positions:
+                    held = ledger.positions[account].get(symbol, 0)
+                    longest = held + ledger.open_buys[account].get(symbol, 0) + added
+                    if max_long != NO_LIMIT and longest > max_long:
+                        return MAX_LONG_POSITION, (
+                            f"long position could reach {longest}, above the max long "
+                            f"position {max_long} of account {account} in {symbol}")
+                    if exposure is not None:
+                        shortest = ledger.open_sells[account].get(symbol, 0) - held
+            elif sell_positions or allow_short:
+                held = ledger.positions[account].get(symbol, 0)
+                selling = ledger.open_sells[account].get(symbol, 0) + added
+                shortest = selling - held
+                if not allow_short and shortest > 0:
+                    return SHORT_SELLING, (
+                        f"sell of {added} exceeds the available position "
+                        f"{max(held - selling + added, 0)} of account {account} "
+                        f"in {symbol} (short selling not allowed)")
+                if max_short != NO_LIMIT and shortest > max_short:
+                    return MAX_SHORT_POSITION, (
+                        f"short position could reach {shortest}, above the max short "
+                        f"position {max_short} of account {account} in {symbol}")
+                if exposure is not None:
+                    longest = held + ledger.open_buys[account].get(symbol, 0)
+            if exposure is not None:
+                # Concentration and sector: every symbol valued at its mark (exposure
+                # units x mark). The account's totals hold that sum over its symbols
+                # (plus the drift of a symbol whose holders are not revalued yet);
+                # the order's symbol swaps its value for the one after the order.
+                # units after the order: max(longest, shortest, 0), without the call
+                units = longest if longest > shortest else shortest
+                if units < 0:
+                    units = 0
+                last = ledger.last_price.get(symbol)
+                mark = last if last is not None else ledger.reference.get(symbol, 0)
+                mine = units * mark
+                cell = exposure.held.get(symbol)
+                change = mine - cell[H_UNITS] * mark if cell is not None else mine
+                drift = 0       # ledger.drift(exposure), inlined
+                moved = ledger.moved
+                if moved is not None:
+                    moved_cell = exposure.held.get(moved)
+                    if moved_cell is not None:
+                        last = ledger.last_price.get(moved)
+                        drift = moved_cell[H_UNITS] * (
+                            (last if last is not None else ledger.reference.get(moved, 0))
+                            - ledger.valued_at[moved])
+                pct = exposure.max_pct
+                if pct < 100:
+                    gross = exposure.gross + drift + change
+                    if gross > exposure.floor and mine * 100 > pct * gross:
+                        return CONCENTRATION, (
+                            f"{symbol} would be {mine * 100 // gross}% of account {account}'s "
+                            f"gross exposure {px(gross)}, above the max concentration {pct}%")
+                cap = exposure.sector_limit
+                if cap != NO_LIMIT:
+                    sector = ledger.sector.get(symbol, "")
+                    total = exposure.sectors.get(sector, 0) + change
+                    if drift and moved_cell[H_SECTOR] == sector:
+                        total += drift
+                    if total > cap:
+                        return SECTOR_EXPOSURE, (
+                            f"exposure of account {account} to sector {sector!r} would be "
+                            f"{px(total)}, above the sector limit {px(cap)}")
         # --- buying power
-        power = ledger.cash[account] - ledger.reserved[account]
         if side == BUY:
-            leaves = qty - (order.cum if order is not None else 0)
-            need = reservation(rp, max(leaves, 0), limits) - old_reserved
-            if need > 0 and need > power:
-                return BUYING_POWER, (f"buy needs {px(need)} of buying power, account "
-                                      f"{account} has {px(power)} (cash {px(ledger.cash[account])}"
-                                      f", reserved {px(ledger.reserved[account])})")
-        elif added > 0 and limits.allow_short:
-            available = max(ledger.positions[account].get(symbol, 0)
-                            - ledger.open_sells[account].get(symbol, 0), 0)
-            short = added - available
+            # the reservation of the order's leaves, less what it holds already
+            leaves = qty - order.cum if order is not None else qty
+            value = vp * leaves if leaves > 0 else 0
+            need = -(-value * margin // 100) + value * fee // BPS - old_reserved
+            if need > 0:
+                cash, reserved = ledger.cash[account], ledger.reserved[account]
+                if need > cash - reserved:
+                    return BUYING_POWER, (
+                        f"buy needs {px(need)} of buying power, account {account} has "
+                        f"{px(cash - reserved)} (cash {px(cash)}, reserved {px(reserved)})")
+        elif added > 0 and allow_short:
+            # margin on the part of the sell beyond the position not already offered
+            short = added - max(held - (selling - added), 0)
             if short > 0:
-                need = -(-vp * short * limits.short_margin_pct // 100)  # type: ignore[operator]
+                need = -(-vp * short * short_margin // 100)
+                power = ledger.cash[account] - ledger.reserved[account]
                 if need > power:
-                    return BUYING_POWER, (f"short sale of {short} needs {px(need)} of margin, "
-                                          f"account {account} has buying power {px(power)}")
-        if new:
-            ledger.note_reserve_price(command, rp)
+                    return BUYING_POWER, (
+                        f"short sale of {short} needs {px(need)} of margin, account "
+                        f"{account} has buying power {px(power)}")
+        if kind == NEW_ORDER:
+            ledger.pending = (command, vp)    # ledger.note_reserve_price, without the call
         return None
 
     # ---------------------------------------------------------------- parts
-
-    def _price_checks(self, inst: InstrumentRisk, symbol: str, side: int, price: int,
-                      ord_type: int) -> Verdict:
-        anchor = self.mark(symbol)
-        if anchor > 0:
-            width = anchor * inst.collar_bps // BPS
-            low, high = anchor - width, anchor + width
-            if not low <= price <= high:
-                return PRICE_COLLAR, (f"price {px(price)} is outside the collar {px(low)}.."
-                                      f"{px(high)} ({inst.collar_bps} bps around {px(anchor)}) "
-                                      f"of {symbol}")
-        if ord_type == LIMIT:
-            bid, ask = self.touch(symbol)
-            if side == BUY and ask:
-                worst = ask + ask * inst.fat_finger_bps // BPS
-                if price > worst:
-                    return FAT_FINGER, (f"buy price {px(price)} is beyond the fat-finger limit "
-                                        f"{px(worst)} ({inst.fat_finger_bps} bps through the "
-                                        f"ask {px(ask)}) of {symbol}")
-            elif side != BUY and bid:
-                worst = bid - bid * inst.fat_finger_bps // BPS
-                if price < worst:
-                    return FAT_FINGER, (f"sell price {px(price)} is beyond the fat-finger limit "
-                                        f"{px(worst)} ({inst.fat_finger_bps} bps through the "
-                                        f"bid {px(bid)}) of {symbol}")
-        return None
 
     def _valuation(self, symbol: str, side: int, ord_type: int, price: int,
                    stop_price: int) -> int:
@@ -357,70 +476,6 @@ class RiskEngine:
             return (base + band) // tick * tick
         low = -(-(base - band) // tick) * tick
         return low if low >= tick else tick
-
-    def _exposure(self, account: str, symbol: str, extra_buy: int = 0,
-                  extra_sell: int = 0) -> int:
-        ledger = self.ledger
-        held = ledger.positions[account].get(symbol, 0)
-        longest = held + ledger.open_buys[account].get(symbol, 0) + extra_buy
-        shortest = ledger.open_sells[account].get(symbol, 0) + extra_sell - held
-        return max(longest, shortest, 0)
-
-    def _position_checks(self, account: str, limits: Limits, symbol: str, side: int,
-                         added: int, vp: int) -> Verdict:
-        if added <= 0:
-            return None
-        ledger = self.ledger
-        held = ledger.positions[account].get(symbol, 0)
-        if side == BUY:
-            longest = held + ledger.open_buys[account].get(symbol, 0) + added
-            if limits.max_long != NO_LIMIT and longest > limits.max_long:  # type: ignore[operator]
-                return MAX_LONG_POSITION, (f"long position could reach {longest}, above the max "
-                                           f"long position {limits.max_long} of account "
-                                           f"{account} in {symbol}")
-            extra_buy, extra_sell = added, 0
-        else:
-            selling = ledger.open_sells[account].get(symbol, 0) + added
-            if not limits.allow_short and selling > held:
-                return SHORT_SELLING, (f"sell of {added} exceeds the available position "
-                                       f"{max(held - selling + added, 0)} of account {account} "
-                                       f"in {symbol} (short selling not allowed)")
-            shortest = selling - held
-            if limits.max_short != NO_LIMIT and shortest > limits.max_short:  # type: ignore[operator]
-                return MAX_SHORT_POSITION, (f"short position could reach {shortest}, above the "
-                                            f"max short position {limits.max_short} of account "
-                                            f"{account} in {symbol}")
-            extra_buy, extra_sell = 0, added
-        pct, cap = limits.max_concentration_pct, limits.sector_limit
-        if pct >= 100 and cap == NO_LIMIT:  # type: ignore[operator]
-            return None
-        symbols = set(ledger.positions[account]) | set(ledger.open_buys[account]) | set(
-            ledger.open_sells[account]) | {symbol}
-        values: dict[str, int] = {}
-        for s in symbols:
-            if s == symbol:
-                values[s] = self._exposure(account, s, extra_buy, extra_sell) * self.mark(s)
-            else:
-                values[s] = self._exposure(account, s) * self.mark(s)
-        if pct < 100:  # type: ignore[operator]
-            gross = sum(values.values())
-            mine = values[symbol]
-            if gross > limits.concentration_floor and mine * 100 > pct * gross:  # type: ignore[operator]
-                return CONCENTRATION, (f"{symbol} would be {mine * 100 // gross}% of account "
-                                       f"{account}'s gross exposure {px(gross)}, above the max "
-                                       f"concentration {pct}%")
-        if cap != NO_LIMIT:
-            sector = self._sector(symbol)
-            total = sum(v for s, v in values.items() if self._sector(s) == sector)
-            if total > cap:  # type: ignore[operator]
-                return SECTOR_EXPOSURE, (f"exposure of account {account} to sector {sector!r} "
-                                         f"would be {px(total)}, above the sector limit "
-                                         f"{px(cap)}")  # type: ignore[arg-type]
-        return None
-
-    def _sector(self, symbol: str) -> str:
-        inst = self.instruments.get(symbol)
-        return inst.sector if inst is not None else ""
 
     # ---------------------------------------------------------------- snapshot
 
@@ -441,3 +496,21 @@ class RiskEngine:
         lg = self.ledger
         return {a: (lg.cash[a], lg.reserved[a], dict(lg.positions[a])) for a in self.accounts()}
 
+
+# ---------------------------------------------------------------- refusal texts
+
+def _collar_text(inst: InstrumentRisk, symbol: str, price: int, anchor: int) -> str:
+    width = anchor * inst.collar_bps // BPS
+    return (f"price {px(price)} is outside the collar {px(anchor - width)}.."
+            f"{px(anchor + width)} ({inst.collar_bps} bps around {px(anchor)}) of {symbol}")
+
+
+def _fat_finger_text(inst: InstrumentRisk, symbol: str, side: int, price: int,
+                     touch: int) -> str:
+    if side == BUY:
+        worst = touch + touch * inst.fat_finger_bps // BPS
+        return (f"buy price {px(price)} is beyond the fat-finger limit {px(worst)} "
+                f"({inst.fat_finger_bps} bps through the ask {px(touch)}) of {symbol}")
+    worst = touch - touch * inst.fat_finger_bps // BPS
+    return (f"sell price {px(price)} is beyond the fat-finger limit {px(worst)} "
+            f"({inst.fat_finger_bps} bps through the bid {px(touch)}) of {symbol}")
