@@ -218,7 +218,7 @@ def _get(table: dict, key: str, kind: type | tuple[type, ...], where: str,
 
 
 def _percent(table: dict, key: str, where: str, default: int) -> int:
-    """A whole percentage 0..100 (0 turns the protection it sets off, see README)."""
+    """A whole percentage 0..100 (a collar or fat finger of 0 is off, see README)."""
     value = int(_get(table, key, int, where, default))  # type: ignore[arg-type]
     if not 0 <= value <= 100:
         raise ExchangeConfigError(f"{where}: {key} is a percentage: 0..100, got {value}")

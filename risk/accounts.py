@@ -236,9 +236,12 @@ class Ledger:
             rec = self.orders.get(event[2])
             if rec is not None:
                 _, _, _, _, price, _qty, leaves, *_ = event
-                if price and rec[O_SIDE] == BUY:
+                # A priced buy reserves at its new price; a stop buy at the valuation of
+                # its new stop price, which the caller passes as ``fallback_rp``.
+                rp = price or fallback_rp
+                if rp and rec[O_SIDE] == BUY and rp != rec[O_RP]:
                     self._set_leaves(rec, 0)
-                    rec[O_RP] = price
+                    rec[O_RP] = rp
                 self._set_leaves(rec, leaves)
         elif kind == RESTATED:
             rec = self.orders.get(event[2])

@@ -18,9 +18,9 @@ first failure is the answer):
 code                   refuses
 =====================  ============================================================
 UNKNOWN_ACCOUNT        an order for an account not in the configuration
+KILL_SWITCH            new orders and replaces of a killed firm, account or session
 UNKNOWN_INSTRUMENT     a symbol without InstrumentRisk (one added to the engine later
                        needs ``add_instrument`` here too)
-KILL_SWITCH            new orders and replaces of a killed firm, account or session
 MAX_ORDER_QTY          qty > the account's or the instrument's max order quantity
 PRICE_COLLAR           a limit price outside last trade (else reference) +/- collar
 FAT_FINGER             a LIMIT buy above ask + fat_finger_bps (sell: below bid - ...)
@@ -45,8 +45,9 @@ A replace is checked for its new quantity and price; price checks apply only
 when the price changes, and position/buying-power checks only on the increase.
 
 Suggested FIX OrdRejReason (103) for every code: 3 "Order exceeds limit", but
-UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT and KILL_SWITCH -> 99 (Other) with the text; CxlRejReason
-(102) for a refused replace: 99 (Other).
+UNKNOWN_ACCOUNT -> 15 (Unknown account), UNKNOWN_INSTRUMENT and KILL_SWITCH -> 99
+(Other) with the text; CxlRejReason (102) for a refused replace: 99 (Other).
+An instrument's ``collar_bps`` or ``fat_finger_bps`` of 0 turns that check off.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ from .accounts import (
     H_UNITS,
     O_RESERVED,
     O_RP,
+    O_SIDE,
+    O_SYMBOL,
     REPLACED,
     RESTATED,
     TRADE,
@@ -91,7 +94,7 @@ BUYING_POWER: Final = "BUYING_POWER"
 
 # FIX OrdRejReason (103) to send for each code.
 ORD_REJ_REASON: Final[dict[str, int]] = {
-    UNKNOWN_ACCOUNT: 99, UNKNOWN_INSTRUMENT: 99, KILL_SWITCH: 99, MAX_ORDER_QTY: 3,
+    UNKNOWN_ACCOUNT: 15, UNKNOWN_INSTRUMENT: 99, KILL_SWITCH: 99, MAX_ORDER_QTY: 3,
     PRICE_COLLAR: 3, FAT_FINGER: 3,
     MAX_ORDER_VALUE: 3, MAX_ORDERS_PER_DAY: 3, MAX_OPEN_ORDERS: 3, SHORT_SELLING: 3,
     MAX_LONG_POSITION: 3, MAX_SHORT_POSITION: 3, CONCENTRATION: 3, SECTOR_EXPOSURE: 3,
@@ -253,6 +256,13 @@ class RiskEngine:
                 if pending is None or pending[0] is not cmd:
                     fallback = self._valuation(cmd[1], BUY, cmd[5], cmd[4], cmd[10])
             self.ledger._accepted(event, fallback)
+        elif kind == REPLACED and not event[4] and event[8]:
+            # a stop replaced (no limit price): a buy reserves at its new stop's valuation
+            rec = self.ledger.orders.get(event[2])
+            fallback = 0
+            if rec is not None and rec[O_SIDE] == BUY:
+                fallback = self._valuation(rec[O_SYMBOL], BUY, STOP, 0, event[8])
+            self.ledger.on_event(event, fallback)
         elif kind in _LEDGER_EVENTS:
             self.ledger.on_event(event)
         return None
@@ -331,11 +341,11 @@ class RiskEngine:
                 # collar: around mark(symbol)
                 last = ledger.last_price.get(symbol)
                 anchor = last if last is not None else inst.reference_price
-                if anchor > 0:
+                if anchor > 0 and inst.collar_bps:      # 0: no collar
                     width = anchor * inst.collar_bps // BPS
                     if not anchor - width <= price <= anchor + width:
                         return PRICE_COLLAR, _collar_text(inst, symbol, price, anchor)
-                if ord_type == LIMIT:
+                if ord_type == LIMIT and inst.fat_finger_bps:   # 0: no fat-finger check
                     # fat finger: through the opposite touch
                     bid, ask = self.touch(symbol)
                     if side == BUY:
@@ -344,8 +354,8 @@ class RiskEngine:
                     elif bid and price < bid - bid * inst.fat_finger_bps // BPS:
                         return FAT_FINGER, _fat_finger_text(inst, symbol, side, price, bid)
             vp = price      # the valuation of a priced order: its limit price
-        elif rec is not None and rec[O_RP]:
-            vp = rec[O_RP]    # a stop being replaced keeps the valuation it was accepted at
+        elif rec is not None and rec[O_RP] and stop_price == order.stop_price:
+            vp = rec[O_RP]    # a stop replaced at the same stop price keeps its valuation
         else:
             vp = self._valuation(symbol, side, ord_type, price, stop_price)
         if max_value != NO_LIMIT and vp * qty > max_value:
@@ -419,8 +429,10 @@ class RiskEngine:
                 if pct < 100:
                     gross = exposure.gross + drift + change
                     if gross > exposure.floor and mine * 100 > pct * gross:
+                        share = -(-mine * BPS // gross)   # in 0.01%, rounded up: above pct
                         return CONCENTRATION, (
-                            f"{symbol} would be {mine * 100 // gross}% of account {account}'s "
+                            f"{symbol} would be {share // 100}.{share % 100:02d}% of account "
+                            f"{account}'s "
                             f"gross exposure {px(gross)}, above the max concentration {pct}%")
                 cap = exposure.sector_limit
                 if cap != NO_LIMIT:

@@ -179,9 +179,6 @@ def test_limit_rejects_an_order_one_unit_beyond_it_and_accepts_one_exactly_at_it
     assert_accepted(broker.er(), "AT", case.account)
 
 
-@pytest.mark.xfail(strict=True, reason="risk/checks.py states the share as a whole percent "
-                   "rounded down: 211 AAPL (40090.00 of 79990.00, 50.12%) reads 'would be "
-                   "50% ... above the max concentration 50%'")
 def test_concentration_reject_states_a_share_above_the_limit(brk1: Broker) -> None:
     brk1.new_order("BEYOND", BUY, 211, "190.00", account="BRK1-CONC")
     er = brk1.er()

@@ -266,3 +266,33 @@ def test_replace_of_a_sell_up_needs_the_position():
     oid = accepted_oid(d.sell("A", 60, P))
     assert rejection(d.replace(oid, 100, P)) is None
     assert rejection(d.replace(oid, 101, P))[0] == K.SHORT_SELLING
+
+
+def test_stop_buy_replaced_to_a_higher_stop_reserves_at_the_new_stop():
+    from matching.commands import Replace
+    from matching.constants import STOP
+    d = desk()
+    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_price=110_000))
+    before = d.reserved("A")                         # 10 x (11.00 + 5%) = 115.50
+    assert rejection(d.run(Replace(oid=oid, qty=10, price=0, stop_price=120_000))) is None
+    assert (before, d.reserved("A")) == (10 * 115_500, 10 * 126_000)
+
+
+def test_stop_buy_replace_to_a_higher_stop_needs_the_buying_power():
+    from matching.commands import Replace
+    from matching.constants import STOP
+    d = desk(cash=10 * 115_500)                      # exactly the first reservation
+    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_price=110_000))
+    code, _text = rejection(d.run(Replace(oid=oid, qty=10, price=0, stop_price=120_000)))
+    assert code == K.BUYING_POWER and d.reserved("A") == 10 * 115_500
+
+
+def test_collar_of_zero_turns_the_collar_off():
+    d = desk(collar_bps=0)
+    assert rejection(d.buy("A", 1, 500_000)) is None            # 50.00, five times the ref
+
+
+def test_fat_finger_of_zero_turns_the_check_off():
+    d = desk(fat_finger_bps=0)
+    d.sell("B", 10, P)
+    assert rejection(d.buy("A", 1, 109_000)) is None            # 9% through the ask

@@ -125,7 +125,9 @@ def scratch_verdict(risk: RiskEngine, account: str, symbol: str, side: int,
         gross = sum(values.values())
         mine = values[symbol]
         if gross > limits.concentration_floor and mine * 100 > pct * gross:
-            return K.CONCENTRATION, (f"{symbol} would be {mine * 100 // gross}% of account "
+            share = -(-mine * 10_000 // gross)     # 0.01%, rounded up
+            return K.CONCENTRATION, (f"{symbol} would be {share // 100}.{share % 100:02d}% "
+                                     "of account "
                                      f"{account}'s gross exposure {px(gross)}, above the max "
                                      f"concentration {pct}%")
     if cap != NO_LIMIT:
