@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace
-from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL, STOP_LIMIT
+from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL, STOP, STOP_LIMIT
 from risk.accounts import O_LEAVES, reservation
 from risk.config import NO_LIMIT, Limits
 from tests.risk.kit import ACME, BETA, REFS, TICK, Desk, config
@@ -41,6 +41,12 @@ def _order(acc: str, sym: str, side: int, qty: int, ticks: int, kind: str, ioc: 
     if kind == "market":
         return NewOrder(symbol=sym, side=side, qty=qty, ord_type=MARKET, tif=IOC,
                         account=acc, session="S-" + acc)
+    if kind == "stop":
+        # A stop buy reserves at its stop price plus the protection band, which is also
+        # the worst price it can trade at once triggered.
+        return NewOrder(symbol=sym, side=side, qty=qty, ord_type=STOP,
+                        stop_price=REFS[sym] + stop_ticks * step, account=acc,
+                        session="S-" + acc)
     if kind == "stop_limit":
         return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=STOP_LIMIT,
                         stop_price=REFS[sym] + stop_ticks * step, account=acc,
@@ -52,7 +58,7 @@ def _order(acc: str, sym: str, side: int, qty: int, ticks: int, kind: str, ioc: 
 new_order = st.builds(
     _order, st.sampled_from(NAMES), st.sampled_from(SYMBOLS), st.sampled_from((BUY, SELL)),
     st.integers(1, 60), st.integers(-4, 4),
-    st.sampled_from(("limit", "limit", "limit", "limit", "market", "stop_limit")),
+    st.sampled_from(("limit", "limit", "limit", "limit", "market", "stop_limit", "stop")),
     st.sampled_from((False, False, False, False, True)), st.integers(-2, 2))
 step = st.tuples(st.integers(0, 99), new_order, st.integers(0, 20), st.integers(1, 60),
                  st.integers(-3, 3)).map(
@@ -79,7 +85,10 @@ def run(steps: list, check=None, commands: list[tuple] | None = None) -> tuple[D
                     s = Cancel(oid=order.oid)
                 else:
                     price = order.price + s[3] * TICK if order.price else 0
-                    s = Replace(oid=order.oid, qty=s[2], price=price)
+                    # an untriggered stop also moves its stop price
+                    stop = (order.stop_price + s[3] * TICK
+                            if order.stop_key is not None else 0)
+                    s = Replace(oid=order.oid, qty=s[2], price=price, stop_price=stop)
         log.append((s, desk.run(s)))
         if check is not None:
             check(desk)
