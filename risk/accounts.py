@@ -292,7 +292,9 @@ class Ledger:
                 self._expose(exposure, account, symbol, held,
                              self.open_buys[account].get(symbol, 0), total)
 
-    def _set_leaves(self, rec: list[Any], leaves: int) -> None:
+    def _set_leaves(self, rec: list[Any], leaves: int, held_moved: bool = False) -> None:
+        """The order's leaves become ``leaves``: its open leaves, its reservation, and
+        the account's exposure (also when only its position moved: ``held_moved``)."""
         account, symbol, side, rp, old, reserved = rec
         margin, fee, exposure = self.terms[account]
         if side == BUY:
@@ -312,14 +314,18 @@ class Ledger:
             else:
                 book.pop(symbol, None)
             rec[O_LEAVES] = leaves
-            if exposure is not None:
-                held = self.positions[account].get(symbol, 0)
-                if side == BUY:
-                    self._expose(exposure, account, symbol, held, total,
-                                 self.open_sells[account].get(symbol, 0))
-                else:
-                    self._expose(exposure, account, symbol, held,
-                                 self.open_buys[account].get(symbol, 0), total)
+        elif not held_moved:
+            return
+        else:
+            total = book.get(symbol, 0)
+        if exposure is not None:
+            held = self.positions[account].get(symbol, 0)
+            if side == BUY:
+                self._expose(exposure, account, symbol, held, total,
+                             self.open_sells[account].get(symbol, 0))
+            else:
+                self._expose(exposure, account, symbol, held,
+                             self.open_buys[account].get(symbol, 0), total)
 
     def _trade(self, event: tuple) -> Settlement | None:
         (_, symbol, trade_id, price, qty, a_side, a_oid, _, a_leaves, _,
@@ -359,11 +365,9 @@ class Ledger:
     def _fill(self, oid: int, rec: list[Any], moved: int, leaves: int, notional: int) -> int:
         """One side of a trade, returns its fee: cash pays or gets ``notional`` and
         the fee, the position moves by ``moved``, the order's leaves become ``leaves``
-        (its reservation with them), and it goes when done. The work of _set_leaves
-        and a position update, with one exposure update."""
-        account, symbol, side, rp, old, reserved = rec
-        margin, fee, exposure = self.terms[account]
-        paid = notional * fee // BPS
+        (its reservation with them), and it goes when done."""
+        account, symbol, side = rec[O_ACCOUNT], rec[O_SYMBOL], rec[O_SIDE]
+        paid = notional * self.terms[account][1] // BPS
         if side == BUY:
             self.cash[account] -= notional + paid
         else:
@@ -374,34 +378,10 @@ class Ledger:
             positions[symbol] = held
         else:
             positions.pop(symbol, None)
-        if side == BUY:
-            book = self.open_buys[account]
-            value = rp * leaves
-            new = -(-value * margin // 100) + value * fee // BPS
-            if new != reserved:
-                self.reserved[account] += new - reserved
-                rec[O_RESERVED] = new
-        else:
-            book = self.open_sells[account]
-        if leaves != old:
-            total = book.get(symbol, 0) + leaves - old
-            if total:
-                book[symbol] = total
-            else:
-                book.pop(symbol, None)
-            rec[O_LEAVES] = leaves
-        else:
-            total = book.get(symbol, 0)
+        self._set_leaves(rec, leaves, held_moved=True)
         if not leaves:
             del self.orders[oid]
             self.open_count[account] -= 1
-        if exposure is not None:
-            if side == BUY:
-                self._expose(exposure, account, symbol, held, total,
-                             self.open_sells[account].get(symbol, 0))
-            else:
-                self._expose(exposure, account, symbol, held,
-                             self.open_buys[account].get(symbol, 0), total)
         return paid
 
     # ---------------------------------------------------------------- exposure
