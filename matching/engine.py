@@ -90,6 +90,7 @@ from .events import (
 )
 from .instruments import Instrument
 from .orders import Order
+from .protection import protection_limit
 
 # A pre-trade risk check: called with the NewOrder (order None) or the Replace
 # (order: the open order it modifies) after the engine's own validation and
@@ -413,7 +414,8 @@ class Engine:
                 # A triggered stop is protected from its stop price, not from the touch
                 # (as "stop with protection" on futures venues): the worst price it can
                 # trade at is known when it is accepted, so its buying power can be held.
-                limit = self._protection_limit(book, side, order.stop_price or best.price)
+                limit = protection_limit(order.stop_price or best.price, side,
+                                         self.market_protection_bps, book.tick)
             else:
                 limit = order.price
             limit_key = opp.sign * limit
@@ -444,16 +446,6 @@ class Engine:
         level = (book.bids if order.side == BUY else book.asks).add(order)
         self.orders[order.oid] = order
         out.append((BOOK_CHANGED, book.symbol, order.side, level.price, level.qty, level.count))
-
-    def _protection_limit(self, book: Book, side: int, touch: int) -> int:
-        """The worst price a market order may trade at: the band around the touch,
-        rounded inwards to the tick grid."""
-        band = touch * self.market_protection_bps // 10_000
-        tick = book.tick
-        if side == BUY:
-            return (touch + band) // tick * tick
-        low = -(-(touch - band) // tick) * tick
-        return low if low >= tick else tick
 
     def _can_fill(self, opp: BookSide, order: Order, limit_key: int, needed: int) -> bool:
         """Whether at least ``needed`` would execute now (FOK and min_qty). Own

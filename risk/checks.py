@@ -55,6 +55,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from matching.protection import protection_limit
+
 from .accounts import (
     ACCEPTED,
     BUY,
@@ -483,11 +485,7 @@ class RiskEngine:
         else:
             bid, ask = self.touch(symbol)
             base = (ask if side == BUY else bid) or self.mark(symbol)
-        band = base * self.protection_bps // BPS
-        if side == BUY:
-            return (base + band) // tick * tick
-        low = -(-(base - band) // tick) * tick
-        return low if low >= tick else tick
+        return protection_limit(base, side, self.protection_bps, tick)
 
     # ---------------------------------------------------------------- snapshot
 
