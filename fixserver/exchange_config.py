@@ -112,21 +112,9 @@ class ExchangeConfig:
                 return firm
         return None
 
-    def self_trade_prevention(self) -> dict[str, int]:
-        """account -> matching STP mode, for the accounts that have one."""
-        modes = {}
-        for firm in self.firms.values():
-            for account in firm.accounts:
-                settings = self.accounts.get(account)
-                name = (settings.self_trade_prevention if settings is not None
-                        and settings.self_trade_prevention is not None
-                        else firm.self_trade_prevention)
-                if STP_MODES[name]:
-                    modes[account] = STP_MODES[name]
-        return modes
-
     def risk_config(self) -> RiskConfig:
-        """What the risk engine needs: [risk] defaults are folded into each firm's limits."""
+        """What the risk engine needs: [risk] defaults are folded into each firm's limits;
+        an account's self-trade prevention is its own, else its firm's."""
         instruments = {
             s: InstrumentRisk(s, i.reference_price, i.sector, i.tick_size,
                               collar_bps=i.price_band_pct * 100,
@@ -136,12 +124,12 @@ class ExchangeConfig:
         firms = {name: FirmRisk(name, resolve(self.firm_limits.get(name), self.risk_defaults))
                  for name in self.firms}
         accounts = {}
-        stp = self.self_trade_prevention()
         for name, firm in self.firms.items():
             for account in firm.accounts:
                 a = self.accounts.get(account, AccountSettings(account))
+                stp = a.self_trade_prevention or firm.self_trade_prevention
                 accounts[account] = AccountConfig(account, name, a.cash, dict(a.positions),
-                                                  a.limits, stp.get(account, 0))
+                                                  a.limits, STP_MODES[stp])
         return RiskConfig(instruments, firms, accounts,
                           market_protection_bps=self.market_protection_pct * 100)
 
@@ -225,6 +213,15 @@ def _percent(table: dict, key: str, where: str, default: int) -> int:
     return value
 
 
+def _stp_mode(table: dict, where: str, default: str | None) -> str | None:
+    """The ``self_trade_prevention`` mode name of a firm or account table."""
+    name = _get(table, "self_trade_prevention", str, where, default)
+    if name is not None and name not in STP_MODES:
+        raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
+                                  f"{', '.join(STP_MODES)}, got {name!r}")
+    return name  # type: ignore[return-value]
+
+
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
@@ -306,10 +303,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         comp_ids = tuple(str(c) for c in _get(firm, "comp_ids", list, where))  # type: ignore[union-attr]
         if name in cfg.firms:
             raise ExchangeConfigError(f"{where}: defined twice")
-        stp = str(_get(firm, "self_trade_prevention", str, where, "none"))
-        if stp not in STP_MODES:
-            raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
-                                      f"{', '.join(STP_MODES)}, got {stp!r}")
+        stp = _stp_mode(firm, where, "none")
         cfg.firms[name] = FirmConfig(name, accounts, default, comp_ids, stp)
         cfg.firm_limits[name] = parse_limits(firm, where)
     for what, names_of in (("CompID", lambda f: f.comp_ids), ("account", lambda f: f.accounts)):
@@ -339,10 +333,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             if isinstance(qty, bool) or not isinstance(qty, int):
                 raise ExchangeConfigError(f"{where}: positions: {symbol} must be a whole "
                                           f"number of units, got {qty!r}")
-        stp_name = acc.get("self_trade_prevention")
-        if stp_name is not None and stp_name not in STP_MODES:
-            raise ExchangeConfigError(f"{where}: self_trade_prevention must be one of "
-                                      f"{', '.join(STP_MODES)}, got {stp_name!r}")
+        stp_name = _stp_mode(acc, where, None)
         cfg.accounts[name] = AccountSettings(name, cash, dict(positions),  # type: ignore[arg-type]
                                              parse_limits(acc, where), stp_name)
     for i, dc in enumerate(data.get("dropcopy", [])):

@@ -56,7 +56,7 @@ class Exchange:
             [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
              for i in config.instruments.values()],
             market_protection_bps=risk_config.market_protection_bps, risk=self.risk.check,
-            self_trade_prevention=config.self_trade_prevention())
+            self_trade_prevention=self.risk.self_trade_prevention())
         self.risk.touch = touch_of(self.engine)
         self.order_entry = OE.OrderEntry(self.engine, self.accounts_of, self._default_account,
                                          risk=self.risk)
@@ -172,8 +172,7 @@ class Exchange:
     def kill(self, scope: str, name: str, on: bool = True) -> None:
         """Turn the kill switch of a firm, account or session on (its open orders are
         cancelled, new orders and replaces refused) or off; journaled like an order."""
-        known = {"firm": self.config.firms,
-                 "account": {a for f in self.config.firms.values() for a in f.accounts},
+        known = {"firm": self.config.firms, "account": self.risk.ledger.firm,
                  "session": self.sessions}
         if scope not in known:
             raise ValueError(f"kill switch scope must be firm, account or session, not {scope!r}")
@@ -215,7 +214,10 @@ class ExchangeApplication:
     """Order entry on sessions with Application=exchange."""
 
     HANDLERS = {b"D": requests.new_order, b"F": requests.cancel, b"G": requests.replace,
-                b"H": requests.status, b"q": requests.mass_cancel, b"AN": None}
+                b"H": requests.status, b"q": requests.mass_cancel}
+    # Every application message accepted: the orders above, and RequestForPositions,
+    # a query answered at once rather than sequenced.
+    MSG_TYPES = frozenset((*HANDLERS, b"AN"))
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
@@ -233,17 +235,17 @@ class ExchangeApplication:
             self.exchange.submit((OE.DISCONNECTED, session.session_id))
 
     def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
-        if msg.msg_type not in self.HANDLERS:
+        if msg.msg_type not in self.MSG_TYPES:
             raise UnsupportedMessageType(msg.msg_type)
-        handler = self.HANDLERS[msg.msg_type]
         if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
             raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
                                  "messages in one second on this session",
                                  msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
-        if msg.msg_type == b"AN":
+        handler = self.HANDLERS.get(msg.msg_type)
+        if handler is None:
             self._positions(session, msg)
             return
-        self.exchange.submit(handler(msg, session.session_id))  # type: ignore[misc]
+        self.exchange.submit(handler(msg, session.session_id))
 
     def _positions(self, session: Session, msg: Message) -> None:
         if session.begin_string < b"FIX.4.4":
@@ -254,7 +256,7 @@ class ExchangeApplication:
         self.position_reports += 1
 
         def view_of(account: str) -> AccountView | None:
-            return risk.account(account) if account in risk.ledger.cash else None
+            return risk.account(account) if account in risk.ledger.firm else None
 
         def reference(symbol: str) -> int:
             inst = risk.instruments.get(symbol)

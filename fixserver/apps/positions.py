@@ -25,13 +25,10 @@ COMPLETED, REJECTED = 0, 2
 ACCOUNT_CARRIED_ON_CUSTOMER_BOOKS = b"1"   # AccountType (581)
 
 
-def _money(value: int) -> bytes:
-    return (b"-" + format_price(-value)) if value < 0 else format_price(value)
-
-
 def balances_text(view: AccountView) -> str:
-    return (f"cash {_money(view.cash).decode()}, reserved {_money(view.reserved).decode()}, "
-            f"buying power {_money(view.buying_power).decode()}")
+    return (f"cash {format_price(view.cash).decode()}, "
+            f"reserved {format_price(view.reserved).decode()}, "
+            f"buying power {format_price(view.buying_power).decode()}")
 
 
 def answer(request: Message, report_id: str, accounts: tuple[str, ...],
@@ -75,6 +72,6 @@ def answer(request: Message, report_id: str, accounts: tuple[str, ...],
             (710, pos_req_id), (715, business_date), (721, report_id.encode()),
             (724, b"0"), (727, b"%d" % len(held)), (728, b"%d" % VALID),
             (730, format_price(price)), (731, b"2"), (734, format_price(reference(s))),
-            (753, b"1"), (707, b"FMTM"), (708, _money(qty * price)),
+            (753, b"1"), (707, b"FMTM"), (708, format_price(qty * price)),
         ]))
     return out

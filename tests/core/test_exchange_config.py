@@ -353,3 +353,24 @@ def test_max_messages_per_second_must_be_positive(tmp_path: Path) -> None:
     message = error_of(tmp_path, edited("max_messages_per_second = 1000",
                                         "max_messages_per_second = 0"))
     assert "max_messages_per_second must be positive" in message
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ('["cancel_both"]', "self_trade_prevention has the wrong type"),
+    ('"cancel_all"', "self_trade_prevention must be one of"),
+])
+def test_bad_account_self_trade_prevention_is_refused(tmp_path: Path, value: str,
+                                                      expected: str) -> None:
+    message = error_of(tmp_path, edited('name = "BRK1-MAIN"\n',
+                                        f'name = "BRK1-MAIN"\nself_trade_prevention = {value}\n'))
+    assert expected in message and "BRK1-MAIN" in message
+
+
+def test_account_self_trade_prevention_overrides_its_firms(tmp_path: Path) -> None:
+    text = edited('name = "BROKER1"\n', 'name = "BROKER1"\nself_trade_prevention = "cancel_both"\n')
+    text = text.replace('name = "BRK1-MAIN"\n',
+                        'name = "BRK1-MAIN"\nself_trade_prevention = "cancel_resting"\n', 1)
+    accounts = load_exchange_config(write(tmp_path, text)).risk_config().accounts
+    assert (accounts["BRK1-MAIN"].self_trade_prevention,
+            accounts["BRK1-PROP"].self_trade_prevention,
+            accounts["BRK2-MAIN"].self_trade_prevention) == (1, 3, 0)

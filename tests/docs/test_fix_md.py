@@ -715,7 +715,7 @@ def recorded_reads(msg_type: str) -> set[int]:
 
 
 def test_every_field_the_application_reads_is_documented(doc: Doc) -> None:
-    assert {t.decode() for t in ExchangeApplication.HANDLERS} == set(APPLICATION)
+    assert {t.decode() for t in ExchangeApplication.MSG_TYPES} == set(APPLICATION)
     for msg_type in APPLICATION:
         read = recorded_reads(msg_type)
         assert read
