@@ -13,7 +13,7 @@ So ``sum(cash) + fees_collected`` and ``sum(position[symbol])`` never change.
 An open buy order reserves ``ceil(rp * leaves * margin_pct / 100) + rp * leaves *
 fee_bps // 10000`` of buying power, where ``rp`` is its reserve price: the limit
 price, or for a market order the protection price it can trade at worst (given by
-the caller of ``on_event``/``note_reserve_price``), for a STOP buy its stop price
+the check, in ``pending``, or by the caller of ``on_event``), for a STOP buy its stop price
 plus the market protection band. The reservation follows the order's leaves
 quantity (fills, Restated) and price (Replaced) and goes when it ends (Cancelled,
 Expired, or fully filled). ``buying_power = cash - reserved``.
@@ -215,10 +215,6 @@ class Ledger:
 
     # ---------------------------------------------------------------- events
 
-    def note_reserve_price(self, command: tuple, price: int) -> None:
-        """The reserve price for the order ``command`` will create (set by the check)."""
-        self.pending = (command, price)
-
     def on_event(self, event: tuple, fallback_rp: int = 0) -> Settlement | None:
         """Apply one engine event; a Trade returns its Settlement, others None.
         ``fallback_rp`` is the reserve price of a buy accepted without a check."""
@@ -263,34 +259,11 @@ class Ledger:
         else:
             rp = fallback_rp
         self.pending = None
-        # _set_leaves(rec, qty) of a record with no leaves yet, inlined (every order
-        # comes this way): its open leaves, reservation and exposure.
-        _, symbol, side, qty = cmd[:4]
-        margin, fee, exposure = terms
-        if side == BUY:
-            value = rp * qty
-            reserved = -(-value * margin // 100) + value * fee // BPS
-            self.reserved[account] += reserved
-            book = self.open_buys[account]
-        else:
-            reserved = 0
-            book = self.open_sells[account]
-        self.orders[event[2]] = [account, symbol, side, rp, qty, reserved]
+        rec = [account, cmd[1], cmd[2], rp, 0, 0]
+        self.orders[event[2]] = rec
         self.open_count[account] += 1
         self.orders_today[account] += 1
-        total = book.get(symbol, 0) + qty
-        if total:
-            book[symbol] = total
-        else:
-            book.pop(symbol, None)
-        if exposure is not None:
-            held = self.positions[account].get(symbol, 0)
-            if side == BUY:
-                self._expose(exposure, account, symbol, held, total,
-                             self.open_sells[account].get(symbol, 0))
-            else:
-                self._expose(exposure, account, symbol, held,
-                             self.open_buys[account].get(symbol, 0), total)
+        self._set_leaves(rec, cmd[3])
 
     def _set_leaves(self, rec: list[Any], leaves: int, held_moved: bool = False) -> None:
         """The order's leaves become ``leaves``: its open leaves, its reservation, and

@@ -469,7 +469,7 @@ class RiskEngine:
                         f"short sale of {short} needs {px(need)} of margin, account "
                         f"{account} has buying power {px(power)}")
         if kind == NEW_ORDER:
-            ledger.pending = (command, vp)    # ledger.note_reserve_price, without the call
+            ledger.pending = (command, vp)    # the reserve price of the order it accepts
         return None
 
     # ---------------------------------------------------------------- parts
