@@ -1,6 +1,6 @@
 """End-to-end exchange benchmark over loopback TCP.
 
-Starts the server (``python -m fixserver``) as a subprocess on a free loopback
+Starts the server (``python -m server``) as a subprocess on a free loopback
 port with a throwaway data directory, a one-session ``sessions.cfg`` (EXCH <-
 BRK1, FIX.4.4, Application=exchange, ResetOnLogon=Y) and a copy of the shipped
 ``exchange.toml`` with generous limits and instruments of its own, then drives
@@ -464,7 +464,7 @@ class Server:
                    "-o", str(profile), "--", PYTHON]
         elif profile is not None:
             cmd += ["-m", "cProfile", "-o", str(profile)]
-        cmd += ["-m", "fixserver", "--sessions", str(self.dir / "sessions.cfg"),
+        cmd += ["-m", "server", "--sessions", str(self.dir / "sessions.cfg"),
                 "--exchange", str(self.dir / "exchange.toml"), "--data-dir", str(self.data_dir)]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")

@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixserver import dictionary  # noqa: E402
-from fixserver.apps.echo import EchoApplication  # noqa: E402
 from fixserver.codec import encode, parse  # noqa: E402
 from fixserver.connection import Connection, SessionRegistry  # noqa: E402
+from fixserver.echo import EchoApplication  # noqa: E402
 from fixserver.session import Session, Timestamps  # noqa: E402
 from fixserver.settings import load_sessions  # noqa: E402
 from fixserver.store import MemoryStore  # noqa: E402

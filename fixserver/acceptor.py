@@ -5,23 +5,22 @@ Per connection a reader task feeds received bytes in, and a writer task sends
 what the session has queued, wakes at the session's timer deadlines, and closes
 the socket when the protocol says so. A slow or dead client only ever blocks
 its own writer.
+
+It knows nothing of what runs behind the sessions: after each pass of reads (and
+after a connection is gone) it calls one hook, ``on_read_batch``, which the
+composition module (``server/compose.py``) points at the exchange's group commit.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import resource
-import signal
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import trio
 
-from . import admin
-from .apps.exchange import Exchange
 from .connection import Connection, SessionRegistry
 
 log = logging.getLogger("fixserver.acceptor")
@@ -60,10 +59,12 @@ class Acceptor:
     """Serves a SessionRegistry on its ports until cancelled or signalled."""
 
     def __init__(self, registry: SessionRegistry, max_pending: int | None = None,
-                 exchange: Exchange | None = None) -> None:
+                 on_read_batch: Callable[[], object] | None = None) -> None:
+        """``on_read_batch`` runs after every read a connection has processed, before
+        the replies are written, and after a connection is gone."""
         self.registry = registry
-        self.exchange = exchange
-        self._connections: set[Connection] = set()
+        self.on_read_batch = on_read_batch
+        self._connections: dict[Connection, _Link] = {}
         # Connections that have not logged on yet, oldest first. A flood of them must
         # not use up the descriptors a broker's Logon needs: past max_pending the
         # oldest is dropped.
@@ -112,7 +113,7 @@ class Acceptor:
         conn = Connection(self.registry, port, peer, time.monotonic(),
                           logon_timeout=self.registry.logon_timeout(port))
         link = _Link()
-        self._connections.add(conn)
+        self._connections[conn] = link
         if len(self._pending) >= self.max_pending:
             oldest = next(iter(self._pending))
             oldest.evict()
@@ -126,16 +127,16 @@ class Acceptor:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
             log.info("connection from %s lost: %s", peer, e)
         finally:
-            self._connections.discard(conn)
+            self._connections.pop(conn, None)
             self._pending.pop(conn, None)
             conn.connection_lost(time.monotonic())
-            if self.exchange is not None and self.exchange.pending:
-                self.exchange.flush()  # e.g. cancel on disconnect, submitted at logout
+            if self.on_read_batch is not None:
+                self.on_read_batch()  # e.g. a cancel on disconnect, submitted at logout
             with trio.move_on_after(1):
                 await stream.aclose()
 
     async def _reader(self, stream: trio.SocketStream, conn: Connection, link: _Link) -> None:
-        exchange = self.exchange
+        on_read_batch = self.on_read_batch
         try:
             while conn.close_reason is None:
                 data = await stream.receive_some(65536)
@@ -144,20 +145,18 @@ class Acceptor:
                     break
                 # While this task handles the read it sends the session's replies itself:
                 # waking the writer for them would cost a task switch per order.
-                if conn.session is not None:
-                    conn.session.on_output = None
+                conn.set_output_hook(None)
                 conn.receive(data, time.monotonic())
-                if exchange is not None and exchange.pending:
-                    # Group commit of everything submitted so far, by any connection.
-                    exchange.flush()
+                if on_read_batch is not None:
+                    on_read_batch()   # e.g. the group commit of every order read so far
                 await self._send_pending(stream, conn, link)
-                if conn.session is not None:
-                    conn.session.on_output = link.wakeup.set
+                if conn.bound:
+                    conn.set_output_hook(link.wakeup.set)
                     self._pending.pop(conn, None)
                 if conn.close_reason is not None or conn.next_deadline() < link.deadline:
                     link.wakeup.set()  # the writer must close, or wake earlier than planned
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            conn._close(f"read failed: {e}")
+            conn.read_failed(e)
         link.wakeup.set()
 
     @staticmethod
@@ -177,58 +176,18 @@ class Acceptor:
         while True:
             await self._send_pending(stream, conn, link)
             if conn.close_reason is not None and not link.sending:
-                if conn.session is not None:
-                    conn.session.on_output = None
+                conn.set_output_hook(None)
                 return
             link.deadline = conn.next_deadline()
             await link.wakeup.wait_until(link.deadline)
             conn.on_timer(time.monotonic())
 
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
     def shutdown(self, reason: str = "Server shutting down") -> None:
         """Log out every logged-on session; connections close once that is sent."""
-        for conn in list(self._connections):
-            session = conn.session
-            if session is not None and session.logged_on and not session.sent_logout:
-                session._send_logout(reason)
-            conn.close_reason = conn.close_reason or reason
-            if session is not None and session.on_output is not None:
-                session.on_output()
-
-
-async def drive_exchange(exchange: Exchange) -> None:
-    """Once a second: time-driven commands (GTD expiry, end of day) and their flush.
-    Orders are flushed by the connection that read them (see Acceptor._reader)."""
-    while True:
-        exchange.on_timer(time.time_ns())
-        exchange.flush()
-        # Orders live long: move survivors out of the collector's view so a full
-        # collection never walks a million resting orders (pauses of ~0.5 s otherwise).
-        gc.freeze()
-        await trio.sleep(1.0)
-
-
-async def run(registry: SessionRegistry, exchange: Exchange | None = None,
-              task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
-              *, admin_socket: Path | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
-    and ``admin_socket``, the operator's admin interface listens there (admin.py)."""
-    acceptor = Acceptor(registry, exchange=exchange)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            if exchange is not None:
-                nursery.start_soon(drive_exchange, exchange)
-                if admin_socket is not None:
-                    # Its reports reach the sockets as drive_exchange's do: Session.send
-                    # wakes the connection's writer. Listening before the FIX ports.
-                    await nursery.start(admin.serve, exchange, admin_socket)
-            addresses = await nursery.start(acceptor.serve)
-            task_status.started(addresses)
-            async for signum in signals:
-                log.info("received %s: shutting down", signal.Signals(signum).name)
-                acceptor.stop_accepting()
-                acceptor.shutdown()
-                with trio.move_on_after(2):
-                    while acceptor._connections:
-                        await trio.sleep(0.05)
-                nursery.cancel_scope.cancel()
-                break
+        for conn, link in list(self._connections.items()):
+            conn.shutdown(reason)
+            link.wakeup.set()

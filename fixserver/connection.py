@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from .codec import Framer, FramingError, GarbledMessage, Message, parse
 from .session import Session
@@ -104,6 +105,26 @@ class Connection:
         session.on_connect(now)
         self.session = session
         return session
+
+    @property
+    def bound(self) -> bool:
+        """Whether a Logon has bound this connection to its session."""
+        return self.session is not None
+
+    def set_output_hook(self, hook: Callable[[], None] | None) -> None:
+        """What the session calls when it queues a message outside a read (the I/O
+        driver's wake-up of its writer), or None while the driver is writing anyway."""
+        if self.session is not None:
+            self.session.on_output = hook
+
+    def shutdown(self, reason: str) -> None:
+        """The server is stopping: log the session out and close once that is sent."""
+        if self.session is not None:
+            self.session.logout(reason)
+        self._close(reason)
+
+    def read_failed(self, error: Exception) -> None:
+        self._close(f"read failed: {error}")
 
     def _close(self, reason: str) -> None:
         if self.close_reason is None:

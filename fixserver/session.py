@@ -212,6 +212,11 @@ class Session:
             self.last_sent = self.monotonic()
         return out
 
+    def logout(self, text: str) -> None:
+        """Start a logout of a logged-on session (at server shutdown, say)."""
+        if self.logged_on and not self.sent_logout:
+            self._send_logout(text)
+
     def _send_logout(self, text: str | None = None) -> None:
         body = [(58, text.encode())] if text else []
         self.send(b"5", body)

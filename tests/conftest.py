@@ -53,7 +53,7 @@ class FixServer:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fixserver", "--sessions", str(self.cfg_path),
+            [sys.executable, "-m", "server", "--sessions", str(self.cfg_path),
              "--data-dir", str(self.data_dir)],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit_open_files,
         )

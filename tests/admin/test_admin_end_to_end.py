@@ -3,7 +3,7 @@
 A real server runs as a subprocess (tests.conftest.FixServer) with the exchange
 end-to-end tests' sessions and exchange.toml (tests/exchange/exchangeclient.py);
 BROKER1 connects over FIX (simplefix client) while the operator runs
-``python -m fixserver.admin`` as a separate process.
+``python -m venue.admin`` as a separate process.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def brk1(server: FixServer) -> Iterator[Broker]:
 
 
 def fixserver_admin(data_dir: Path, *words: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fixserver.admin", "--data-dir",
+    return subprocess.run([sys.executable, "-m", "venue.admin", "--data-dir",
                            str(data_dir), *words],
                           cwd=REPO, capture_output=True, text=True, timeout=30)
 

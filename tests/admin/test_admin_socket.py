@@ -1,6 +1,6 @@
-"""fixserver.admin.serve: the admin socket in the data directory, in process.
+"""venue.admin.serve: the admin socket in the data directory, in process.
 
-A trio task serves a real Exchange (``Running`` of tests/core) on a real
+A trio task serves a real Exchange (``Running`` of tests/venue) on a real
 Unix-domain socket in a temporary directory; clients connect with plain sockets
 from a worker thread, as the fixserver-admin command does.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import trio
 
-from fixserver import admin
-from tests.core.test_exchange_recovery import Running
+from tests.venue.test_exchange_recovery import Running
+from venue import admin
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""fixserver.admin.handle: the operator's requests against a real Exchange.
+"""venue.admin.handle: the operator's requests against a real Exchange.
 
 The exchange runs on the shipped exchange.toml (fsync off) in a temporary data
-directory with the shipped sessions, as in tests/core/test_exchange_recovery.py
+directory with the shipped sessions, as in tests/venue/test_exchange_recovery.py
 (whose ``Running`` is reused): what a session sent is read back from its store.
 No socket is opened.
 """
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixserver.admin import handle
-from fixserver.apps.exchange import Exchange
 from matching.constants import BUY
-from tests.core.support import px
-from tests.core.test_exchange_recovery import B1, B2, Running, new, relaxed_config
+from tests.venue.support import px
+from tests.venue.test_exchange_recovery import B1, B2, Running, new, relaxed_config
+from venue.admin import handle
+from venue.exchange import Exchange
 
 
 @pytest.fixture

@@ -24,25 +24,25 @@ from pathlib import Path
 import pytest
 
 from fixserver import dictionary
-from fixserver.apps import orderentry as OE
-from fixserver.apps import positions, requests
-from fixserver.apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
-from fixserver.apps.reports import ReportWriter
 from fixserver.codec import Message, parse
-from fixserver.exchange_config import (
-    LIMIT_KEYS,
-    UNLIMITED,
-    DropCopyConfig,
-    ExchangeConfig,
-    load_exchange_config,
-)
-from fixserver.fixedpoint import parse_price
 from fixserver.settings import SessionConfig, load_sessions
 from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from matching import reasons as R
 from risk import checks as RC
 from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
 from tests.session.harness import Driver, Out, encode_raw
+from venue import orderentry as OE
+from venue import positions, requests
+from venue.config import (
+    LIMIT_KEYS,
+    UNLIMITED,
+    DropCopyConfig,
+    ExchangeConfig,
+    load_exchange_config,
+)
+from venue.exchange import DropCopyApplication, Exchange, ExchangeApplication
+from venue.fixedpoint import parse_price
+from venue.report_writer import ReportWriter
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "FIX.md"

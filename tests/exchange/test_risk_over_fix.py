@@ -304,7 +304,7 @@ def test_throttled_session_stays_logged_on_and_is_served_again_after_a_second(
 
 def admin(server: FixServer, command: str) -> dict:
     """An operator's request to the server's admin socket (from outside its process)."""
-    from fixserver.admin import request, socket_path  # here: only these tests need it
+    from venue.admin import request, socket_path  # here: only these tests need it
     reply = json.loads(request(socket_path(server.data_dir), command))
     assert reply["ok"] is True, reply
     return reply

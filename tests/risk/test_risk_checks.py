@@ -242,7 +242,7 @@ def test_refused_order_leaves_no_open_order_or_reservation():
 
 
 def test_config_from_the_exchange_toml_uses_its_instrument_limits():
-    from fixserver.exchange_config import load_exchange_config
+    from venue.config import load_exchange_config
     cfg = load_exchange_config("exchange.toml").risk_config()
     aapl = cfg.instruments["AAPL"]
     assert (aapl.collar_bps, aapl.fat_finger_bps, aapl.max_order_qty, aapl.sector) == (

@@ -3,7 +3,7 @@ application the conformance suite talks to (QuickFIX suite 2r, 19a, 19b)."""
 
 from __future__ import annotations
 
-from fixserver.apps.echo import EchoApplication
+from fixserver.echo import EchoApplication
 from fixserver.session import BusinessReject, UnsupportedMessageType
 
 from .harness import Driver, RecordingApp, base_config, logged_on, order_fields, types

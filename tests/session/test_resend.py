@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixserver.apps.echo import EchoApplication
+from fixserver.echo import EchoApplication
 from fixserver.store import FileStore
 
 from .harness import Driver, base_config, logged_on, order_fields, types

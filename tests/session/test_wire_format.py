@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from fixserver.apps.echo import EchoApplication
+from fixserver.echo import EchoApplication
 
 from .harness import Driver, FakeClock, Out, logged_on, types
 

@@ -1,4 +1,4 @@
-"""fixserver.apps.requests: FIX order-entry messages -> order-entry command tuples."""
+"""venue.requests: FIX order-entry messages -> order-entry command tuples."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import calendar
 
 import pytest
 
-from fixserver.apps import orderentry as OE
-from fixserver.apps import requests as RQ
 from fixserver.codec import Message
+from venue import orderentry as OE
+from venue import requests as RQ
 
 SESSION = "FIX.4.4:EXCH->BRK1"
 

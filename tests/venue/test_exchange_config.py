@@ -1,4 +1,4 @@
-"""fixserver.exchange_config: the shipped exchange.toml, prices, and errors that name
+"""venue.config: the shipped exchange.toml, prices, and errors that name
 the file, the key and the problem."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixserver.exchange_config import ExchangeConfigError, load_exchange_config
+from venue.config import ExchangeConfigError, load_exchange_config
 
 from .support import SHIPPED_EXCHANGE_TOML
 

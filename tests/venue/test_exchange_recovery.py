@@ -1,4 +1,4 @@
-"""fixserver.apps.exchange.Exchange: submit/flush through the journal, and recover()
+"""venue.exchange.Exchange: submit/flush through the journal, and recover()
 rebuilding the same state from it after a restart.
 
 The exchange runs with the shipped exchange.toml (fsync off) in a temporary data
@@ -17,17 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixserver.apps import orderentry as OE
-from fixserver.apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
 from fixserver.codec import parse
 from fixserver.dictionary import for_begin_string
-from fixserver.exchange_config import ExchangeConfig, load_exchange_config
 from fixserver.session import Session
 from fixserver.settings import load_sessions
 from fixserver.store import MemoryStore
 from fixserver.validation import Validator
 from matching.constants import BUY, GTC, IOC, SELL
 from persistence.sequencer import replay
+from venue import orderentry as OE
+from venue.config import ExchangeConfig, load_exchange_config
+from venue.exchange import DropCopyApplication, Exchange, ExchangeApplication
 
 from . import support
 from .support import (

@@ -9,10 +9,11 @@ not know for OrdRejReason or CxlRejReason fall back to that version's
 
 from __future__ import annotations
 
-from ..codec import Field
-from ..dictionary import DataDictionary
-from ..fixedpoint import format_price
-from ..utctime import Timestamps
+from fixserver.codec import Field
+from fixserver.dictionary import DataDictionary
+from fixserver.utctime import Timestamps
+
+from .fixedpoint import format_price
 from .orderentry import (
     CANCEL_REJECT,
     EXECUTION_REPORT,

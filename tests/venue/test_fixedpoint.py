@@ -1,4 +1,4 @@
-"""fixserver.fixedpoint: FIX decimal text <-> fixed-point integers, never a float."""
+"""venue.fixedpoint: FIX decimal text <-> fixed-point integers, never a float."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixserver.fixedpoint import (
+from venue.fixedpoint import (
     PRICE_DECIMALS,
     PRICE_SCALE,
     format_price,

@@ -9,10 +9,11 @@ and ExecID the same way on replay.
 
 from __future__ import annotations
 
-from ..codec import Message
-from ..fixedpoint import parse_price, parse_qty
-from ..utctime import parse_utc
+from fixserver.codec import Message
+from fixserver.utctime import parse_utc
+
 from . import orderentry as OE
+from .fixedpoint import parse_price, parse_qty
 
 SIDES = {b"1": 1, b"2": 2}
 ORD_TYPES = {b"1": 1, b"2": 2, b"3": 3, b"4": 4}

@@ -1,16 +1,16 @@
-"""fixserver.apps.reports.ReportWriter: Reports -> FIX 4.2 and 4.4 message bodies."""
+"""venue.report_writer.ReportWriter: Reports -> FIX 4.2 and 4.4 message bodies."""
 
 from __future__ import annotations
 
 import pytest
 
-from fixserver.apps import orderentry as OE
-from fixserver.apps.reports import ReportWriter
 from fixserver.codec import encode, parse
 from fixserver.dictionary import for_begin_string
 from fixserver.validation import Validator
 from matching import reasons as R
 from matching.constants import BUY, GTD, LIMIT, SELL, STOP_LIMIT
+from venue import orderentry as OE
+from venue.report_writer import ReportWriter
 
 from .support import px
 

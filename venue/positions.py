@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fixserver.codec import Field, Message
 from risk.accounts import AccountView
 
-from ..codec import Field, Message
-from ..fixedpoint import format_price
+from .fixedpoint import format_price
 
 # PosReqResult (728) and PosReqStatus (729) values.
 VALID, INVALID, NO_POSITIONS, NOT_AUTHORIZED, NOT_SUPPORTED = 0, 1, 2, 3, 4

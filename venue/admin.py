@@ -44,7 +44,7 @@ from .fixedpoint import format_price
 if TYPE_CHECKING:
     from risk.accounts import AccountView
 
-    from .apps.exchange import Exchange
+    from .exchange import Exchange
 
 log = logging.getLogger("fixserver.admin")
 

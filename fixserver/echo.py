@@ -9,9 +9,9 @@ BusinessMessageReject ``Unsupported Message Type``.
 
 from __future__ import annotations
 
-from ..codec import Field, Message
-from ..session import SESSION_HEADER_TAGS, Session, UnsupportedMessageType
-from ..validation import Layout, canonical_body
+from .codec import Field, Message
+from .session import SESSION_HEADER_TAGS, Session, UnsupportedMessageType
+from .validation import Layout, canonical_body
 
 
 class EchoApplication:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixserver.apps import orderentry as OE
 from matching.constants import BUY, DAY, LIMIT
 from matching.engine import Engine
 from matching.instruments import Instrument
 from risk.checks import RiskEngine, touch_of
 from risk.config import AccountConfig, FirmRisk, InstrumentRisk, Limits, RiskConfig
+from venue import orderentry as OE
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_EXCHANGE_TOML = REPO / "exchange.toml"

@@ -24,6 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fixserver import dictionary
+from fixserver.codec import Message
+from fixserver.session import BusinessReject, Session, UnsupportedMessageType
+from fixserver.validation import Layout
 from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import Journal
@@ -32,14 +36,10 @@ from risk.accounts import AccountView
 from risk.checks import RiskEngine, touch_of
 from risk.throttle import Throttle
 
-from .. import dictionary
-from ..codec import Message
-from ..exchange_config import ExchangeConfig, FirmConfig
-from ..session import BusinessReject, Session, UnsupportedMessageType
-from ..validation import Layout
 from . import orderentry as OE
 from . import positions, requests
-from .reports import ReportWriter
+from .config import ExchangeConfig, FirmConfig
+from .report_writer import ReportWriter
 
 log = logging.getLogger("fixserver.exchange")
 

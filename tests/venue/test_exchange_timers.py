@@ -7,9 +7,9 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from fixserver.exchange_config import load_exchange_config
 from matching.constants import BUY, GTC, GTD
 from persistence.sequencer import replay
+from venue.config import load_exchange_config
 
 from .support import SHIPPED_EXCHANGE_TOML, px
 from .test_exchange_recovery import B1, T0, Running, new, replace
@@ -83,7 +83,7 @@ def test_a_replace_without_time_in_force_keeps_the_orders(tmp_path: Path) -> Non
 
 
 def test_cancel_on_disconnect_says_so_in_the_text(tmp_path: Path) -> None:
-    from fixserver.apps import orderentry as OE
+    from venue import orderentry as OE
     r = Running(tmp_path)
     r.run([new(B1, "o1", BUY, 10, px("189.00"))], [(OE.DISCONNECTED, B1)])
     cancels = [m for m in r.sent(B1) if m.get(150) == b"4"]

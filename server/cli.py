@@ -12,73 +12,19 @@ from pathlib import Path
 
 import trio
 
+from fixserver.connection import SessionRegistry
+from fixserver.settings import SettingsError, load_sessions
 from persistence.journal import JournalCorrupt
+from venue import admin
+from venue.config import ExchangeConfigError, load_exchange_config
+from venue.exchange import Exchange
 
-from . import admin, dictionary
-from .acceptor import run
-from .apps.echo import EchoApplication
-from .apps.exchange import DropCopyApplication, Exchange, ExchangeApplication
-from .connection import SessionRegistry
-from .exchange_config import ExchangeConfigError, load_exchange_config
-from .session import Application, Session
-from .settings import SessionConfig, SettingsError, load_sessions
-from .store import FileStore, MemoryStore
-from .validation import Validator
+from .compose import ConfigError, build_sessions, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
 
 log = logging.getLogger("fixserver")
-
-
-class ConfigError(Exception):
-    """A configuration problem the operator must fix; the message names it."""
-
-
-def _dictionary_for(config: SessionConfig, cfg_dir: Path) -> dictionary.DataDictionary:
-    if config.data_dictionary is None:
-        return dictionary.for_begin_string(config.begin_string.encode())
-    path = Path(config.data_dictionary)
-    for candidate in (path, cfg_dir / path, dictionary.DICTIONARY_DIR / path.name):
-        if candidate.exists():
-            dd = dictionary.load(candidate.resolve())
-            if dd.begin_string.decode() != config.begin_string:
-                raise ConfigError(f"{config.session_id}: DataDictionary {candidate} is for "
-                                  f"{dd.begin_string.decode()}")
-            return dd
-    raise ConfigError(f"{config.session_id}: DataDictionary {config.data_dictionary} not found")
-
-
-def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
-                   exchange: Exchange | None = None) -> list[Session]:
-    """Create each configured session with its store, validator and application."""
-    apps: dict[str, Application] = {"echo": EchoApplication()}
-    if exchange is not None:
-        apps["exchange"] = ExchangeApplication(exchange)
-        apps["dropcopy"] = DropCopyApplication()
-    sessions = []
-    for config in configs:
-        if config.application not in apps:
-            raise ConfigError(f"{config.session_id}: Application={config.application} "
-                              "needs the exchange configuration")
-        validator = None
-        if config.use_data_dictionary:
-            validator = Validator(
-                _dictionary_for(config, cfg_dir),
-                check_fields_out_of_order=config.validate_fields_out_of_order,
-                check_fields_have_values=config.validate_fields_have_values,
-                check_user_defined_fields=config.validate_user_defined_fields,
-            )
-        store_dir = Path(config.file_store_path)
-        if not store_dir.is_absolute():
-            store_dir = data_dir / store_dir
-        name = f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}"
-        store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
-        session = Session(config, store, apps[config.application], validator)
-        sessions.append(session)
-        if exchange is not None and config.application in ("exchange", "dropcopy"):
-            exchange.add_session(session)
-    return sessions
 
 
 def _default_exchange_file(sessions_file: Path) -> Path:

@@ -1,4 +1,4 @@
-"""fixserver.apps.orderentry.OrderEntry: order-entry commands in, Reports out.
+"""venue.orderentry.OrderEntry: order-entry commands in, Reports out.
 
 An engine with AAA (tick 0.01, lot 1) and BBB (tick 0.05, lot 10), and two sessions
 of two firms: S1 (accounts F1-MAIN, F1-PROP, F1-AGENCY; default F1-PROP) and S2 (F2-MAIN).
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixserver.apps import orderentry as OE
 from matching import reasons as R
 from matching.constants import BUY, GTC, IOC, MARKET, SELL
 from risk.checks import MAX_ORDER_QTY as ORDER_QTY_LIMIT
+from venue import orderentry as OE
 
 from .support import (
     AAA,

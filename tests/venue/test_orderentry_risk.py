@@ -11,10 +11,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixserver.apps import orderentry as OE
 from matching.constants import BUY, SELL
 from risk import checks as RC
 from risk.config import Limits
+from venue import orderentry as OE
 
 from .support import (
     AAA,

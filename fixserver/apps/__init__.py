@@ -1,1 +1,0 @@
-"""Applications a session hands its application messages to (``Application=`` in sessions.cfg)."""
