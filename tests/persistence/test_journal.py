@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from persistence.journal import Journal, JournalCorrupt, read_records
-
 from tests.venue.support import REPO
 
 HEADER = 12  # <u32 length><u32 payload crc32><u32 crc32 of the first 8 bytes>
