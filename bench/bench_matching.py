@@ -17,7 +17,7 @@ gives the load average and a "yardstick" (a fixed pure-Python loop) at the
 start and the end, so that figures from different moments can be compared.
 
 Run from the repository root: ``python bench/bench_matching.py [--commands N]``
-(``--help`` for the other options: repeats, batch API, GC off, cProfile).
+(``--help`` for the other options: repeats, GC off, cProfile).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from matching.commands import Cancel, NewOrder  # noqa: E402
+from matching.commands import Cancel, Command, NewOrder  # noqa: E402
 from matching.constants import BUY, IOC, LIMIT, MARKET, SELL  # noqa: E402
 from matching.engine import Engine  # noqa: E402
-from matching.events import TRADE  # noqa: E402
+from matching.events import Event, Trade  # noqa: E402
 from matching.instruments import Instrument  # noqa: E402
 
 TICK = 100            # 0.01 in fixed point (4 decimals)
@@ -51,8 +51,8 @@ def make_instruments(symbols: int) -> list[Instrument]:
 
 
 def generate(n: int, instruments: list[Instrument], seed: int,
-             uniform_cancels: bool = False) -> tuple[list[tuple], list[int]]:
-    """``n`` commands (plain tuples, as replayed from the journal) and their kinds.
+             uniform_cancels: bool = False) -> tuple[list[Command], list[int]]:
+    """``n`` commands and their kinds.
 
     Each command picks a random symbol, whose mid price takes a slow random walk.
     Limit orders are placed 1 to 10 ticks behind the mid, most of them near the
@@ -76,7 +76,7 @@ def generate(n: int, instruments: list[Instrument], seed: int,
     accounts = [f"A{i}" for i in range(20)]
     # (oid, price) of the orders we believe are resting, oldest first, per symbol.
     live: list[list[tuple[int, int]]] = [[] for _ in instruments]
-    commands: list[tuple] = []
+    commands: list[Command] = []
     kinds: list[int] = []
     next_oid = 1
     nsym = len(instruments)
@@ -101,7 +101,7 @@ def generate(n: int, instruments: list[Instrument], seed: int,
                 # Stale quotes go: the farthest from the mid of a few random orders.
                 j = max((randrange(size) for _ in range(4)), key=lambda k: abs(pool[k][1] - mid))
             oid = pool.pop(j)[0]
-            commands.append(tuple(Cancel(oid=oid, cl_ord_id=f"X{i}", session="S1")))
+            commands.append(Cancel(order_id=oid, cl_ord_id=f"X{i}", session="S1"))
             kinds.append(CANCEL)
             continue
         account = accounts[randrange(20)]
@@ -110,9 +110,9 @@ def generate(n: int, instruments: list[Instrument], seed: int,
             depth = int(random_() ** 2 * 10)
             price = mid - (1 + depth) * TICK if side == BUY else mid + (1 + depth) * TICK
             qty = (1 + randrange(10)) * 100
-            commands.append(tuple(NewOrder(
-                symbol=symbols[s], side=side, qty=qty, price=price, ord_type=LIMIT,
-                cl_ord_id=f"C{i}", session="S1", account=account)))
+            commands.append(NewOrder(
+                symbol=symbols[s], side=side, order_qty=qty, price=price, ord_type=LIMIT,
+                cl_ord_id=f"C{i}", session="S1", account=account))
             pool.append((next_oid, price))
             kinds.append(ADD)
         else:
@@ -122,13 +122,13 @@ def generate(n: int, instruments: list[Instrument], seed: int,
             qty = (1 + int(80 * random_() ** 2)) * 100
             if random_() < 0.5:
                 price = mid + 3 * TICK if side == BUY else mid - 3 * TICK
-                cmd = NewOrder(symbol=symbols[s], side=side, qty=qty, price=price,
-                               ord_type=LIMIT, tif=IOC, cl_ord_id=f"C{i}", session="S1",
-                               account=account)
+                cmd = NewOrder(symbol=symbols[s], side=side, order_qty=qty, price=price,
+                               ord_type=LIMIT, time_in_force=IOC, cl_ord_id=f"C{i}",
+                               session="S1", account=account)
             else:
-                cmd = NewOrder(symbol=symbols[s], side=side, qty=qty, ord_type=MARKET,
+                cmd = NewOrder(symbol=symbols[s], side=side, order_qty=qty, ord_type=MARKET,
                                cl_ord_id=f"C{i}", session="S1", account=account)
-            commands.append(tuple(cmd))
+            commands.append(cmd)
             kinds.append(MARKETABLE)
         next_oid += 1
     return commands, kinds
@@ -140,8 +140,8 @@ def warm_book(engine: Engine, instruments: list[Instrument]) -> None:
         for k in range(1, 6):
             for side, price in ((BUY, inst.reference_price - k * TICK),
                                 (SELL, inst.reference_price + k * TICK)):
-                engine.process(tuple(NewOrder(symbol=inst.symbol, side=side, qty=500,
-                                              price=price, session="W", account="W")), 0)
+                engine.process(NewOrder(symbol=inst.symbol, side=side, order_qty=500,
+                                        price=price, session="W", account="W"), 0)
 
 
 def fresh_engine(instruments: list[Instrument]) -> Engine:
@@ -151,30 +151,19 @@ def fresh_engine(instruments: list[Instrument]) -> Engine:
     return engine
 
 
-def run_throughput(commands: list[tuple], instruments: list[Instrument],
-                   batch: int = 0) -> tuple[float, float, int]:
-    """Replay every command in a bare loop: (wall seconds, CPU seconds, events).
-    ``batch`` > 0 feeds ``Engine.process_batch`` with that many sequenced commands
-    at a time, as the sequencer's group commit does; else ``Engine.process``."""
+def run_throughput(commands: list[Command], instruments: list[Instrument]
+                   ) -> tuple[float, float, int]:
+    """Replay every command in a bare loop: (wall seconds, CPU seconds, events)."""
     engine = fresh_engine(instruments)
     events = 0
-    if batch:
-        stamped = [(ts, ts, command) for ts, command in enumerate(commands)]
-        chunks = [stamped[i:i + batch] for i in range(0, len(stamped), batch)]
-        process_batch = engine.process_batch
-        t0, c0 = time.perf_counter(), time.process_time()
-        for chunk in chunks:
-            for out in process_batch(chunk):
-                events += len(out)
-    else:
-        process = engine.process
-        t0, c0 = time.perf_counter(), time.process_time()
-        for ts, command in enumerate(commands):
-            events += len(process(command, ts))
+    process = engine.process
+    t0, c0 = time.perf_counter(), time.process_time()
+    for ts, command in enumerate(commands):
+        events += len(process(command, ts))
     return time.perf_counter() - t0, time.process_time() - c0, events
 
 
-def run_latency(commands: list[tuple], instruments: list[Instrument]
+def run_latency(commands: list[Command], instruments: list[Instrument]
                 ) -> tuple[list[int], list[int]]:
     """Time every command on its own: nanoseconds per command, and per command how
     many price levels it traded at (outside the timed region; events are not kept,
@@ -207,9 +196,9 @@ def describe(name: str, values: list[int]) -> str:
             f"max {v[-1] / 1000 if v else 0:8.1f}")
 
 
-def levels_traded(events: list[tuple]) -> int:
+def levels_traded(events: list[Event]) -> int:
     """How many price levels an incoming order traded at."""
-    return len({e[3] for e in events if e[0] == TRADE})
+    return len({e.last_px for e in events if type(e) is Trade})
 
 
 class _Probe:
@@ -239,9 +228,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=2,
-                        help="throughput runs of each kind (the machine may be shared)")
-    parser.add_argument("--batch", type=int, default=0,
-                        help="also time Engine.process_batch with this many commands per call")
+                        help="throughput runs (the machine may be shared)")
     parser.add_argument("--uniform-cancels", action="store_true",
                         help="cancel uniformly random resting orders (cache-unfriendly)")
     parser.add_argument("--no-gc", action="store_true",
@@ -276,15 +263,11 @@ def main() -> None:
     n = len(commands)
     print(f"throughput, one core, gc {'off' if args.no_gc else 'on'} "
           "(commands/s by wall clock; by CPU time in brackets: lower wall means a busy machine):")
-    kinds_of_run = [("Engine.process", 0)]
-    if args.batch:
-        kinds_of_run.append((f"Engine.process_batch({args.batch})", args.batch))
-    for label, batch in kinds_of_run:
-        runs = [run_throughput(commands, instruments, batch) for _ in range(args.repeat)]
-        best = min(runs)
-        print(f"  {label:<28} " + "  ".join(
-            f"{n / wall:9,.0f} ({n / cpu:,.0f})" for wall, cpu, _ in runs)
-            + f"   best {1e9 * best[0] / n:,.0f} ns/command, {best[2] / best[0]:,.0f} events/s")
+    runs = [run_throughput(commands, instruments) for _ in range(args.repeat)]
+    best = min(runs)
+    print(f"  {'Engine.process':<28} " + "  ".join(
+        f"{n / wall:9,.0f} ({n / cpu:,.0f})" for wall, cpu, _ in runs)
+        + f"   best {1e9 * best[0] / n:,.0f} ns/command, {best[2] / best[0]:,.0f} events/s")
 
     samples, levels = run_latency(commands, instruments)
     print("latency per command in microseconds (perf_counter_ns around Engine.process):")

@@ -51,10 +51,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_matching import interpreter, machine_speed, percentile  # noqa: E402
-from matching.commands import NewOrder  # noqa: E402
+from matching.commands import Cancel, Command, NewOrder, Replace  # noqa: E402
 from matching.constants import BUY, IOC, LIMIT, MARKET, SELL  # noqa: E402
 from matching.engine import Engine  # noqa: E402
-from matching.events import ACCEPTED, CANCEL_REJECTED, REJECTED  # noqa: E402
+from matching.events import Accepted, CancelRejected, Event, Rejected  # noqa: E402
 from matching.instruments import Instrument  # noqa: E402
 from risk.checks import ORD_REJ_REASON, RiskEngine, touch_of  # noqa: E402
 from risk.config import (  # noqa: E402
@@ -85,10 +85,10 @@ EVERY_LIMIT = Limits(
 )
 VARIANTS: dict[str, Limits] = {"default limits": Limits(), "every limit on": EVERY_LIMIT}
 
-# One item of the flow: (kind, NewOrder tuple or None, handle, session, qty, price).
+# One item of the flow: (kind, NewOrder or None, handle, session, qty, price).
 # ``handle`` numbers the generated orders; cancels and replaces name the handle of
 # their target, mapped to the engine's oid at run time (from its Accepted event).
-Item = tuple[int, tuple | None, int, str, int, int]
+Item = tuple[int, NewOrder | None, int, str, int, int]
 
 
 def make_instruments(symbols: int) -> list[InstrumentRisk]:
@@ -166,22 +166,23 @@ def generate(n: int, instruments: list[InstrumentRisk], accounts: list[str],
             depth = int(random_() ** 2 * 10)
             price = mid - (1 + depth) * TICK if side == BUY else mid + (1 + depth) * TICK
             qty = (1 + randrange(10)) * 100
-            command = NewOrder(symbol=symbols[s], side=side, qty=qty, price=price,
+            command = NewOrder(symbol=symbols[s], side=side, order_qty=qty, price=price,
                                ord_type=LIMIT, cl_ord_id=f"C{i}", session=session,
                                account=account)
             pool.append([handle, price, qty, side, session])
-            items.append((ADD, tuple(command), handle, session, qty, price))
+            items.append((ADD, command, handle, session, qty, price))
         else:
             qty = (1 + int(80 * random_() ** 2)) * 100
             if random_() < 0.5:
                 price = mid + 3 * TICK if side == BUY else mid - 3 * TICK
-                command = NewOrder(symbol=symbols[s], side=side, qty=qty, price=price,
-                                   ord_type=LIMIT, tif=IOC, cl_ord_id=f"C{i}",
+                command = NewOrder(symbol=symbols[s], side=side, order_qty=qty, price=price,
+                                   ord_type=LIMIT, time_in_force=IOC, cl_ord_id=f"C{i}",
                                    session=session, account=account)
             else:
-                command = NewOrder(symbol=symbols[s], side=side, qty=qty, ord_type=MARKET,
-                                   cl_ord_id=f"C{i}", session=session, account=account)
-            items.append((MARKETABLE, tuple(command), handle, session, qty, 0))
+                command = NewOrder(symbol=symbols[s], side=side, order_qty=qty,
+                                   ord_type=MARKET, cl_ord_id=f"C{i}", session=session,
+                                   account=account)
+            items.append((MARKETABLE, command, handle, session, qty, 0))
         handle += 1
     return items
 
@@ -192,7 +193,7 @@ class Desk:
     ``with_risk`` False builds an engine without a risk hook (and no on_event)."""
 
     def __init__(self, config: RiskConfig, with_risk: bool = True,
-                 hook: Callable[[RiskEngine], Callable[[tuple, Any], Any]] | None = None
+                 hook: Callable[[RiskEngine], Callable[[Any, Any], Any]] | None = None
                  ) -> None:
         self.risk = RiskEngine(config)
         check = (hook(self.risk) if hook is not None else self.risk.check) if with_risk else None
@@ -210,10 +211,10 @@ class Desk:
                                     (SELL, inst.reference_price + k * TICK)):
                     account = accounts[n % len(accounts)]
                     n += 1
-                    self.run(tuple(NewOrder(symbol=inst.symbol, side=side, qty=500,
-                                            price=price, session="W", account=account)), 0)
+                    self.run(NewOrder(symbol=inst.symbol, side=side, order_qty=500,
+                                      price=price, session="W", account=account), 0)
 
-    def run(self, command: tuple, ts: int) -> list[tuple]:
+    def run(self, command: Command, ts: int) -> list[Event]:
         events = self.engine.process(command, ts)
         if self.with_risk:
             for event in events:
@@ -221,19 +222,20 @@ class Desk:
         return events
 
 
-def command_of(item: Item, oids: list[int], i: int) -> tuple:
+def command_of(item: Item, oids: list[int], i: int) -> Command:
     kind, command, handle, session, qty, price = item
     if command is not None:
         return command
     if kind == CANCEL:
-        return (2, oids[handle], f"X{i}", session)
-    return (3, oids[handle], f"R{i}", session, qty, price, 0)
+        return Cancel(order_id=oids[handle], cl_ord_id=f"X{i}", session=session)
+    return Replace(order_id=oids[handle], cl_ord_id=f"R{i}", session=session, order_qty=qty,
+                   price=price)
 
 
-def accepted_oid(events: list[tuple]) -> int:
+def accepted_oid(events: list[Event]) -> int:
     for event in events:
-        if event[0] == ACCEPTED:
-            return event[2]
+        if type(event) is Accepted:
+            return event.order_id
     return 0
 
 
@@ -259,10 +261,10 @@ def run_instrumented(config: RiskConfig, items: list[Item]) -> Instrumented:
     result = Instrumented(len(items))
     verdicts = result.verdicts
 
-    def hook(risk: RiskEngine) -> Callable[[tuple, Any], Any]:
+    def hook(risk: RiskEngine) -> Callable[[Any, Any], Any]:
         check = risk.check
 
-        def timed_check(command: tuple, order: Any) -> Any:
+        def timed_check(command: NewOrder | Replace, order: Any) -> Any:
             t0 = clock()
             verdict = check(command, order)
             t1 = clock()
@@ -292,9 +294,9 @@ def run_instrumented(config: RiskConfig, items: list[Item]) -> Instrumented:
         path_ns[i] = t2 - t0
         events_total += len(events)
         for event in events:
-            if event[0] == REJECTED and event[2] not in ORD_REJ_REASON:
+            if type(event) is Rejected and event.reason not in ORD_REJ_REASON:
                 rejects += 1
-            elif event[0] == CANCEL_REJECTED and event[1] not in ORD_REJ_REASON:
+            elif type(event) is CancelRejected and event.reason not in ORD_REJ_REASON:
                 cancel_rejects += 1
         if item[1] is not None:
             oids[item[2]] = accepted_oid(events)

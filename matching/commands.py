@@ -1,86 +1,80 @@
-"""Commands: everything that can change the engine's state.
+"""Commands: everything that can change the matching engine's state.
 
-Each command is a NamedTuple whose first field ``kind`` is a small int; the
-engine dispatches on ``command[0]`` and reads the other fields by position, so
-a plain ``tuple`` with the same layout (for example one read back from the
-journal, which stores commands with ``marshal`` and therefore needs
-``tuple(command)``) is processed identically. Every field has a default, so
-build commands with keywords: ``NewOrder(symbol="AAPL", side=BUY, qty=100,
-price=1_900_000)``.
+Each command is a frozen, typed record (``msgspec.Struct``); the engine dispatches
+on its type. Build them with keywords, every field has a default::
 
-Time is not in the command: the sequencer stamps it and passes it to
-``Engine.process(command, ts)`` (nanoseconds since the epoch). Order ids are the
-engine's own (``oid`` in events); the FIX layer maps ClOrdID to oid.
-Conventions: prices and quantities are fixed-point ints (``constants.PRICE_SCALE``);
-an empty string or 0 in a filter field means "any".
+    NewOrder(symbol="AAPL", side=BUY, order_qty=100, price=1_900_000)
+
+Fields are named after FIX where FIX has a name (OrderQty, StopPx, TimeInForce,
+MaxFloor for the displayed quantity of an iceberg, ...). Time is not in the
+command: the sequencer stamps it and passes it to ``Engine.process(command, ts)``
+(nanoseconds since the epoch). Order ids are the engine's own (``order_id`` in
+events, FIX OrderID); the venue maps ClOrdIDs to them. Conventions: prices and
+quantities are fixed-point ints (``constants.PRICE_SCALE``); an empty string or 0
+in a filter field means "any".
+
+These are the engine's input, not the journal's: the journal holds what brokers
+and operators asked for (``venue.commands``), and order entry turns each of those
+into the commands here. The tags identify a command inside an event that carries
+it (``Rejected.command``) in the event log.
 """
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+import msgspec
 
 from .constants import CONTINUOUS, DAY, LIMIT
 
-NEW_ORDER: Final = 1
-CANCEL: Final = 2
-REPLACE: Final = 3
-MASS_CANCEL: Final = 4
-SET_PHASE: Final = 5
-END_OF_DAY: Final = 6
-EXPIRE_GTD: Final = 7
-ADD_INSTRUMENT: Final = 8
-SET_SELF_TRADE_PREVENTION: Final = 9
+
+class _Command(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """Base of the engine's commands: immutable, encoded as arrays."""
 
 
-class NewOrder(NamedTuple):
-    """Enter an order. ``price`` is ignored for MARKET and STOP orders; ``stop_price``
-    is used by STOP and STOP_LIMIT; ``display_qty`` > 0 (and < qty) makes an iceberg;
-    ``min_qty`` > 0 requires that much to execute on arrival; ``expire_time`` (ns)
-    is the GTD expiry."""
+class NewOrder(_Command, tag=1):
+    """Enter an order. ``price`` is ignored for MARKET and STOP orders; ``stop_px``
+    is used by STOP and STOP_LIMIT; ``max_floor`` > 0 (and < order_qty) makes an
+    iceberg; ``min_qty`` > 0 requires that much to execute on arrival;
+    ``expire_time`` (ns) is the GTD expiry."""
 
-    kind: int = NEW_ORDER
     symbol: str = ""
     side: int = 0
-    qty: int = 0
+    order_qty: int = 0
     price: int = 0
     ord_type: int = LIMIT
-    tif: int = DAY
+    time_in_force: int = DAY
     cl_ord_id: str = ""
     session: str = ""
     account: str = ""
-    stop_price: int = 0
-    display_qty: int = 0
+    stop_px: int = 0
+    max_floor: int = 0
     min_qty: int = 0
     expire_time: int = 0
 
 
-class Cancel(NamedTuple):
+class Cancel(_Command, tag=2):
     """Cancel an open order. ``session`` must own the order; an empty session is the
     operator, who may cancel any order. ``cl_ord_id`` is the request's own ClOrdID."""
 
-    kind: int = CANCEL
-    oid: int = 0
+    order_id: int = 0
     cl_ord_id: str = ""
     session: str = ""
 
 
-class Replace(NamedTuple):
-    """Cancel/replace: the order's new total quantity and limit price (FIX OrderQty and
-    Price). ``stop_price`` 0 keeps the current stop price of an untriggered stop."""
+class Replace(_Command, tag=3):
+    """Cancel/replace: the order's new total quantity and limit price (FIX OrderQty
+    and Price). ``stop_px`` 0 keeps the current stop price of an untriggered stop."""
 
-    kind: int = REPLACE
-    oid: int = 0
+    order_id: int = 0
     cl_ord_id: str = ""
     session: str = ""
-    qty: int = 0
+    order_qty: int = 0
     price: int = 0
-    stop_price: int = 0
+    stop_px: int = 0
 
 
-class MassCancel(NamedTuple):
+class MassCancel(_Command, tag=4):
     """Cancel every open order matching all the given filters ("" / 0 = any)."""
 
-    kind: int = MASS_CANCEL
     cl_ord_id: str = ""
     session: str = ""
     account: str = ""
@@ -88,32 +82,28 @@ class MassCancel(NamedTuple):
     side: int = 0
 
 
-class SetPhase(NamedTuple):
+class SetPhase(_Command, tag=5):
     """Change the trading phase of one instrument ("" = every instrument)."""
 
-    kind: int = SET_PHASE
     symbol: str = ""
     phase: int = CONTINUOUS
 
 
-class EndOfDay(NamedTuple):
+class EndOfDay(_Command, tag=6):
     """Expire every DAY order of one instrument ("" = every instrument)."""
 
-    kind: int = END_OF_DAY
     symbol: str = ""
 
 
-class ExpireGTD(NamedTuple):
+class ExpireGTD(_Command, tag=7):
     """Expire every GTD order whose expire time is at or before the command's time."""
 
-    kind: int = EXPIRE_GTD
     symbol: str = ""
 
 
-class AddInstrument(NamedTuple):
+class AddInstrument(_Command, tag=8):
     """Define a new instrument and create its book in ``phase``."""
 
-    kind: int = ADD_INSTRUMENT
     symbol: str = ""
     tick_size: int = 0
     lot_size: int = 1
@@ -121,25 +111,12 @@ class AddInstrument(NamedTuple):
     phase: int = CONTINUOUS
 
 
-class SetSelfTradePrevention(NamedTuple):
+class SetSelfTradePrevention(_Command, tag=9):
     """Set an account's self-trade prevention mode (``constants.STP_*``)."""
 
-    kind: int = SET_SELF_TRADE_PREVENTION
     account: str = ""
     mode: int = 0
 
 
-Command = NewOrder | Cancel | Replace | MassCancel | SetPhase | EndOfDay | ExpireGTD | \
-    AddInstrument | SetSelfTradePrevention
-
-COMMAND_TYPES: Final[dict[int, type]] = {
-    NEW_ORDER: NewOrder, CANCEL: Cancel, REPLACE: Replace, MASS_CANCEL: MassCancel,
-    SET_PHASE: SetPhase, END_OF_DAY: EndOfDay, EXPIRE_GTD: ExpireGTD,
-    ADD_INSTRUMENT: AddInstrument, SET_SELF_TRADE_PREVENTION: SetSelfTradePrevention,
-}
-
-
-def decode_command(command: tuple) -> tuple:
-    """The NamedTuple view of a plain command tuple (e.g. one read from the journal)."""
-    cls = COMMAND_TYPES.get(command[0]) if command else None
-    return cls._make(command) if cls is not None else command
+Command = (NewOrder | Cancel | Replace | MassCancel | SetPhase | EndOfDay | ExpireGTD
+           | AddInstrument | SetSelfTradePrevention)

@@ -26,6 +26,8 @@ LIMIT: Final = 2
 STOP: Final = 3
 STOP_LIMIT: Final = 4
 ORD_TYPE_NAMES: Final = {MARKET: "MARKET", LIMIT: "LIMIT", STOP: "STOP", STOP_LIMIT: "STOP_LIMIT"}
+PRICED_ORD_TYPES: Final = frozenset((LIMIT, STOP_LIMIT))   # they carry a limit Price
+STOP_ORD_TYPES: Final = frozenset((STOP, STOP_LIMIT))      # they carry a StopPx
 
 # Time in force (FIX tag 59).
 DAY: Final = 0

@@ -44,10 +44,21 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import commands as C
 from . import reasons as R
 from .auction import uncross_price
 from .book import Book, BookSide, Level
+from .commands import (
+    AddInstrument,
+    Cancel,
+    Command,
+    EndOfDay,
+    ExpireGTD,
+    MassCancel,
+    NewOrder,
+    Replace,
+    SetPhase,
+    SetSelfTradePrevention,
+)
 from .constants import (
     AUCTION_PHASES,
     BUY,
@@ -75,18 +86,19 @@ from .constants import (
     TIF_NAMES,
 )
 from .events import (
-    ACCEPTED,
-    BOOK_CHANGED,
-    CANCEL_REJECTED,
-    CANCELLED,
-    EXPIRED,
-    MASS_CANCEL_DONE,
-    PHASE_CHANGED,
-    REJECTED,
-    REPLACED,
-    RESTATED,
-    TRADE,
-    TRIGGERED,
+    Accepted,
+    BookChanged,
+    Cancelled,
+    CancelRejected,
+    Event,
+    Expired,
+    MassCancelDone,
+    PhaseChanged,
+    Rejected,
+    Replaced,
+    Restated,
+    Trade,
+    Triggered,
 )
 from .instruments import Instrument
 from .orders import Order
@@ -96,7 +108,7 @@ from .protection import protection_limit
 # (order: the open order it modifies) after the engine's own validation and
 # before anything changes. Return None to let it through, or (reason code, text)
 # to refuse it. The risk package implements it; it must itself be deterministic.
-RiskCheck = Callable[[tuple, Order | None], tuple[str, str] | None]
+RiskCheck = Callable[[NewOrder | Replace, Order | None], tuple[str, str] | None]
 
 _TEXT = R.TEXT
 _new_order_object = Order.__new__
@@ -112,7 +124,7 @@ class Engine:
     then feed it commands::
 
         engine = Engine([Instrument("AAPL", tick_size=100, reference_price=1_900_000)])
-        events = engine.process(NewOrder(symbol="AAPL", side=BUY, qty=100,
+        events = engine.process(NewOrder(symbol="AAPL", side=BUY, order_qty=100,
                                          price=1_900_000, cl_ord_id="c1", session="S1"), ts)
 
     ``risk`` is an optional pre-trade check (see ``RiskCheck``); it is not part of
@@ -137,17 +149,17 @@ class Engine:
         self.next_exec_id = 1
         self.next_trade_id = 1
         self.next_stop_seq = 1
-        # Dispatch by command kind: one dict lookup instead of an isinstance chain.
-        self._handlers: dict[int, Callable[[Any, int, list], None]] = {
-            C.NEW_ORDER: self._new_order,
-            C.CANCEL: self._cancel,
-            C.REPLACE: self._replace,
-            C.MASS_CANCEL: self._mass_cancel,
-            C.SET_PHASE: self._set_phase,
-            C.END_OF_DAY: self._end_of_day,
-            C.EXPIRE_GTD: self._expire_gtd,
-            C.ADD_INSTRUMENT: self._add_instrument,
-            C.SET_SELF_TRADE_PREVENTION: self._set_stp,
+        # Dispatch by command type: one dict lookup instead of an isinstance chain.
+        self._handlers: dict[type, Callable[[Any, int, list], None]] = {
+            NewOrder: self._new_order,
+            Cancel: self._cancel,
+            Replace: self._replace,
+            MassCancel: self._mass_cancel,
+            SetPhase: self._set_phase,
+            EndOfDay: self._end_of_day,
+            ExpireGTD: self._expire_gtd,
+            AddInstrument: self._add_instrument,
+            SetSelfTradePrevention: self._set_stp,
         }
         if phase not in PHASE_NAMES:
             raise ValueError(f"unknown phase {phase!r}")
@@ -166,32 +178,14 @@ class Engine:
 
     # ------------------------------------------------------------------ API
 
-    def process(self, command: tuple, ts: int = 0) -> list[tuple]:
+    def process(self, command: Command, ts: int = 0) -> list[Event]:
         """Apply one command at time ``ts`` and return the events it caused."""
-        out: list[tuple] = []
-        try:
-            handler = self._handlers[command[0]]
-        except (KeyError, IndexError, TypeError):
-            handler = self._unknown
+        out: list[Event] = []
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a matching command: {command!r:.80}")
         handler(command, ts, out)
         return out
-
-    def process_batch(self, batch: Iterable[tuple[int, int, tuple]]) -> list[list[tuple]]:
-        """Apply sequenced commands ``(seq, ts, command)``, as ``Sequencer.commit()``
-        returns them, in order; returns each command's events. Same result as calling
-        ``process`` for each, minus a function call per command."""
-        handlers = self._handlers
-        results: list[list[tuple]] = []
-        append = results.append
-        for _seq, ts, command in batch:
-            out: list[tuple] = []
-            try:
-                handler = handlers[command[0]]
-            except (KeyError, IndexError, TypeError):
-                handler = self._unknown
-            handler(command, ts, out)
-            append(out)
-        return results
 
     def order(self, oid: int) -> Order | None:
         """The open order ``oid`` (do not modify it), or None."""
@@ -232,14 +226,16 @@ class Engine:
 
     # ------------------------------------------------------------ new order
 
-    def _new_order(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            (_, symbol, side, qty, price, ord_type, tif, cl_ord_id, session, account,
-             stop_price, display_qty, min_qty, expire_time) = command
-        except ValueError:
-            self._reject(command, R.MALFORMED_COMMAND, "NewOrder has the wrong number of fields",
-                         out)
-            return
+    def _new_order(self, command: NewOrder, ts: int, out: list) -> None:
+        symbol = command.symbol
+        side = command.side
+        qty = command.order_qty
+        price = command.price
+        ord_type = command.ord_type
+        tif = command.time_in_force
+        display_qty = command.max_floor
+        min_qty = command.min_qty
+        expire_time = command.expire_time
         book = self.books.get(symbol)
         if book is None:
             self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
@@ -271,7 +267,7 @@ class Engine:
         self.next_oid = oid + 1
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        out.append((ACCEPTED, exec_id, oid, command))
+        out.append(Accepted(exec_id, oid, command))
         # Order(...) inlined: the call and argument passing cost as much as the stores.
         order = _new_order_object(Order)
         order.oid = oid
@@ -279,7 +275,7 @@ class Engine:
         order.side = side
         order.ord_type = ord_type
         order.price = price
-        order.stop_price = stop_price
+        order.stop_price = command.stop_px
         order.qty = qty
         order.cum = 0
         order.leaves = qty
@@ -288,9 +284,9 @@ class Engine:
         order.min_qty = min_qty
         order.tif = tif
         order.expire_time = expire_time
-        order.cl_ord_id = cl_ord_id
-        order.session = session
-        order.account = account
+        order.cl_ord_id = command.cl_ord_id
+        order.session = command.session
+        order.account = command.account
         order.level = None
         order.stop_key = None
 
@@ -317,7 +313,7 @@ class Engine:
                         order.visible = order.leaves
                         level = own.add(order)
                         self.orders[oid] = order
-                        out.append((BOOK_CHANGED, symbol, side, price, level.qty, level.count))
+                        out.append(BookChanged(symbol, side, price, level.qty, level.count))
                 if book.stop_count:
                     self._trigger_stops(book, out)
             elif tif == IOC:
@@ -335,7 +331,7 @@ class Engine:
                 level.count = count
                 order.level = level
                 self.orders[oid] = order
-                out.append((BOOK_CHANGED, symbol, side, price, level_qty, count))
+                out.append(BookChanged(symbol, side, price, level_qty, count))
             return
         trades_before = self.next_trade_id
         if ord_type == LIMIT or ord_type == MARKET:
@@ -345,10 +341,11 @@ class Engine:
         if book.stop_count and (self.next_trade_id != trades_before or ord_type >= STOP):
             self._trigger_stops(book, out)
 
-    def _order_problem(self, book: Book, command: tuple, ts: int) -> tuple[str, str] | None:
+    def _order_problem(self, book: Book, command: NewOrder, ts: int) -> tuple[str, str] | None:
         """Full validation of a NewOrder: (reason code, text), or None if it is valid."""
-        (_, symbol, side, qty, price, ord_type, tif, _cl, _session, _account,
-         stop_price, display_qty, min_qty, expire_time) = command
+        symbol, side, qty, price = command.symbol, command.side, command.order_qty, command.price
+        ord_type, tif, stop_price = command.ord_type, command.time_in_force, command.stop_px
+        display_qty, min_qty, expire_time = command.max_floor, command.min_qty, command.expire_time
         phase = book.phase
         if phase == CLOSED:
             return R.MARKET_CLOSED, f"{symbol} is closed"
@@ -445,7 +442,7 @@ class Engine:
         order.visible = display if display and display < order.leaves else order.leaves
         level = (book.bids if order.side == BUY else book.asks).add(order)
         self.orders[order.oid] = order
-        out.append((BOOK_CHANGED, book.symbol, order.side, level.price, level.qty, level.count))
+        out.append(BookChanged(book.symbol, order.side, level.price, level.qty, level.count))
 
     def _can_fill(self, opp: BookSide, order: Order, limit_key: int, needed: int) -> bool:
         """Whether at least ``needed`` would execute now (FOK and min_qty). Own
@@ -523,8 +520,8 @@ class Engine:
                 resting.leaves = r_leaves
                 resting.cum = r_cum
                 level_qty -= fill
-                append((TRADE, symbol, trade_id, price, fill, side, oid, exec_id, leaves, cum,
-                        resting.oid, exec_id + 1, r_leaves, r_cum, False))
+                append(Trade(symbol, trade_id, price, fill, side, oid, exec_id, leaves, cum,
+                             resting.oid, exec_id + 1, r_leaves, r_cum, False))
                 trade_id += 1
                 exec_id += 2
                 last = price
@@ -546,10 +543,10 @@ class Engine:
             level.qty = level_qty
             level.count = count
             if count:
-                append((BOOK_CHANGED, symbol, opp_side, price, level_qty, count))
+                append(BookChanged(symbol, opp_side, price, level_qty, count))
             else:
                 opp.emptied(level)
-                append((BOOK_CHANGED, symbol, opp_side, price, 0, 0))
+                append(BookChanged(symbol, opp_side, price, 0, 0))
         order.leaves = leaves
         order.cum = cum
         self.next_exec_id = exec_id
@@ -603,16 +600,16 @@ class Engine:
     def _emit_cancelled(self, order: Order, reason: str, cl_ord_id: str, out: list) -> None:
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        out.append((CANCELLED, exec_id, order.oid, reason, _TEXT[reason], order.leaves,
-                    order.cum, cl_ord_id))
+        out.append(Cancelled(exec_id, order.oid, reason, _TEXT[reason], order.leaves,
+                             order.cum, cl_ord_id))
         order.leaves = 0
         order.visible = 0
 
     def _emit_restated(self, order: Order, reduced_by: int, out: list) -> None:
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        out.append((RESTATED, exec_id, order.oid, R.SELF_TRADE, _TEXT[R.SELF_TRADE], reduced_by,
-                    order.qty, order.leaves, order.cum))
+        out.append(Restated(exec_id, order.oid, R.SELF_TRADE, _TEXT[R.SELF_TRADE], reduced_by,
+                            order.qty, order.leaves, order.cum))
 
     # ---------------------------------------------------------------- stops
 
@@ -652,12 +649,13 @@ class Engine:
             order.ord_type = MARKET if order.ord_type == STOP else LIMIT
             exec_id = self.next_exec_id
             self.next_exec_id = exec_id + 1
-            out.append((TRIGGERED, exec_id, order.oid, book.symbol, last))
+            out.append(Triggered(exec_id, order.oid, book.symbol, last))
             self._execute(book, order, out)
 
     # ------------------------------------------------------- cancel, replace
 
-    def _open_order(self, command: tuple, oid: Any, session: str, out: list) -> Order | None:
+    def _open_order(self, command: Cancel | Replace, oid: Any, session: str,
+                    out: list) -> Order | None:
         """The open order a Cancel or Replace refers to, or None after emitting the
         CancelRejected that says why not."""
         order = self.orders.get(oid)
@@ -672,26 +670,22 @@ class Engine:
             return None
         return order
 
-    def _cancel(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, oid, cl_ord_id, session = command
-        except ValueError:
-            self._cancel_reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
+    def _cancel(self, command: Cancel, ts: int, out: list) -> None:
+        oid, cl_ord_id, session = command.order_id, command.cl_ord_id, command.session
         order = self.orders.get(oid)
         if order is None or (session and order.session != session):
             self._open_order(command, oid, session, out)   # emits the CancelRejected
             return
         level = order.level
         if level is None:       # an untriggered stop
-            self._remove_open(order, CANCELLED, R.CANCEL_REQUESTED, cl_ord_id, out)
+            self._remove_open(order, Cancelled, R.CANCEL_REQUESTED, cl_ord_id, out)
             return
         # _remove_open and BookSide.remove inlined: this is a third of all traffic.
         del self.orders[oid]
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        out.append((CANCELLED, exec_id, oid, R.CANCEL_REQUESTED, _CANCEL_REQUESTED_TEXT,
-                    order.leaves, order.cum, cl_ord_id))
+        out.append(Cancelled(exec_id, oid, R.CANCEL_REQUESTED, _CANCEL_REQUESTED_TEXT,
+                             order.leaves, order.cum, cl_ord_id))
         order.level = None
         qty = level.qty - order.visible
         level.qty = qty
@@ -702,22 +696,22 @@ class Engine:
             level.side.emptied(level)
         elif level.dead > count + 16:
             level.compact()
-        out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
+        out.append(BookChanged(order.symbol, order.side, level.price, qty, count))
         order.leaves = 0
         order.visible = 0
 
-    def _remove_open(self, order: Order, kind: int, reason: str, cl_ord_id: str,
-                     out: list) -> None:
-        """End an open order: Cancelled (kind CANCELLED) or Expired (kind EXPIRED)."""
+    def _remove_open(self, order: Order, kind: type[Cancelled] | type[Expired], reason: str,
+                     cl_ord_id: str, out: list) -> None:
+        """End an open order: Cancelled or Expired (``kind``)."""
         oid = order.oid
         del self.orders[oid]
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        if kind == CANCELLED:
-            out.append((CANCELLED, exec_id, oid, reason, _TEXT[reason], order.leaves,
-                        order.cum, cl_ord_id))
+        if kind is Cancelled:
+            out.append(Cancelled(exec_id, oid, reason, _TEXT[reason], order.leaves, order.cum,
+                                 cl_ord_id))
         else:
-            out.append((EXPIRED, exec_id, oid, reason, _TEXT[reason], order.leaves, order.cum))
+            out.append(Expired(exec_id, oid, reason, _TEXT[reason], order.leaves, order.cum))
         level = order.level
         if level is not None:
             # BookSide.remove inlined (the cancel hot path).
@@ -731,18 +725,15 @@ class Engine:
                 level.side.emptied(level)
             elif level.dead > count + 16:
                 level.compact()
-            out.append((BOOK_CHANGED, order.symbol, order.side, level.price, qty, count))
+            out.append(BookChanged(order.symbol, order.side, level.price, qty, count))
         else:
             self._remove_stop(self.books[order.symbol], order)
         order.leaves = 0
         order.visible = 0
 
-    def _replace(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, oid, cl_ord_id, session, qty, price, stop_price = command
-        except ValueError:
-            self._cancel_reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
+    def _replace(self, command: Replace, ts: int, out: list) -> None:
+        oid, cl_ord_id, session = command.order_id, command.cl_ord_id, command.session
+        qty, price, stop_price = command.order_qty, command.price, command.stop_px
         order = self._open_order(command, oid, session, out)
         if order is None:
             return
@@ -757,7 +748,7 @@ class Engine:
                 self._cancel_reject(command, *_risk_reason(verdict), out)
                 return
         if qty <= order.cum:
-            self._remove_open(order, CANCELLED, R.REPLACED_TO_FILLED, cl_ord_id, out)
+            self._remove_open(order, Cancelled, R.REPLACED_TO_FILLED, cl_ord_id, out)
             return
         if order.ord_type == MARKET or order.ord_type == STOP:
             price = 0
@@ -777,8 +768,8 @@ class Engine:
                 order.stop_price = new_stop
                 del self.orders[order.oid]
                 self._add_stop(book, order)
-            out.append((REPLACED, exec_id, order.oid, cl_ord_id, price, qty, leaves, order.cum,
-                        order.stop_price, kept))
+            out.append(Replaced(exec_id, order.oid, cl_ord_id, price, qty, leaves, order.cum,
+                                order.stop_price, kept))
             if book.stop_count:
                 self._trigger_stops(book, out)
             return
@@ -793,9 +784,9 @@ class Engine:
             order.qty, order.leaves, order.visible = qty, leaves, visible
             order.cl_ord_id = cl_ord_id
             level.qty += visible - old_visible
-            out.append((REPLACED, exec_id, order.oid, cl_ord_id, price, qty, leaves, order.cum,
-                        order.stop_price, True))
-            out.append((BOOK_CHANGED, book.symbol, order.side, price, level.qty, level.count))
+            out.append(Replaced(exec_id, order.oid, cl_ord_id, price, qty, leaves, order.cum,
+                                order.stop_price, True))
+            out.append(BookChanged(book.symbol, order.side, price, level.qty, level.count))
             return
         # Loses priority: out of the queue, and back in as if it had just arrived.
         side.remove(order)
@@ -803,9 +794,9 @@ class Engine:
         new = order.clone()
         new.qty, new.leaves, new.price, new.cl_ord_id = qty, leaves, price, cl_ord_id
         new.visible = min(new.display, leaves) if new.display else leaves
-        out.append((REPLACED, exec_id, new.oid, cl_ord_id, price, qty, leaves, new.cum,
-                    new.stop_price, False))
-        out.append((BOOK_CHANGED, book.symbol, order.side, level.price, level.qty, level.count))
+        out.append(Replaced(exec_id, new.oid, cl_ord_id, price, qty, leaves, new.cum,
+                            new.stop_price, False))
+        out.append(BookChanged(book.symbol, order.side, level.price, level.qty, level.count))
         self._execute(book, new, out)
         if book.stop_count and self.next_trade_id != trades_before:
             self._trigger_stops(book, out)
@@ -832,12 +823,9 @@ class Engine:
                 return problem
         return None
 
-    def _mass_cancel(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, cl_ord_id, session, account, symbol, side = command
-        except ValueError:
-            self._reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
+    def _mass_cancel(self, command: MassCancel, ts: int, out: list) -> None:
+        cl_ord_id, session, account = command.cl_ord_id, command.session, command.account
+        symbol, side = command.symbol, command.side
         targets = [o for o in self.orders.values()
                    if (not session or o.session == session)
                    and (not account or o.account == account)
@@ -845,13 +833,13 @@ class Engine:
                    and (not side or o.side == side)]
         targets.sort(key=_by_oid)    # a documented order, independent of dict history
         for order in targets:
-            self._remove_open(order, CANCELLED, R.MASS_CANCEL, cl_ord_id, out)
-        out.append((MASS_CANCEL_DONE, len(targets), command))
+            self._remove_open(order, Cancelled, R.MASS_CANCEL, cl_ord_id, out)
+        out.append(MassCancelDone(len(targets), command))
 
     # ------------------------------------------------------ expiry, phases
 
-    def _end_of_day(self, command: tuple, ts: int, out: list) -> None:
-        symbol = command[1] if len(command) > 1 else ""
+    def _end_of_day(self, command: EndOfDay, ts: int, out: list) -> None:
+        symbol = command.symbol
         if symbol and symbol not in self.books:
             self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
@@ -859,8 +847,8 @@ class Engine:
                        if o.tif == DAY and (not symbol or o.symbol == symbol)],
                       R.DAY_EXPIRED, out)
 
-    def _expire_gtd(self, command: tuple, ts: int, out: list) -> None:
-        symbol = command[1] if len(command) > 1 else ""
+    def _expire_gtd(self, command: ExpireGTD, ts: int, out: list) -> None:
+        symbol = command.symbol
         if symbol and symbol not in self.books:
             self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
@@ -872,14 +860,10 @@ class Engine:
     def _expire(self, targets: list[Order], reason: str, out: list) -> None:
         targets.sort(key=_by_oid)
         for order in targets:
-            self._remove_open(order, EXPIRED, reason, "", out)
+            self._remove_open(order, Expired, reason, "", out)
 
-    def _set_phase(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, symbol, phase = command
-        except ValueError:
-            self._reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
+    def _set_phase(self, command: SetPhase, ts: int, out: list) -> None:
+        symbol, phase = command.symbol, command.phase
         if phase not in PHASE_NAMES:
             self._reject(command, R.INVALID_PHASE, f"unknown phase {phase!r}", out)
             return
@@ -900,7 +884,7 @@ class Engine:
             if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
                 self._uncross(book, out)
             book.phase = phase
-            out.append((PHASE_CHANGED, book.symbol, old, phase))
+            out.append(PhaseChanged(book.symbol, old, phase))
             if phase == CONTINUOUS and book.stop_count:
                 self._trigger_stops(book, out)
 
@@ -929,12 +913,12 @@ class Engine:
             self._fill_resting(book.asks, ask_level, sell, fill)
             exec_id, trade_id = self.next_exec_id, self.next_trade_id
             self.next_exec_id, self.next_trade_id = exec_id + 2, trade_id + 1
-            out.append((TRADE, symbol, trade_id, price, fill, BUY, buy.oid, exec_id, buy.leaves,
-                        buy.cum, sell.oid, exec_id + 1, sell.leaves, sell.cum, True))
+            out.append(Trade(symbol, trade_id, price, fill, BUY, buy.oid, exec_id, buy.leaves,
+                             buy.cum, sell.oid, exec_id + 1, sell.leaves, sell.cum, True))
             touched[(BUY, bid_level.price)] = bid_level
             touched[(SELL, ask_level.price)] = ask_level
         for (side_code, level_price), level in touched.items():
-            out.append((BOOK_CHANGED, symbol, side_code, level_price, level.qty, level.count))
+            out.append(BookChanged(symbol, side_code, level_price, level.qty, level.count))
         book.last_price = price
 
     def _fill_resting(self, side: BookSide, level: Level, order: Order, fill: int) -> None:
@@ -961,13 +945,10 @@ class Engine:
 
     # ------------------------------------------------------ configuration
 
-    def _add_instrument(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, symbol, tick_size, lot_size, reference_price, phase = command
-        except ValueError:
-            self._reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
-        instrument = Instrument(symbol, tick_size, lot_size, reference_price)
+    def _add_instrument(self, command: AddInstrument, ts: int, out: list) -> None:
+        symbol, phase = command.symbol, command.phase
+        instrument = Instrument(symbol, command.tick_size, command.lot_size,
+                                command.reference_price)
         problem = instrument.problem()
         if problem is not None:
             self._reject(command, R.INVALID_INSTRUMENT, problem, out)
@@ -977,14 +958,10 @@ class Engine:
             self._reject(command, R.DUPLICATE_SYMBOL, f"{symbol!r} is already defined", out)
         else:
             self.books[symbol] = Book(instrument, phase)
-            out.append((PHASE_CHANGED, symbol, 0, phase))
+            out.append(PhaseChanged(symbol, 0, phase))
 
-    def _set_stp(self, command: tuple, ts: int, out: list) -> None:
-        try:
-            _, account, mode = command
-        except ValueError:
-            self._reject(command, R.MALFORMED_COMMAND, _TEXT[R.MALFORMED_COMMAND], out)
-            return
+    def _set_stp(self, command: SetSelfTradePrevention, ts: int, out: list) -> None:
+        account, mode = command.account, command.mode
         if mode not in STP_NAMES:
             self._reject(command, R.INVALID_STP_MODE, f"unknown STP mode {mode!r}", out)
         elif mode:
@@ -994,16 +971,14 @@ class Engine:
 
     # ------------------------------------------------------------- helpers
 
-    def _reject(self, command: tuple, reason: str, text: str, out: list) -> None:
+    def _reject(self, command: Command, reason: str, text: str, out: list) -> None:
         exec_id = self.next_exec_id
         self.next_exec_id = exec_id + 1
-        out.append((REJECTED, exec_id, reason, text, command))
+        out.append(Rejected(exec_id, reason, text, command))
 
-    def _cancel_reject(self, command: tuple, reason: str, text: str, out: list) -> None:
-        out.append((CANCEL_REJECTED, reason, text, command))
-
-    def _unknown(self, command: Any, ts: int, out: list) -> None:
-        self._reject(command, R.UNKNOWN_COMMAND, f"unknown command {command!r:.80}", out)
+    def _cancel_reject(self, command: Cancel | Replace, reason: str, text: str,
+                       out: list) -> None:
+        out.append(CancelRejected(reason, text, command))
 
 
 def _price_problem(price: Any, tick: int, code: str, what: str) -> tuple[str, str] | None:

@@ -1,194 +1,183 @@
-"""Events: everything the engine tells the outside world.
+"""Events: everything the core tells the outside world.
 
-For speed the engine emits *plain tuples*: building a tuple costs about a third
-of building a NamedTuple, and the engine emits several per command. Each
-event's first item is its ``kind`` (an int below), and the NamedTuple classes
-here define the layout and field names. Because a NamedTuple compares equal to
-a plain tuple with the same items, ``decode(event)`` gives a readable view and
-tests can write ``assert event == Trade(...)``. Consumers on a hot path unpack
-by position: ``_, symbol, trade_id, price, qty, *rest = event``.
+The matching engine emits every event here but one; ``Settlement`` comes from the
+risk ledger (``risk.accounts``), which settles each Trade at once and whose record
+is placed right after that Trade in the event stream. Each event is a frozen,
+typed record (``msgspec.Struct``): consumers dispatch on its type
+(``type(event) is Trade``) and read fields by name. Fields are named after FIX
+where FIX has a name (OrderID, ExecID, ClOrdID, LastPx, LastQty, LeavesQty,
+CumQty, TradeID, ...).
 
-ExecIDs: every event that the FIX layer turns into an ExecutionReport carries an
+ExecIDs: every event that the venue turns into an ExecutionReport carries an
 ``exec_id`` (a Trade carries one per side) from one engine-wide counter, so they
 are unique and replay identically. TradeIDs come from a second counter.
+
+The tags identify the type of each event in the event log (``persistence.eventlog``):
+a tag, like a field's position, is part of that file format and never reused.
 """
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+import msgspec
 
-ACCEPTED: Final = 1
-REJECTED: Final = 2
-TRADE: Final = 3
-CANCELLED: Final = 4
-REPLACED: Final = 5
-CANCEL_REJECTED: Final = 6
-TRIGGERED: Final = 7
-EXPIRED: Final = 8
-PHASE_CHANGED: Final = 9
-BOOK_CHANGED: Final = 10
-MASS_CANCEL_DONE: Final = 11
-RESTATED: Final = 12
+from .commands import Cancel, Command, MassCancel, NewOrder, Replace
 
 
-class Accepted(NamedTuple):
-    """A NewOrder was accepted as order ``oid``; ``command`` is the NewOrder itself
+class _Event(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """Base of the core's events: immutable, encoded as arrays."""
+
+
+class Accepted(_Event, tag=1):
+    """A NewOrder was accepted as order ``order_id``; ``order`` is the NewOrder itself
     (it has every attribute of the order). Trades, resting or cancellation follow."""
 
-    kind: int
     exec_id: int
-    oid: int
-    command: tuple
+    order_id: int
+    order: NewOrder
 
 
-class Rejected(NamedTuple):
+class Rejected(_Event, tag=2):
     """A command was refused with no effect (``reason`` is a code from ``reasons``)."""
 
-    kind: int
     exec_id: int
     reason: str
     text: str
-    command: tuple
+    command: Command
 
 
-class Trade(NamedTuple):
+class Trade(_Event, tag=3):
     """An execution between the incoming (aggressor) order and a resting order, at the
     resting order's price. In an auction uncross (``auction`` True) there is no
     aggressor: the buy order is in the aggressor fields and the sell in the resting.
     Leaves and cum are each order's quantities after this trade."""
 
-    kind: int
     symbol: str
     trade_id: int
-    price: int
-    qty: int
+    last_px: int
+    last_qty: int
     aggressor_side: int
-    aggressor_oid: int
+    aggressor_order_id: int
     aggressor_exec_id: int
-    aggressor_leaves: int
-    aggressor_cum: int
-    resting_oid: int
+    aggressor_leaves_qty: int
+    aggressor_cum_qty: int
+    resting_order_id: int
     resting_exec_id: int
-    resting_leaves: int
-    resting_cum: int
+    resting_leaves_qty: int
+    resting_cum_qty: int
     auction: bool
 
 
-class Cancelled(NamedTuple):
+class Cancelled(_Event, tag=4):
     """An order ended with ``cancelled_qty`` unfilled. ``cl_ord_id`` is the ClOrdID of
     the request that caused it (cancel, replace, mass cancel), "" when unsolicited."""
 
-    kind: int
     exec_id: int
-    oid: int
+    order_id: int
     reason: str
     text: str
     cancelled_qty: int
-    cum: int
+    cum_qty: int
     cl_ord_id: str
 
 
-class Replaced(NamedTuple):
+class Replaced(_Event, tag=5):
     """A cancel/replace took effect; the order's new ClOrdID, price and quantities.
     ``kept_priority`` says whether it kept its place in the queue."""
 
-    kind: int
     exec_id: int
-    oid: int
+    order_id: int
     cl_ord_id: str
     price: int
-    qty: int
-    leaves: int
-    cum: int
-    stop_price: int
+    order_qty: int
+    leaves_qty: int
+    cum_qty: int
+    stop_px: int
     kept_priority: bool
 
 
-class CancelRejected(NamedTuple):
+class CancelRejected(_Event, tag=6):
     """A Cancel or Replace was refused; ``command`` is the request."""
 
-    kind: int
     reason: str
     text: str
-    command: tuple
+    command: Cancel | Replace
 
 
-class Triggered(NamedTuple):
+class Triggered(_Event, tag=7):
     """A stop order was triggered by a trade at ``trigger_price`` and now enters the
     book as a market (STOP) or limit (STOP_LIMIT) order."""
 
-    kind: int
     exec_id: int
-    oid: int
+    order_id: int
     symbol: str
     trigger_price: int
 
 
-class Expired(NamedTuple):
+class Expired(_Event, tag=8):
     """A DAY or GTD order expired with ``expired_qty`` unfilled."""
 
-    kind: int
     exec_id: int
-    oid: int
+    order_id: int
     reason: str
     text: str
     expired_qty: int
-    cum: int
+    cum_qty: int
 
 
-class PhaseChanged(NamedTuple):
+class PhaseChanged(_Event, tag=9):
     """An instrument's trading phase changed (old_phase 0: the instrument is new)."""
 
-    kind: int
     symbol: str
     old_phase: int
     new_phase: int
 
 
-class BookChanged(NamedTuple):
+class BookChanged(_Event, tag=10):
     """The aggregated displayed quantity and order count at one price level after a
     change; ``qty`` 0 means the level is gone. The input market data needs."""
 
-    kind: int
     symbol: str
     side: int
     price: int
     qty: int
-    count: int
+    order_count: int
 
 
-class MassCancelDone(NamedTuple):
-    """A MassCancel finished after cancelling ``affected`` orders."""
+class MassCancelDone(_Event, tag=11):
+    """A MassCancel finished after cancelling ``total_affected_orders`` orders."""
 
-    kind: int
-    affected: int
-    command: tuple
+    total_affected_orders: int
+    command: MassCancel
 
 
-class Restated(NamedTuple):
+class Restated(_Event, tag=12):
     """An order's quantity was reduced by the exchange (decrement-and-cancel
     self-trade prevention); the order stays open with the new quantities."""
 
-    kind: int
     exec_id: int
-    oid: int
+    order_id: int
     reason: str
     text: str
     reduced_by: int
-    qty: int
-    leaves: int
-    cum: int
+    order_qty: int
+    leaves_qty: int
+    cum_qty: int
 
 
-Event = tuple
-EVENT_TYPES: Final[dict[int, type]] = {
-    ACCEPTED: Accepted, REJECTED: Rejected, TRADE: Trade, CANCELLED: Cancelled,
-    REPLACED: Replaced, CANCEL_REJECTED: CancelRejected, TRIGGERED: Triggered,
-    EXPIRED: Expired, PHASE_CHANGED: PhaseChanged, BOOK_CHANGED: BookChanged,
-    MASS_CANCEL_DONE: MassCancelDone, RESTATED: Restated,
-}
+class Settlement(_Event, tag=13):
+    """The T+0 settlement of one Trade by the risk ledger: the buyer paid
+    ``last_px * last_qty`` plus ``buyer_fee`` and received the quantity; the seller the
+    reverse, less ``seller_fee``. An account the ledger does not manage is ""."""
+
+    trade_id: int
+    symbol: str
+    last_px: int
+    last_qty: int
+    buy_account: str
+    sell_account: str
+    buyer_fee: int
+    seller_fee: int
 
 
-def decode(event: tuple) -> tuple:
-    """The NamedTuple view of an event tuple (readable fields; compares equal to it)."""
-    return EVENT_TYPES[event[0]]._make(event)
+Event = (Accepted | Rejected | Trade | Cancelled | Replaced | CancelRejected | Triggered
+         | Expired | PhaseChanged | BookChanged | MassCancelDone | Restated | Settlement)

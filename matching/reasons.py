@@ -38,8 +38,6 @@ INVALID_DISPLAY_QTY: Final = "INVALID_DISPLAY_QTY"
 INVALID_MIN_QTY: Final = "INVALID_MIN_QTY"
 INVALID_EXPIRE_TIME: Final = "INVALID_EXPIRE_TIME"
 NOT_ALLOWED_IN_PHASE: Final = "NOT_ALLOWED_IN_PHASE"
-MALFORMED_COMMAND: Final = "MALFORMED_COMMAND"
-UNKNOWN_COMMAND: Final = "UNKNOWN_COMMAND"
 DUPLICATE_SYMBOL: Final = "DUPLICATE_SYMBOL"
 INVALID_INSTRUMENT: Final = "INVALID_INSTRUMENT"
 INVALID_PHASE: Final = "INVALID_PHASE"
@@ -80,8 +78,6 @@ REASONS: Final[dict[str, Reason]] = {r.code: r for r in (
     Reason(INVALID_MIN_QTY, "invalid minimum quantity", 11, _O),
     Reason(INVALID_EXPIRE_TIME, "invalid or past expire time", 11, _O),
     Reason(NOT_ALLOWED_IN_PHASE, "not allowed in the current trading phase", 11, 2),
-    Reason(MALFORMED_COMMAND, "malformed command", _O, _O),
-    Reason(UNKNOWN_COMMAND, "unknown command kind", _O, _O),
     Reason(DUPLICATE_SYMBOL, "instrument already defined", 6, _O),
     Reason(INVALID_INSTRUMENT, "invalid instrument definition", _O, _O),
     Reason(INVALID_PHASE, "unknown trading phase", _O, _O),

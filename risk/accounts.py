@@ -40,35 +40,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
+
+from matching.commands import NewOrder
+from matching.constants import BUY, LIMIT, STOP_LIMIT
+from matching.events import (
+    Accepted,
+    Cancelled,
+    Event,
+    Expired,
+    Replaced,
+    Restated,
+    Settlement,
+    Trade,
+)
 
 from .config import BPS, NO_LIMIT, Limits
 
-# matching.events kinds and matching.constants values (kept here as ints so that
-# this module does not depend on the matching package's internals).
-ACCEPTED, TRADE, CANCELLED, REPLACED, EXPIRED, RESTATED = 1, 3, 4, 5, 8, 12
-BUY, SELL = 1, 2
-
 # Fields of an open-order record (a list, for cheap updates and plain snapshots).
 O_ACCOUNT, O_SYMBOL, O_SIDE, O_RP, O_LEAVES, O_RESERVED = range(6)
-
-
-class Settlement(NamedTuple):
-    """The record of one settled trade (returned by ``Ledger.on_event``)."""
-
-    trade_id: int
-    symbol: str
-    price: int
-    qty: int
-    buy_account: str
-    sell_account: str
-    buyer_fee: int
-    seller_fee: int
-
-
-# Settlement(...) runs the NamedTuple's Python-level __new__; this builds the same
-# object without that frame (one per trade, on the hottest path of on_event).
-_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +130,7 @@ class Ledger:
         self.settled = 0
         # The reserve price decided by the pre-trade check for the command being
         # processed: (command, price); used by the Accepted event of that command.
-        self.pending: tuple[tuple, int] | None = None
+        self.pending: tuple[NewOrder, int] | None = None
         # account -> (margin_pct, fee_bps, Exposure or None): read once, as the
         # settlement path would otherwise read them from Limits on every fill.
         self.terms: dict[str, tuple[int, int, Exposure | None]] = {}
@@ -215,55 +205,57 @@ class Ledger:
 
     # ---------------------------------------------------------------- events
 
-    def on_event(self, event: tuple, fallback_rp: int = 0) -> Settlement | None:
+    def on_event(self, event: Event, fallback_rp: int = 0) -> Settlement | None:
         """Apply one engine event; a Trade returns its Settlement, others None.
         ``fallback_rp`` is the reserve price of a buy accepted without a check."""
-        kind = event[0]
-        if kind == TRADE:
+        kind = type(event)
+        if kind is Trade:
             return self._trade(event)
-        if kind == ACCEPTED:
+        if kind is Accepted:
             self._accepted(event, fallback_rp)
-        elif kind == CANCELLED or kind == EXPIRED:
-            rec = self.orders.pop(event[2], None)
+        elif kind is Cancelled or kind is Expired:
+            rec = self.orders.pop(event.order_id, None)
             if rec is not None:
                 self._set_leaves(rec, 0)
                 self.open_count[rec[O_ACCOUNT]] -= 1
-        elif kind == REPLACED:
-            rec = self.orders.get(event[2])
+        elif kind is Replaced:
+            self._replaced(event, fallback_rp)
+        elif kind is Restated:
+            rec = self.orders.get(event.order_id)
             if rec is not None:
-                _, _, _, _, price, _qty, leaves, *_ = event
-                # A priced buy reserves at its new price; a stop buy at the valuation of
-                # its new stop price, which the caller passes as ``fallback_rp``.
-                rp = price or fallback_rp
-                if rp and rec[O_SIDE] == BUY and rp != rec[O_RP]:
-                    self._set_leaves(rec, 0)
-                    rec[O_RP] = rp
-                self._set_leaves(rec, leaves)
-        elif kind == RESTATED:
-            rec = self.orders.get(event[2])
-            if rec is not None:
-                self._set_leaves(rec, event[7])
+                self._set_leaves(rec, event.leaves_qty)
         return None
 
-    def _accepted(self, event: tuple, fallback_rp: int) -> None:
-        cmd = event[3]
-        account = cmd[9]
+    def _replaced(self, event: Replaced, fallback_rp: int) -> None:
+        rec = self.orders.get(event.order_id)
+        if rec is not None:
+            # A priced buy reserves at its new price; a stop buy at the valuation of
+            # its new stop price, which the caller passes as ``fallback_rp``.
+            rp = event.price or fallback_rp
+            if rp and rec[O_SIDE] == BUY and rp != rec[O_RP]:
+                self._set_leaves(rec, 0)
+                rec[O_RP] = rp
+            self._set_leaves(rec, event.leaves_qty)
+
+    def _accepted(self, event: Accepted, fallback_rp: int) -> None:
+        cmd = event.order
+        account = cmd.account
         terms = self.terms.get(account)
         if terms is None:
             return   # not a risk-managed account (the check refuses those)
         pending = self.pending
         if pending is not None and pending[0] is cmd:
             rp = pending[1]
-        elif cmd[5] == 2 or cmd[5] == 4:     # LIMIT, STOP_LIMIT: the limit price
-            rp = cmd[4]
+        elif cmd.ord_type == LIMIT or cmd.ord_type == STOP_LIMIT:   # the limit price
+            rp = cmd.price
         else:
             rp = fallback_rp
         self.pending = None
-        rec = [account, cmd[1], cmd[2], rp, 0, 0]
-        self.orders[event[2]] = rec
+        rec = [account, cmd.symbol, cmd.side, rp, 0, 0]
+        self.orders[event.order_id] = rec
         self.open_count[account] += 1
         self.orders_today[account] += 1
-        self._set_leaves(rec, cmd[3])
+        self._set_leaves(rec, cmd.order_qty)
 
     def _set_leaves(self, rec: list[Any], leaves: int, held_moved: bool = False) -> None:
         """The order's leaves become ``leaves``: its open leaves, its reservation, and
@@ -300,9 +292,8 @@ class Ledger:
                 self._expose(exposure, account, symbol, held,
                              self.open_buys[account].get(symbol, 0), total)
 
-    def _trade(self, event: tuple) -> Settlement | None:
-        (_, symbol, trade_id, price, qty, a_side, a_oid, _, a_leaves, _,
-         r_oid, _, r_leaves, _, auction) = event
+    def _trade(self, event: Trade) -> Settlement | None:
+        symbol, price, qty = event.symbol, event.last_px, event.last_qty
         last = self.last_price
         if last.get(symbol) != price:
             last[symbol] = price
@@ -313,10 +304,12 @@ class Ledger:
                 # Its holders stay valued at the old mark until another symbol
                 # moves (or revalue()): once for all the levels of a sweep.
                 self.moved = symbol if self.holders.get(symbol) else None
-        if auction or a_side == BUY:
-            buy_oid, buy_leaves, sell_oid, sell_leaves = a_oid, a_leaves, r_oid, r_leaves
+        if event.auction or event.aggressor_side == BUY:
+            buy_oid, buy_leaves = event.aggressor_order_id, event.aggressor_leaves_qty
+            sell_oid, sell_leaves = event.resting_order_id, event.resting_leaves_qty
         else:
-            buy_oid, buy_leaves, sell_oid, sell_leaves = r_oid, r_leaves, a_oid, a_leaves
+            buy_oid, buy_leaves = event.resting_order_id, event.resting_leaves_qty
+            sell_oid, sell_leaves = event.aggressor_order_id, event.aggressor_leaves_qty
         orders = self.orders
         buy, sell = orders.get(buy_oid), orders.get(sell_oid)
         if buy is None and sell is None:
@@ -332,8 +325,8 @@ class Ledger:
             seller_fee = self._fill(sell_oid, sell, -qty, sell_leaves, notional)
         self.fees_collected += buyer_fee + seller_fee
         self.settled += 1
-        return _new_tuple(Settlement, (trade_id, symbol, price, qty, buyer, seller,
-                                       buyer_fee, seller_fee))
+        return Settlement(event.trade_id, symbol, price, qty, buyer, seller, buyer_fee,
+                          seller_fee)
 
     def _fill(self, oid: int, rec: list[Any], moved: int, leaves: int, notional: int) -> int:
         """One side of a trade, returns its fee: cash pays or gets ``notional`` and

@@ -55,26 +55,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from matching.commands import MassCancel, NewOrder, Replace
+from matching.constants import BUY, LIMIT, MARKET, STOP, STOP_LIMIT
+from matching.events import (
+    Accepted,
+    Cancelled,
+    Event,
+    Expired,
+    Replaced,
+    Restated,
+    Settlement,
+    Trade,
+)
 from matching.protection import protection_limit
 
 from .accounts import (
-    ACCEPTED,
-    BUY,
-    CANCELLED,
-    EXPIRED,
     H_SECTOR,
     H_UNITS,
     O_RESERVED,
     O_RP,
     O_SIDE,
     O_SYMBOL,
-    REPLACED,
-    RESTATED,
-    TRADE,
     AccountView,
     Exposure,
     Ledger,
-    Settlement,
 )
 from .config import BPS, NO_LIMIT, InstrumentRisk, Limits, RiskConfig, resolve
 
@@ -103,11 +107,8 @@ ORD_REJ_REASON: Final[dict[str, int]] = {
     BUYING_POWER: 3,
 }
 
-NEW_ORDER, REPLACE = 1, 3
-MARKET, LIMIT, STOP, STOP_LIMIT = 1, 2, 3, 4
-
 # The other events Ledger.on_event applies (besides Accepted and Trade).
-_LEDGER_EVENTS: Final = frozenset((CANCELLED, REPLACED, EXPIRED, RESTATED))
+_LEDGER_EVENTS: Final = frozenset((Cancelled, Replaced, Expired, Restated))
 
 Touch = Callable[[str], tuple[int | None, int | None]]
 Verdict = tuple[str, str] | None
@@ -216,22 +217,23 @@ class RiskEngine:
 
     # ---------------------------------------------------------------- kill switch
 
-    def kill(self, *, firm: str = "", account: str = "", session: str = "") -> list[tuple]:
+    def kill(self, *, firm: str = "", account: str = "", session: str = ""
+             ) -> list[MassCancel]:
         """Block new orders and replaces of a firm, account and/or session until
-        ``lift``; returns the MassCancel command tuples (matching.commands layout)
-        that cancel their open orders, for the caller to sequence and process."""
-        cancels: list[tuple] = []
+        ``lift``; returns the MassCancel commands that cancel their open orders, for
+        the caller to process."""
+        cancels: list[MassCancel] = []
         if firm:
             self.killed_firms.add(firm)
             for name in self.accounts():
                 if self.ledger.firm[name] == firm:
-                    cancels.append((4, "", "", name, "", 0))
+                    cancels.append(MassCancel(account=name))
         if account:
             self.killed_accounts.add(account)
-            cancels.append((4, "", "", account, "", 0))
+            cancels.append(MassCancel(account=account))
         if session:
             self.killed_sessions.add(session)
-            cancels.append((4, "", session, "", "", 0))
+            cancels.append(MassCancel(session=session))
         return cancels
 
     def lift(self, *, firm: str = "", account: str = "", session: str = "") -> None:
@@ -241,36 +243,37 @@ class RiskEngine:
 
     # ---------------------------------------------------------------- events
 
-    def on_event(self, event: tuple) -> Settlement | None:
+    def on_event(self, event: Event) -> Settlement | None:
         """Feed every engine event, in order; a Trade returns its Settlement."""
         # Dispatched here to the ledger's handlers (one call, not two, per event;
         # kinds the ledger ignores, e.g. BookChanged, cost no call at all).
-        kind = event[0]
-        if kind == TRADE:
+        kind = type(event)
+        if kind is Trade:
             return self.ledger._trade(event)
-        if kind == ACCEPTED:
-            cmd = event[3]
+        if kind is Accepted:
+            cmd = event.order
             fallback = 0
-            if cmd[2] == BUY and (cmd[5] == MARKET or cmd[5] == STOP):
+            if cmd.side == BUY and (cmd.ord_type == MARKET or cmd.ord_type == STOP):
                 # A market or stop buy reserves at the price its check noted; only a
                 # buy accepted without that note needs a valuation now.
                 pending = self.ledger.pending
                 if pending is None or pending[0] is not cmd:
-                    fallback = self._valuation(cmd[1], BUY, cmd[5], cmd[4], cmd[10])
+                    fallback = self._valuation(cmd.symbol, BUY, cmd.ord_type, cmd.price,
+                                               cmd.stop_px)
             self.ledger._accepted(event, fallback)
-        elif kind == REPLACED and not event[4] and event[8]:
+        elif kind is Replaced and not event.price and event.stop_px:
             # a stop replaced (no limit price): a buy reserves at its new stop's valuation
-            rec = self.ledger.orders.get(event[2])
+            rec = self.ledger.orders.get(event.order_id)
             fallback = 0
             if rec is not None and rec[O_SIDE] == BUY:
-                fallback = self._valuation(rec[O_SYMBOL], BUY, STOP, 0, event[8])
-            self.ledger.on_event(event, fallback)
+                fallback = self._valuation(rec[O_SYMBOL], BUY, STOP, 0, event.stop_px)
+            self.ledger._replaced(event, fallback)
         elif kind in _LEDGER_EVENTS:
             self.ledger.on_event(event)
         return None
 
-    def process(self, engine: Any, command: tuple, ts: int = 0
-                ) -> tuple[list[tuple], list[Settlement]]:
+    def process(self, engine: Any, command: Any, ts: int = 0
+                ) -> tuple[list[Event], list[Settlement]]:
         """``engine.process(command, ts)`` then every event into ``on_event``: the
         order the ledger needs (events of a command before the next check)."""
         events = engine.process(command, ts)
@@ -283,29 +286,31 @@ class RiskEngine:
 
     # ---------------------------------------------------------------- the check
 
-    def __call__(self, command: tuple, order: Any) -> Verdict:
+    def __call__(self, command: NewOrder | Replace, order: Any) -> Verdict:
         return self.check(command, order)
 
-    def check(self, command: tuple, order: Any) -> Verdict:
+    def check(self, command: NewOrder | Replace, order: Any) -> Verdict:
         """The engine's risk hook: NewOrder (order None) or Replace (order: the open
         order). None lets it through; else (code, text)."""
         # One body, with the parts inlined: this runs for every order, and calls
         # and attribute reads are most of its cost. A limit that is off costs one
         # comparison (see _rules). (Every code appears here, in the order the checks
         # are tried: tests/docs reads that order from this source.)
-        kind = command[0]
+        new_order = type(command) is NewOrder
         ledger = self.ledger
-        if kind == NEW_ORDER:
-            (_, symbol, side, qty, price, ord_type, _tif, _cl, session, account,
-             stop_price) = command[:11]
+        if new_order:
+            symbol, side, qty, price = command.symbol, command.side, command.order_qty, \
+                command.price
+            ord_type, session, account = command.ord_type, command.session, command.account
+            stop_price = command.stop_px
             old_qty = old_reserved = 0
             old_price = None
             rec = None
-        elif kind == REPLACE and order is not None:
+        elif order is not None:
             symbol, side, ord_type = order.symbol, order.side, order.ord_type
             session, account = order.session, order.account
-            qty, price = command[4], command[5]
-            stop_price = command[6] or order.stop_price
+            qty, price = command.order_qty, command.price
+            stop_price = command.stop_px or order.stop_price
             old_qty, old_price = order.qty, order.price
             rec = ledger.orders.get(order.oid)
             if rec is not None:
@@ -363,7 +368,7 @@ class RiskEngine:
         if max_value != NO_LIMIT and vp * qty > max_value:
             return MAX_ORDER_VALUE, (f"order value {px(vp * qty)} exceeds the max order "
                                      f"value {px(max_value)} of account {account}")
-        if kind == NEW_ORDER:
+        if new_order:
             if max_per_day != NO_LIMIT:
                 today = ledger.orders_today[account]
                 if today >= max_per_day:
@@ -468,7 +473,7 @@ class RiskEngine:
                     return BUYING_POWER, (
                         f"short sale of {short} needs {px(need)} of margin, account "
                         f"{account} has buying power {px(power)}")
-        if kind == NEW_ORDER:
+        if new_order:
             ledger.pending = (command, vp)    # the reserve price of the order it accepts
         return None
 

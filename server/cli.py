@@ -14,12 +14,11 @@ import trio
 
 from fixserver.connection import SessionRegistry
 from fixserver.settings import SettingsError, load_sessions
-from persistence.journal import JournalCorrupt
+from persistence.journal import JournalCorrupt, JournalFormatError
 from venue import admin
 from venue.config import ExchangeConfigError, load_exchange_config
-from venue.exchange import Exchange
 
-from .compose import ConfigError, build_sessions, run
+from .compose import ConfigError, build_server, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
@@ -64,20 +63,20 @@ def main(argv: list[str] | None = None) -> int:
         if not configs:
             raise ConfigError(f"{args.sessions}: no [SESSION] defined")
         args.data_dir.mkdir(parents=True, exist_ok=True)
-        exchange = None
+        exchange_config = None
         if any(c.application in ("exchange", "dropcopy") for c in configs):
             exchange_path = args.exchange or _default_exchange_file(args.sessions)
-            exchange = Exchange(load_exchange_config(exchange_path), args.data_dir)
+            exchange_config = load_exchange_config(exchange_path)
             log.info("exchange configuration %s: %d instruments, %d firms", exchange_path,
-                     len(exchange.config.instruments), len(exchange.config.firms))
-        sessions = build_sessions(configs, args.sessions.resolve().parent, args.data_dir,
-                                  exchange)
-        if exchange is not None:
-            exchange.recover()
-            gc.freeze()  # the replayed state is long-lived: keep it out of collections
-    except (SettingsError, ConfigError, ExchangeConfigError, JournalCorrupt) as e:
+                     len(exchange_config.instruments), len(exchange_config.firms))
+        server = build_server(configs, args.sessions.resolve().parent, args.data_dir,
+                              exchange_config)
+        gc.freeze()  # the replayed state is long-lived: keep it out of collections
+    except (SettingsError, ConfigError, ExchangeConfigError, JournalCorrupt,
+            JournalFormatError) as e:
         print(f"fixserver: {e}", file=sys.stderr)
         return 2
+    sessions, exchange = server.sessions, server.exchange
     _raise_open_files_limit()
     registry = SessionRegistry(sessions)
     for s in sessions:
@@ -97,9 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1
     finally:
-        if exchange is not None:
-            exchange.close()
-        for s in sessions:
-            s.store.close()
+        server.close()
     log.info("stopped")
     return 0

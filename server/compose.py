@@ -4,8 +4,13 @@ Nothing else knows how the parts fit together. The FIX engine (``fixserver``) mo
 bytes and runs sessions; the venue (``venue``) turns their messages into commands and
 sequences them into the core; the core's event stream goes to the consumers
 (``consumers``). This module creates the sessions with their stores, validators and
-applications, the exchange, the admin interface and the timers, and connects the
-acceptor's one hook to the exchange's group commit.
+applications, the exchange, the event log and the event stream with every
+consumer, the admin interface and the timers, and connects the acceptor's one
+hook to the exchange's group commit.
+
+To add a consumer of the event stream: write it in ``consumers/`` (an in-process
+``Consumer`` or a ``DurableConsumer``, see ``venue/stream.py``) and subscribe it in
+``build_server`` below.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from consumers.dropcopy import DropCopy
+from consumers.executions import ExecutionReports
 from fixserver import dictionary
 from fixserver.acceptor import Acceptor
 from fixserver.connection import SessionRegistry
@@ -26,8 +35,12 @@ from fixserver.session import Application, Session
 from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
+from persistence.eventlog import EventLog
 from venue import admin
-from venue.exchange import DropCopyApplication, Exchange, ExchangeApplication
+from venue.application import DropCopyApplication, ExchangeApplication
+from venue.config import ExchangeConfig
+from venue.exchange import Exchange
+from venue.stream import EVENT_LOG_VERSION, DurableConsumer, Entry, EventStream
 
 log = logging.getLogger("server")
 
@@ -77,9 +90,110 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
         store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
         session = Session(config, store, apps[config.application], validator)
         sessions.append(session)
-        if exchange is not None and config.application in ("exchange", "dropcopy"):
-            exchange.add_session(session)
+        if exchange is not None and config.application == "exchange":
+            exchange.add_session(session.session_id, config.target_comp_id)
     return sessions
+
+
+def event_log_path(exchange: Exchange) -> Path:
+    """The event log lives beside the journal it is derived from."""
+    return exchange.journal_path.with_name("events.log")
+
+
+@dataclass
+class Server:
+    """The assembled exchange, everything but the sockets: sessions, the exchange,
+    the event log and the event stream with its consumers."""
+
+    sessions: list[Session]
+    exchange: Exchange | None = None
+    event_log: EventLog | None = None
+    stream: EventStream | None = None
+    replayed: int = 0     # commands replayed from the journal at start-up
+
+    def close(self) -> None:
+        """Stop the durable feeds, flush and close the journal and the event log."""
+        if self.stream is not None:
+            self.stream.close()
+        if self.exchange is not None:
+            self.exchange.close()
+        if self.event_log is not None:
+            self.event_log.close()
+        for session in self.sessions:
+            session.store.close()
+
+
+def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
+                 exchange_config: ExchangeConfig | None,
+                 durable: Sequence[DurableConsumer] = (),
+                 clock: Callable[[], int] = time.time_ns) -> Server:
+    """Build every session and, with an exchange configuration, the exchange,
+    recovered from its journal, with the event stream and its consumers. ``clock``
+    is the sequencer's (ns since the epoch)."""
+    exchange = (Exchange(exchange_config, data_dir, clock=clock)
+                if exchange_config is not None else None)
+    sessions = build_sessions(configs, cfg_dir, data_dir, exchange)
+    if exchange is None:
+        return Server(sessions)
+    event_log, replayed = _recovered(exchange, sessions, data_dir)
+    stream = connect_consumers(exchange, sessions, event_log, durable)
+    return Server(sessions, exchange, event_log, stream, replayed)
+
+
+def connect_consumers(exchange: Exchange, sessions: list[Session], event_log: EventLog | None,
+                      durable: Sequence[DurableConsumer] = ()) -> EventStream:
+    """The event stream of ``exchange`` with every consumer: the one place they are
+    registered. ``event_log`` (None: no durable consumers) gets every batch first."""
+    stream = EventStream(event_log, event_log, event_log.last_seq if event_log else 0)
+    owners = [s for s in sessions if s.config.application == "exchange"]
+    stream.subscribe(ExecutionReports(owners))
+    stream.subscribe(DropCopy(_drop_copies(sessions, exchange.config), owners,
+                              {s.session_id: firm.name for s in owners
+                               if (firm := exchange.firm_of(s.session_id)) is not None}))
+    for consumer in durable:
+        stream.subscribe_durable(consumer)
+    exchange.publish = stream.publish
+    return stream
+
+
+def _recovered(exchange: Exchange, sessions: list[Session], data_dir: Path
+               ) -> tuple[EventLog, int]:
+    """Replay the journal into the exchange, completing the event log on the way;
+    the log and the number of commands replayed."""
+    path = event_log_path(exchange)
+    event_log = EventLog(path, Entry, EVENT_LOG_VERSION)
+    replayed = exchange.recover(replayed=event_log.fill)
+    if event_log.last_seq <= exchange.last_seq:
+        return event_log, replayed
+    # The log reaches past the journal: the journal lost its tail (fsync off and a
+    # power cut). The journal is the truth; the log is made again from it.
+    log.error("%s reaches seq %d but the journal only %d (did the journal lose its tail "
+              "with fsync off?): rebuilding the event log from the journal", path,
+              event_log.last_seq, exchange.last_seq)
+    event_log.close()
+    path.rename(path.with_name(f"{path.name}.ahead-of-journal"))
+    event_log = EventLog(path, Entry, EVENT_LOG_VERSION)
+    shadow = Exchange(exchange.config, data_dir, clock=exchange.clock)
+    for session in sessions:
+        if session.config.application == "exchange":
+            shadow.add_session(session.session_id, session.config.target_comp_id)
+    shadow.replay(replayed=event_log.fill)
+    return event_log, replayed
+
+
+def _drop_copies(sessions: list[Session], config: ExchangeConfig
+                 ) -> list[tuple[Session, tuple[str, ...]]]:
+    """Each drop-copy session with the firms it follows (exchange.toml [[dropcopy]])."""
+    copies = []
+    for session in sessions:
+        if session.config.application != "dropcopy":
+            continue
+        dc = config.dropcopy.get(session.config.target_comp_id)
+        if dc is None:
+            log.warning("%s: drop-copy session not in exchange.toml [[dropcopy]]: it will "
+                        "receive nothing", session.session_id)
+        copies.append((session, dc.firms if dc is not None else ()))
+    return copies
 
 
 

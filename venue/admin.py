@@ -124,7 +124,7 @@ def _switch(exchange: Exchange, command: str, scope: str, name: str) -> dict[str
         exchange.kill(scope, name, on)
     except ValueError as e:
         if scope == "session":
-            known = ", ".join(sorted(exchange.sessions)) or "none"
+            known = ", ".join(sorted(exchange.session_ids)) or "none"
             raise _Refused(f"{e} (sessions: {known})") from None
         raise _Refused(str(e)) from None
     was_on = name in _killed(exchange)[scope]

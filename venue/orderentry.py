@@ -1,14 +1,18 @@
-"""Order entry: the deterministic layer between FIX and the matching engine.
+"""Order entry: the deterministic layer between the journal and the matching engine.
 
-It takes the sequenced order-entry commands (built from FIX messages by
-``requests.py`` and replayed from the journal after a restart), applies the
-checks that need state — duplicate ClOrdID on a session, which order an
-OrigClOrdID names, which accounts a session may use — runs the engine, and turns
-its events into :class:`Report` objects: what each ExecutionReport,
-OrderCancelReject or OrderMassCancelReport must say, independent of FIX version.
+It takes the sequenced commands of the journal (``commands.py``: built from FIX
+messages by ``requests.py``, or by timers and the operator), applies the checks
+that need state — duplicate ClOrdID on a session, which order an OrigClOrdID
+names, which accounts a session may use — runs the engine (with the risk engine
+as its pre-trade hook and settlement after every trade), and returns, per
+command, the core's events (``matching.events``, each Trade followed by its
+Settlement) and the reports that sessions are told (``reports.py``): what each
+ExecutionReport, OrderCancelReject or OrderMassCancelReport must say,
+independent of FIX version.
 
 Like the engine it has no I/O and no clock; the same commands give the same
-reports, which is how a restart rebuilds every order's ClOrdID, CumQty and AvgPx.
+events and reports, which is how a restart rebuilds every order's ClOrdID,
+CumQty and AvgPx, and how a consumer that missed a stretch is given it again.
 """
 
 from __future__ import annotations
@@ -17,31 +21,40 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from matching import commands as C
-from matching import events as E
+import msgspec
+
 from matching import reasons as R
+from matching.commands import Cancel, EndOfDay, ExpireGTD, MassCancel, NewOrder, Replace
 from matching.constants import BUY, GTD
 from matching.engine import Engine
+from matching.events import (
+    Accepted,
+    Cancelled,
+    CancelRejected,
+    Event,
+    Expired,
+    MassCancelDone,
+    Rejected,
+    Replaced,
+    Restated,
+    Trade,
+    Triggered,
+)
 from risk.checks import ORD_REJ_REASON, RiskEngine
 
-# Order-entry command kinds (first item of the journaled tuple).
-NEW = 1        # (NEW, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price,
-#                 qty, tif, expire_time, min_qty, display_qty, error_code, error_text)
-CANCEL = 2     # (CANCEL, session, cl_ord_id, orig_cl_ord_id, order_id, symbol, side)
-REPLACE = 3    # (REPLACE, session, cl_ord_id, orig_cl_ord_id, order_id, symbol, side, qty,
-#                 price, stop_price, ord_type, tif, error_code, error_text)
-STATUS = 4     # (STATUS, session, cl_ord_id, order_id, symbol, side)
-MASS_CANCEL = 5  # (MASS_CANCEL, session, cl_ord_id, request_type, symbol, side, account)
-DISCONNECTED = 6  # (DISCONNECTED, session): cancel-on-disconnect
-EXPIRE_GTD = 7   # (EXPIRE_GTD, as_of_ns): expire GTD orders whose ExpireTime has passed
-END_OF_DAY = 8   # (END_OF_DAY,): expire every DAY order; a new risk day
-KILL = 9         # (KILL, scope, name, on): kill switch of a "firm", "account" or
-#                  "session" on (cancel its open orders, refuse new ones) or off
-
-# Report kinds, named after the FIX message they become.
-EXECUTION_REPORT = "8"
-CANCEL_REJECT = "9"
-MASS_CANCEL_REPORT = "r"
+from .commands import (
+    CancelOnDisconnect,
+    Command,
+    EndTradingDay,
+    ExpireGTDOrders,
+    KillSwitch,
+    NewOrderSingle,
+    OrderCancelReplaceRequest,
+    OrderCancelRequest,
+    OrderMassCancelRequest,
+    OrderStatusRequest,
+)
+from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
 
 # Order-entry reject codes (in addition to matching.reasons), with FIX mappings.
 DUPLICATE_CL_ORD_ID = "DUPLICATE_CL_ORD_ID"
@@ -64,6 +77,12 @@ ST_NEW, ST_PARTIAL, ST_FILLED, ST_CANCELED = "0", "1", "2", "4"
 ST_REJECTED, ST_EXPIRED = "8", "C"
 CLOSED_STATUSES = frozenset((ST_FILLED, ST_CANCELED, ST_REJECTED, ST_EXPIRED))
 
+# CxlRejResponseTo (434): what a refused request was.
+TO_CANCEL, TO_REPLACE = "1", "2"
+
+# The requests that name an order and may give it a new ClOrdID.
+_CANCEL_OR_REPLACE = (OrderCancelRequest, OrderCancelReplaceRequest)
+
 
 def ord_rej_reason(code: str) -> int:
     if code in LOCAL_REASONS:
@@ -80,7 +99,7 @@ def cxl_rej_reason(code: str) -> int:
 
 
 class OrderView:
-    """What the FIX side knows of one order: enough for every report about it."""
+    """What order entry knows of one order: enough for every report about it."""
 
     __slots__ = ("oid", "session", "cl_ord_id", "orig_cl_ord_id", "account", "symbol", "side",
                  "ord_type", "price", "stop_price", "qty", "tif", "expire_time", "cum", "leaves",
@@ -114,78 +133,22 @@ class OrderView:
     def live_status(self) -> str:
         return ST_PARTIAL if self.cum else ST_NEW
 
-
-class Report:
-    """One message to send about an order, in FIX terms but for any FIX version.
-
-    ``exec_type`` uses FIX 4.4 values ("0" new, "F" trade, "4" canceled,
-    "5" replaced, "8" rejected, "C" expired, "I" status, "L" triggered,
-    "D" restated); ``reports.py`` maps them for FIX 4.2.
-    """
-
-    __slots__ = ("kind", "session", "exec_type", "exec_id", "order_id", "cl_ord_id",
-                 "orig_cl_ord_id", "account", "symbol", "side", "ord_type", "price",
-                 "stop_price", "qty", "tif", "status", "cum", "leaves", "avg_px", "last_px",
-                 "last_qty", "trade_id", "text", "reject_code", "transact_time",
-                 "cxl_rej_response_to", "mass_request_type", "mass_response", "affected",
-                 "expire_time", "replaced", "commission")
-
-    def __init__(self, kind: str, session: str, transact_time: int) -> None:
-        self.kind = kind
-        self.session = session
-        self.transact_time = transact_time
-        self.exec_type = ""
-        self.exec_id = ""
-        self.order_id = "NONE"
-        self.cl_ord_id = ""
-        self.orig_cl_ord_id = ""
-        self.account = ""
-        self.symbol = ""
-        self.side = 0
-        self.ord_type = 0
-        self.price = 0
-        self.stop_price = 0
-        self.qty = 0
-        self.tif = -1
-        self.status = ""
-        self.cum = 0
-        self.leaves = 0
-        self.avg_px = 0
-        self.last_px = 0
-        self.last_qty = 0
-        self.trade_id = 0
-        self.text = ""
-        self.reject_code = ""
-        self.cxl_rej_response_to = ""
-        self.mass_request_type = ""
-        self.mass_response = ""
-        self.affected = 0
-        self.expire_time = 0
-        self.replaced = False
-        self.commission = 0  # fee charged on this fill at settlement (fixed point)
-
-    def fill_from(self, view: OrderView) -> Report:
-        self.order_id = str(view.oid)
-        self.cl_ord_id = view.cl_ord_id
-        self.orig_cl_ord_id = view.orig_cl_ord_id
-        self.account = view.account
-        self.symbol = view.symbol
-        self.side = view.side
-        self.ord_type = view.ord_type
-        self.price = view.price
-        self.stop_price = view.stop_price
-        self.qty = view.qty
-        self.tif = view.tif
-        self.expire_time = view.expire_time
-        self.status = view.status
-        self.cum = view.cum
-        self.leaves = view.leaves
-        self.avg_px = view.avg_px
-        return self
+    def report(self, ts: int, exec_type: str, exec_id: str, text: str = "",
+               orig_cl_ord_id: str | None = None, last_px: int = 0, last_qty: int = 0,
+               trade_id: int = 0, replaced: bool = False,
+               commission: int = 0) -> ExecutionReport:
+        """The ExecutionReport of the order as it is now."""
+        return ExecutionReport(
+            self.session, ts, exec_type, self.status, exec_id, str(self.oid), self.cl_ord_id,
+            self.orig_cl_ord_id if orig_cl_ord_id is None else orig_cl_ord_id, self.account,
+            self.symbol, self.side, self.ord_type, self.price, self.stop_price, self.qty,
+            self.tif, self.expire_time, self.cum, self.leaves,
+            self.notional // self.cum if self.cum else 0, last_px, last_qty, trade_id, text,
+            "", replaced, commission)
 
 
 class OrderEntry:
-    """Order-entry state and the engine: sequenced commands in, reports out."""
+    """Order-entry state and the engine: sequenced commands in, events and reports out."""
 
     def __init__(self, engine: Engine, accounts_of_session: Callable[[str], tuple[str, ...]],
                  default_account: Callable[[str], str | None],
@@ -202,22 +165,23 @@ class OrderEntry:
         # Every ClOrdID a session has used on a request: a second use is a duplicate.
         self.used_cl_ord_ids: set[tuple[str, str]] = set()
         self.next_local_id = 1
-        self._handlers: dict[int, Callable[[tuple, int, list[Report]], None]] = {
-            NEW: self._new, CANCEL: self._cancel, REPLACE: self._replace,
-            STATUS: self._status, MASS_CANCEL: self._mass_cancel,
-            DISCONNECTED: self._disconnected, EXPIRE_GTD: self._expire_gtd,
-            END_OF_DAY: self._end_of_day, KILL: self._kill,
+        self._handlers: dict[type, Callable[[Any, int, list[Event], list[Report]], None]] = {
+            NewOrderSingle: self._new, OrderCancelRequest: self._cancel,
+            OrderCancelReplaceRequest: self._replace, OrderStatusRequest: self._status,
+            OrderMassCancelRequest: self._mass_cancel, CancelOnDisconnect: self._disconnected,
+            ExpireGTDOrders: self._expire_gtd, EndTradingDay: self._end_of_day,
+            KillSwitch: self._kill,
         }
         # (expire_time, oid) of GTD orders, soonest first; closed orders are skipped lazily.
         self.gtd_expiries: list[tuple[int, int]] = []
 
-    def process(self, command: tuple, ts: int) -> list[Report]:
-        """Apply one order-entry command stamped at ``ts`` (ns)."""
-        out: list[Report] = []
-        handler = self._handlers.get(command[0])
-        if handler is not None:
-            handler(command, ts, out)
-        return out
+    def process(self, command: Command, ts: int) -> tuple[list[Event], list[Report]]:
+        """Apply one journaled command stamped at ``ts`` (ns): the core's events, in
+        order (each Trade followed by its Settlement), and the reports to send."""
+        events: list[Event] = []
+        reports: list[Report] = []
+        self._handlers[type(command)](command, ts, events, reports)
+        return events, reports
 
     def view(self, session: str, cl_ord_id: str) -> OrderView | None:
         oid = self.by_cl_ord_id.get((session, cl_ord_id))
@@ -237,32 +201,24 @@ class OrderEntry:
                 return view
         return self.view(session, orig_cl_ord_id)
 
-    def _reject_new(self, cmd: tuple, code: str, text: str, ts: int, out: list[Report],
-                    exec_id: str | None = None) -> None:
-        (_, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price, qty, tif,
-         *_rest) = cmd
-        r = Report(EXECUTION_REPORT, session, ts)
-        r.exec_type = ST_REJECTED
-        r.status = ST_REJECTED
-        r.exec_id = exec_id or self._local_id()
-        r.cl_ord_id, r.account, r.symbol, r.side = cl_ord_id, account, symbol, side
-        r.ord_type, r.price, r.stop_price, r.qty, r.tif = ord_type, price, stop_price, qty, tif
-        r.text, r.reject_code = text, code
-        out.append(r)
+    def _reject_new(self, cmd: NewOrderSingle, code: str, text: str, ts: int,
+                    out: list[Report], exec_id: str | None = None) -> None:
+        out.append(ExecutionReport(
+            cmd.session, ts, ST_REJECTED, ST_REJECTED, exec_id or self._local_id(),
+            cl_ord_id=cmd.cl_ord_id, account=cmd.account, symbol=cmd.symbol, side=cmd.side,
+            ord_type=cmd.ord_type, price=cmd.price, stop_px=cmd.stop_px,
+            order_qty=cmd.order_qty, time_in_force=cmd.time_in_force, text=text,
+            reject_code=code))
 
     def _cancel_reject(self, session: str, cl_ord_id: str, orig_cl_ord_id: str,
                        view: OrderView | None, response_to: str, code: str, text: str,
                        ts: int, out: list[Report]) -> None:
-        r = Report(CANCEL_REJECT, session, ts)
-        r.cl_ord_id, r.orig_cl_ord_id = cl_ord_id, orig_cl_ord_id
-        r.cxl_rej_response_to = response_to
-        r.reject_code, r.text = code, text
         if view is not None:
-            r.order_id = str(view.oid)
-            r.status = view.status
+            order_id, status = str(view.oid), view.status
         else:
-            r.status = ST_REJECTED
-        out.append(r)
+            order_id, status = "NONE", ST_REJECTED
+        out.append(OrderCancelReject(session, ts, cl_ord_id, orig_cl_ord_id, order_id, status,
+                                     response_to, code, text))
 
     def _claim(self, session: str, cl_ord_id: str) -> bool:
         """Record a request's ClOrdID; False when the session already used it."""
@@ -274,45 +230,45 @@ class OrderEntry:
 
     # -- commands -----------------------------------------------------------------
 
-    def _new(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        (_, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price, qty, tif,
-         expire_time, min_qty, display_qty, error_code, error_text) = cmd
+    def _new(self, cmd: NewOrderSingle, ts: int, events: list[Event],
+             reports: list[Report]) -> None:
+        session, cl_ord_id, account = cmd.session, cmd.cl_ord_id, cmd.account
         if not account:
             # Reports of early rejects carry the account the order would have had.
             default = self._default_account(session)
             if default:
                 account = default
-                cmd = (*cmd[:3], account, *cmd[4:])
+                cmd = msgspec.structs.replace(cmd, account=account)
         if not self._claim(session, cl_ord_id):
             self._reject_new(cmd, DUPLICATE_CL_ORD_ID,
-                             f"duplicate ClOrdID {cl_ord_id} on this session", ts, out)
+                             f"duplicate ClOrdID {cl_ord_id} on this session", ts, reports)
             return
-        if error_code:
-            self._reject_new(cmd, error_code, error_text, ts, out)
+        if cmd.error_code:
+            self._reject_new(cmd, cmd.error_code, cmd.error_text, ts, reports)
             return
         accounts = self._accounts_of(session)
         if not accounts:
             self._reject_new(cmd, NO_FIRM, "this session belongs to no firm in the exchange "
-                             "configuration", ts, out)
+                             "configuration", ts, reports)
             return
         if not account:
             account = accounts[0]
-            cmd = (*cmd[:3], account, *cmd[4:])
+            cmd = msgspec.structs.replace(cmd, account=account)
         elif account not in accounts:
             self._reject_new(cmd, UNKNOWN_ACCOUNT,
                              f"account {account} is not an account of this session's firm",
-                             ts, out)
+                             ts, reports)
             return
-        events = self.engine.process(
-            (C.NEW_ORDER, symbol, side, qty, price, ord_type, tif, cl_ord_id, session, account,
-             stop_price, display_qty, min_qty, expire_time), ts)
-        self._apply(events, ts, out, cmd)
+        order = NewOrder(cmd.symbol, cmd.side, cmd.order_qty, cmd.price, cmd.ord_type,
+                         cmd.time_in_force, cl_ord_id, session, account, cmd.stop_px,
+                         cmd.max_floor, cmd.min_qty, cmd.expire_time)
+        self._apply(self.engine.process(order, ts), ts, events, reports, cmd)
 
     def _open_order_for(self, session: str, cl_ord_id: str, orig: str, order_id: str,
                         response_to: str, error: tuple[str, str], ts: int,
                         out: list[Report]) -> OrderView | None:
-        """The open order a cancel (response_to "1") or replace ("2") names, or None
-        after an OrderCancelReject saying why not."""
+        """The open order a cancel or replace names, or None after an
+        OrderCancelReject saying why not."""
         view = self._find(session, orig, order_id)
         code, text = error
         if not self._claim(session, cl_ord_id):
@@ -327,54 +283,55 @@ class OrderEntry:
             return None
         return view
 
-    def _cancel(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        _, session, cl_ord_id, orig, order_id, _symbol, _side = cmd
-        view = self._open_order_for(session, cl_ord_id, orig, order_id, "1", ("", ""), ts, out)
+    def _cancel(self, cmd: OrderCancelRequest, ts: int, events: list[Event],
+                reports: list[Report]) -> None:
+        view = self._open_order_for(cmd.session, cmd.cl_ord_id, cmd.orig_cl_ord_id,
+                                    cmd.order_id, TO_CANCEL, ("", ""), ts, reports)
         if view is not None:
-            events = self.engine.process((C.CANCEL, view.oid, cl_ord_id, session), ts)
-            self._apply(events, ts, out, cmd)
+            engine_events = self.engine.process(
+                Cancel(view.oid, cmd.cl_ord_id, cmd.session), ts)
+            self._apply(engine_events, ts, events, reports, cmd)
 
-    def _replace(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        (_, session, cl_ord_id, orig, order_id, symbol, side, qty, price, stop_price, ord_type,
-         tif, error_code, error_text) = cmd
-        view = self._open_order_for(session, cl_ord_id, orig, order_id, "2",
-                                    (error_code, error_text), ts, out)
+    def _replace(self, cmd: OrderCancelReplaceRequest, ts: int, events: list[Event],
+                 reports: list[Report]) -> None:
+        view = self._open_order_for(cmd.session, cmd.cl_ord_id, cmd.orig_cl_ord_id,
+                                    cmd.order_id, TO_REPLACE, (cmd.error_code, cmd.error_text),
+                                    ts, reports)
         if view is None:
             return
+        tif = cmd.time_in_force
         changed = [name for name, new, old in (
-            ("Symbol", symbol or view.symbol, view.symbol), ("Side", side, view.side),
-            ("OrdType", ord_type, view.ord_type),
-            ("TimeInForce", view.tif if tif < 0 else tif, view.tif))
+            ("Symbol", cmd.symbol or view.symbol, view.symbol), ("Side", cmd.side, view.side),
+            ("OrdType", cmd.ord_type, view.ord_type),
+            ("TimeInForce", view.tif if tif == -1 else tif, view.tif))
             if new != old]
         if changed:
-            self._cancel_reject(session, cl_ord_id, orig, view, "2", UNSUPPORTED,
+            self._cancel_reject(cmd.session, cmd.cl_ord_id, cmd.orig_cl_ord_id, view,
+                                TO_REPLACE, UNSUPPORTED,
                                 f"{', '.join(changed)} cannot be replaced: only OrderQty, "
-                                "Price and StopPx can", ts, out)
+                                "Price and StopPx can", ts, reports)
             return
-        events = self.engine.process((C.REPLACE, view.oid, cl_ord_id, session, qty, price,
-                                      stop_price), ts)
-        self._apply(events, ts, out, cmd)
+        engine_events = self.engine.process(
+            Replace(view.oid, cmd.cl_ord_id, cmd.session, cmd.order_qty, cmd.price,
+                    cmd.stop_px), ts)
+        self._apply(engine_events, ts, events, reports, cmd)
 
-    def _status(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        _, session, cl_ord_id, order_id, symbol, side = cmd
-        view = self._find(session, cl_ord_id, order_id)
-        r = Report(EXECUTION_REPORT, session, ts)
-        r.exec_type = "I"
-        r.exec_id = self._local_id()
+    def _status(self, cmd: OrderStatusRequest, ts: int, events: list[Event],
+                reports: list[Report]) -> None:
+        view = self._find(cmd.session, cmd.cl_ord_id, cmd.order_id)
         if view is None:
-            r.cl_ord_id, r.symbol, r.side = cl_ord_id, symbol, side
-            r.status = ST_REJECTED
-            r.text = f"unknown order {cl_ord_id or order_id}"
-            r.reject_code = R.UNKNOWN_ORDER
+            reports.append(ExecutionReport(
+                cmd.session, ts, "I", ST_REJECTED, self._local_id(), cl_ord_id=cmd.cl_ord_id,
+                symbol=cmd.symbol, side=cmd.side,
+                text=f"unknown order {cmd.cl_ord_id or cmd.order_id}",
+                reject_code=R.UNKNOWN_ORDER))
         else:
-            r.fill_from(view)
-        out.append(r)
+            reports.append(view.report(ts, "I", self._local_id()))
 
-    def _mass_cancel(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        _, session, cl_ord_id, request_type, symbol, side, account = cmd
-        r = Report(MASS_CANCEL_REPORT, session, ts)
-        r.cl_ord_id, r.mass_request_type, r.symbol, r.side = cl_ord_id, request_type, symbol, side
-        r.order_id = f"M{self.next_local_id}"
+    def _mass_cancel(self, cmd: OrderMassCancelRequest, ts: int, events: list[Event],
+                     reports: list[Report]) -> None:
+        request_type, symbol, account = cmd.mass_cancel_request_type, cmd.symbol, cmd.account
+        order_id = f"M{self.next_local_id}"
         self.next_local_id += 1
         problem = None
         if request_type not in ("1", "7"):
@@ -383,19 +340,21 @@ class OrderEntry:
             problem = "MassCancelRequestType 1 needs a Symbol"
         elif request_type == "1" and symbol not in self.engine.books:
             problem = f"unknown symbol {symbol}"
-        elif account and account not in self._accounts_of(session):
+        elif account and account not in self._accounts_of(cmd.session):
             problem = f"account {account} is not an account of this session's firm"
         if problem is not None:
-            r.mass_response = "0"
-            r.text = problem
-            out.append(r)
+            reports.append(OrderMassCancelReport(cmd.session, ts, cmd.cl_ord_id, order_id,
+                                                 request_type, "0", symbol, cmd.side, problem))
             return
-        events = self.engine.process((C.MASS_CANCEL, cl_ord_id, session, account,
-                                      symbol if request_type == "1" else "", side), ts)
-        self._apply(events, ts, out, cmd)
-        r.mass_response = request_type
-        r.affected = sum(1 for e in events if e[0] == E.CANCELLED)
-        out.append(r)
+        engine_events = self.engine.process(
+            MassCancel(cmd.cl_ord_id, cmd.session, account,
+                       symbol if request_type == "1" else "", cmd.side), ts)
+        self._apply(engine_events, ts, events, reports, cmd)
+        done = engine_events[-1]
+        assert type(done) is MassCancelDone
+        reports.append(OrderMassCancelReport(cmd.session, ts, cmd.cl_ord_id, order_id,
+                                             request_type, request_type, symbol, cmd.side,
+                                             total_affected_orders=done.total_affected_orders))
 
     def next_gtd_expiry(self) -> int | None:
         """The earliest ExpireTime (ns) of an open GTD order, or None."""
@@ -404,129 +363,123 @@ class OrderEntry:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def _expire_gtd(self, cmd: tuple, ts: int, out: list[Report]) -> None:
+    def _expire_gtd(self, cmd: ExpireGTDOrders, ts: int, events: list[Event],
+                    reports: list[Report]) -> None:
         # The cut-off is the timer's reading carried in the command (never a clock here).
-        as_of = max(ts, cmd[1]) if len(cmd) > 1 else ts
-        self._apply(self.engine.process((C.EXPIRE_GTD, ""), as_of), ts, out, cmd)
+        as_of = max(ts, cmd.as_of)
+        self._apply(self.engine.process(ExpireGTD(), as_of), ts, events, reports, cmd)
 
-    def _end_of_day(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        self._apply(self.engine.process((C.END_OF_DAY, ""), ts), ts, out, cmd)
+    def _end_of_day(self, cmd: EndTradingDay, ts: int, events: list[Event],
+                    reports: list[Report]) -> None:
+        self._apply(self.engine.process(EndOfDay(), ts), ts, events, reports, cmd)
         if self.risk is not None:
             self.risk.new_day()
 
-    def _kill(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        _, scope, name, on = cmd
+    def _kill(self, cmd: KillSwitch, ts: int, events: list[Event],
+              reports: list[Report]) -> None:
         if self.risk is None:
             return
-        if not on:
-            self.risk.lift(**{scope: name})
+        scope = {cmd.scope: cmd.name}
+        if not cmd.on:
+            self.risk.lift(**scope)
             return
-        for mass_cancel in self.risk.kill(**{scope: name}):
-            self._apply(self.engine.process(mass_cancel, ts), ts, out, cmd)
+        for mass_cancel in self.risk.kill(**scope):
+            self._apply(self.engine.process(mass_cancel, ts), ts, events, reports, cmd)
 
-    def _disconnected(self, cmd: tuple, ts: int, out: list[Report]) -> None:
-        events = self.engine.process((C.MASS_CANCEL, "", cmd[1], "", "", 0), ts)
-        self._apply(events, ts, out, cmd)
+    def _disconnected(self, cmd: CancelOnDisconnect, ts: int, events: list[Event],
+                      reports: list[Report]) -> None:
+        engine_events = self.engine.process(MassCancel(session=cmd.session), ts)
+        self._apply(engine_events, ts, events, reports, cmd)
 
     # -- events -> reports ------------------------------------------------------------
 
-    def _apply(self, events: list[tuple], ts: int, out: list[Report], cmd: tuple) -> None:
+    def _apply(self, engine_events: list[Event], ts: int, events: list[Event],
+               reports: list[Report], cmd: Command) -> None:
+        """Settle, record and report the engine's events of ``cmd``."""
         views = self.views
-        request_kind = cmd[0]
+        request = type(cmd)
         on_event = self.risk.on_event if self.risk is not None else None
-        for ev in events:
-            kind = ev[0]
+        add_event = events.append
+        out = reports.append
+        for ev in engine_events:
+            add_event(ev)
+            kind = type(ev)
             settlement = on_event(ev) if on_event is not None else None
-            if kind == E.TRADE:
-                (_, _symbol, trade_id, price, qty, _aside, a_oid, a_exec, a_leaves, a_cum,
-                 r_oid, r_exec, r_leaves, r_cum, _auction) = ev
-                for oid, exec_id, leaves, cum in ((a_oid, a_exec, a_leaves, a_cum),
-                                                  (r_oid, r_exec, r_leaves, r_cum)):
+            if kind is Trade:
+                if settlement is not None:
+                    add_event(settlement)
+                price, qty, trade_id = ev.last_px, ev.last_qty, ev.trade_id
+                for oid, exec_id, leaves, cum in (
+                        (ev.aggressor_order_id, ev.aggressor_exec_id, ev.aggressor_leaves_qty,
+                         ev.aggressor_cum_qty),
+                        (ev.resting_order_id, ev.resting_exec_id, ev.resting_leaves_qty,
+                         ev.resting_cum_qty)):
                     view = views[oid]
                     view.cum, view.leaves = cum, leaves
                     view.notional += price * qty
                     view.status = ST_FILLED if leaves == 0 and cum >= view.qty else (
                         view.live_status())
-                    rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                    rep.exec_type, rep.exec_id = "F", str(exec_id)
-                    rep.last_px, rep.last_qty, rep.trade_id = price, qty, trade_id
+                    fee = 0
                     if settlement is not None:
-                        rep.commission = (settlement.buyer_fee if view.side == BUY
-                                          else settlement.seller_fee)
-                    out.append(rep)
-            elif kind == E.ACCEPTED:
-                _, exec_id, oid, nc = ev
-                view = OrderView(oid, nc[8], nc[7], nc[9], nc[1], nc[2], nc[5], nc[4], nc[10],
-                                 nc[3], nc[6], nc[13])
+                        fee = settlement.buyer_fee if view.side == BUY else settlement.seller_fee
+                    out(view.report(ts, "F", str(exec_id), last_px=price, last_qty=qty,
+                                    trade_id=trade_id, commission=fee))
+            elif kind is Accepted:
+                nc = ev.order
+                oid = ev.order_id
+                view = OrderView(oid, nc.session, nc.cl_ord_id, nc.account, nc.symbol, nc.side,
+                                 nc.ord_type, nc.price, nc.stop_px, nc.order_qty,
+                                 nc.time_in_force, nc.expire_time)
                 views[oid] = view
                 self.by_cl_ord_id[(view.session, view.cl_ord_id)] = oid
                 if view.tif == GTD and view.expire_time:
                     heapq.heappush(self.gtd_expiries, (view.expire_time, oid))
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id = "0", str(exec_id)
-                out.append(rep)
-            elif kind == E.REJECTED:
-                _, exec_id, reason, text, rejected = ev
-                if rejected[0] == C.NEW_ORDER and request_kind == NEW:
-                    self._reject_new(cmd, reason, text, ts, out, str(exec_id))
-                elif rejected[0] in (C.CANCEL, C.REPLACE):
-                    self._engine_cancel_reject(rejected, reason, text, ts, out, cmd)
-            elif kind == E.CANCEL_REJECTED:
-                _, reason, text, rejected = ev
-                self._engine_cancel_reject(rejected, reason, text, ts, out, cmd)
-            elif kind == E.CANCELLED:
-                _, exec_id, oid, reason, text, _qty, cum, cl_ord_id = ev
-                view = views[oid]
-                if cl_ord_id and request_kind in (CANCEL, REPLACE):
+                out(view.report(ts, "0", str(ev.exec_id)))
+            elif kind is Rejected:
+                if type(ev.command) is NewOrder and request is NewOrderSingle:
+                    self._reject_new(cmd, ev.reason, ev.text, ts, reports, str(ev.exec_id))
+            elif kind is CancelRejected:
+                self._engine_cancel_reject(ev, ts, reports, cmd)
+            elif kind is Cancelled:
+                view = views[ev.order_id]
+                cl_ord_id = ev.cl_ord_id
+                solicited = request in _CANCEL_OR_REPLACE
+                if cl_ord_id and solicited:
                     view.orig_cl_ord_id = view.cl_ord_id
                     view.cl_ord_id = cl_ord_id
-                    self.by_cl_ord_id[(view.session, cl_ord_id)] = oid
-                view.cum, view.leaves, view.status = cum, 0, ST_CANCELED
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id, rep.text = "4", str(exec_id), text
-                if request_kind == DISCONNECTED:
-                    rep.text = "cancelled on disconnect"
-                elif request_kind == KILL:
-                    rep.text = f"cancelled by the kill switch of {cmd[1]} {cmd[2]}"
-                if request_kind not in (CANCEL, REPLACE):
-                    rep.orig_cl_ord_id = ""
-                out.append(rep)
-            elif kind == E.REPLACED:
-                _, exec_id, oid, cl_ord_id, price, qty, leaves, cum, stop_price, _kept = ev
-                view = views[oid]
-                view.orig_cl_ord_id, view.cl_ord_id = view.cl_ord_id, cl_ord_id
-                self.by_cl_ord_id[(view.session, cl_ord_id)] = oid
-                view.price, view.qty, view.leaves, view.cum = price, qty, leaves, cum
-                view.stop_price = stop_price
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id, rep.replaced = "5", str(exec_id), True
-                out.append(rep)
-            elif kind == E.EXPIRED:
-                _, exec_id, oid, reason, text, _qty, cum = ev
-                view = views[oid]
-                view.cum, view.leaves, view.status = cum, 0, ST_EXPIRED
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id, rep.text = "C", str(exec_id), text
-                out.append(rep)
-            elif kind == E.TRIGGERED:
-                _, exec_id, oid, _symbol, _price = ev
-                view = views[oid]
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id = "L", str(exec_id)
-                rep.text = "stop order triggered"
-                out.append(rep)
-            elif kind == E.RESTATED:
-                _, exec_id, oid, reason, text, _by, qty, leaves, cum = ev
-                view = views[oid]
-                view.qty, view.leaves, view.cum = qty, leaves, cum
-                rep = Report(EXECUTION_REPORT, view.session, ts).fill_from(view)
-                rep.exec_type, rep.exec_id, rep.text = "D", str(exec_id), text
-                out.append(rep)
+                    self.by_cl_ord_id[(view.session, cl_ord_id)] = ev.order_id
+                view.cum, view.leaves, view.status = ev.cum_qty, 0, ST_CANCELED
+                text = ev.text
+                if request is CancelOnDisconnect:
+                    text = "cancelled on disconnect"
+                elif request is KillSwitch:
+                    text = f"cancelled by the kill switch of {cmd.scope} {cmd.name}"
+                out(view.report(ts, "4", str(ev.exec_id), text,
+                                orig_cl_ord_id=None if solicited else ""))
+            elif kind is Replaced:
+                view = views[ev.order_id]
+                view.orig_cl_ord_id, view.cl_ord_id = view.cl_ord_id, ev.cl_ord_id
+                self.by_cl_ord_id[(view.session, ev.cl_ord_id)] = ev.order_id
+                view.price, view.qty = ev.price, ev.order_qty
+                view.leaves, view.cum = ev.leaves_qty, ev.cum_qty
+                view.stop_price = ev.stop_px
+                out(view.report(ts, "5", str(ev.exec_id), replaced=True))
+            elif kind is Expired:
+                view = views[ev.order_id]
+                view.cum, view.leaves, view.status = ev.cum_qty, 0, ST_EXPIRED
+                out(view.report(ts, "C", str(ev.exec_id), ev.text))
+            elif kind is Triggered:
+                out(views[ev.order_id].report(ts, "L", str(ev.exec_id), "stop order triggered"))
+            elif kind is Restated:
+                view = views[ev.order_id]
+                view.qty, view.leaves, view.cum = ev.order_qty, ev.leaves_qty, ev.cum_qty
+                out(view.report(ts, "D", str(ev.exec_id), ev.text))
 
-    def _engine_cancel_reject(self, rejected: tuple, reason: str, text: str, ts: int,
-                              out: list[Report], cmd: Any) -> None:
-        view = self.views.get(rejected[1])
-        orig = cmd[3] if cmd[0] in (CANCEL, REPLACE) else ""
-        response_to = "2" if rejected[0] == C.REPLACE else "1"
-        self._cancel_reject(rejected[3], rejected[2], orig, view, response_to, reason, text,
-                            ts, out)
+    def _engine_cancel_reject(self, ev: CancelRejected, ts: int, out: list[Report],
+                              cmd: Command) -> None:
+        rejected = ev.command
+        orig = cmd.orig_cl_ord_id if type(cmd) in _CANCEL_OR_REPLACE else ""
+        response_to = TO_REPLACE if type(rejected) is Replace else TO_CANCEL
+        self._cancel_reject(rejected.session, rejected.cl_ord_id, orig,
+                            self.views.get(rejected.order_id), response_to, ev.reason,
+                            ev.text, ts, out)

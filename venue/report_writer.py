@@ -1,4 +1,4 @@
-"""Reports -> FIX message bodies, per FIX version.
+"""Reports (``reports.py``) -> FIX message bodies, per FIX version.
 
 FIX 4.4 ExecutionReports carry ExecType 0/F/4/5/8/C/I/L/D and LastQty; FIX 4.2
 ones carry ExecTransType, ExecType 0/1/2/4/5/8/C/D with OrdStatus 5 on a
@@ -12,16 +12,11 @@ from __future__ import annotations
 from fixserver.codec import Field
 from fixserver.dictionary import DataDictionary
 from fixserver.utctime import Timestamps
+from matching.constants import GTD, PRICED_ORD_TYPES, STOP_ORD_TYPES
 
 from .fixedpoint import format_price
-from .orderentry import (
-    CANCEL_REJECT,
-    EXECUTION_REPORT,
-    MASS_CANCEL_REPORT,
-    Report,
-    cxl_rej_reason,
-    ord_rej_reason,
-)
+from .orderentry import ST_REJECTED, cxl_rej_reason, ord_rej_reason
+from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
 
 _fmt_time = Timestamps().format_ns
 
@@ -45,25 +40,26 @@ class ReportWriter:
 
     def write(self, r: Report) -> tuple[bytes, list[Field]]:
         """(MsgType, body) for a report."""
-        if r.kind == EXECUTION_REPORT:
+        kind = type(r)
+        if kind is ExecutionReport:
             return b"8", self._execution_report(r)
-        if r.kind == CANCEL_REJECT:
+        if kind is OrderCancelReject:
             return b"9", self._cancel_reject(r)
-        if r.kind == MASS_CANCEL_REPORT:
+        if kind is OrderMassCancelReport:
             return b"r", self._mass_cancel_report(r)
-        raise ValueError(f"unknown report kind {r.kind!r}")
+        raise TypeError(f"not a report: {r!r:.80}")
 
-    def _execution_report(self, r: Report) -> list[Field]:
+    def _execution_report(self, r: ExecutionReport) -> list[Field]:
         fix42 = self.fix42
         exec_type = r.exec_type
-        status = r.status
+        status = r.ord_status
         if exec_type == "L":
             # Neither FIX 4.2 nor 4.4 has "triggered" (L is FIX 5.0): a stop entering the
             # book is reported as Restated, with a Text saying so.
             exec_type = "D"
         if fix42:
             if exec_type == "F":
-                exec_type = "2" if r.leaves == 0 else "1"
+                exec_type = "2" if r.leaves_qty == 0 else "1"
             elif exec_type == "I":
                 exec_type = status
             if r.replaced:
@@ -78,7 +74,7 @@ class ReportWriter:
         if r.commission:
             add((12, format_price(r.commission)))
             add((13, b"3"))   # CommType 3: absolute, in the price currency
-        add((14, b"%d" % r.cum))
+        add((14, b"%d" % r.cum_qty))
         add((17, r.exec_id.encode()))
         if fix42:
             add((20, b"3" if r.exec_type == "I" else b"0"))
@@ -86,48 +82,49 @@ class ReportWriter:
             add((31, format_price(r.last_px)))
             add((32, b"%d" % r.last_qty))
         add((37, r.order_id.encode()))
-        if r.qty:
-            add((38, b"%d" % r.qty))
+        if r.order_qty:
+            add((38, b"%d" % r.order_qty))
         add((39, status.encode()))
         if r.ord_type:
             add((40, _code(r.ord_type)))
         if r.orig_cl_ord_id:
             add((41, r.orig_cl_ord_id.encode()))
-        if r.price and r.ord_type in (2, 4):
+        if r.price and r.ord_type in PRICED_ORD_TYPES:
             add((44, format_price(r.price)))
         add((54, _code(r.side) if r.side else b"1"))
         add((55, (r.symbol or "NONE").encode()))
         if r.text:
             add((58, r.text.encode()))
-        if r.ord_type and (isinstance(r.tif, str) or r.tif >= 0):
-            add((59, _code(r.tif)))
+        tif = r.time_in_force
+        if r.ord_type and (isinstance(tif, str) or tif >= 0):
+            add((59, _code(tif)))
         add((60, _fmt_time(r.transact_time)))
-        if r.stop_price and r.ord_type in (3, 4):
-            add((99, format_price(r.stop_price)))
-        if status == "8" and r.reject_code and r.exec_type == "8":
+        if r.stop_px and r.ord_type in STOP_ORD_TYPES:
+            add((99, format_price(r.stop_px)))
+        if status == ST_REJECTED and r.reject_code and r.exec_type == ST_REJECTED:
             code = b"%d" % ord_rej_reason(r.reject_code)
             add((103, code if code in self._ord_rej else self._ord_rej_default))
-        if r.expire_time and r.tif == 6:
+        if r.expire_time and tif == GTD:
             add((126, _fmt_time(r.expire_time)))
         add((150, exec_type.encode()))
-        add((151, b"%d" % r.leaves))
+        add((151, b"%d" % r.leaves_qty))
         # TrdMatchID (880) would carry the trade id, but the FIX 4.4 ExecutionReport of
         # QuickFIX's dictionary (which brokers validate with) does not allow it.
         return body
 
-    def _cancel_reject(self, r: Report) -> list[Field]:
+    def _cancel_reject(self, r: OrderCancelReject) -> list[Field]:
         code = b"%d" % cxl_rej_reason(r.reject_code)
         return [
             (11, r.cl_ord_id.encode() or b"NONE"),
             (37, r.order_id.encode()),
-            (39, r.status.encode()),
+            (39, r.ord_status.encode()),
             (41, r.orig_cl_ord_id.encode() or b"NONE"),
             (58, r.text.encode()),
             (102, code if code in self._cxl_rej else self._cxl_rej_default),
             (434, r.cxl_rej_response_to.encode()),
         ]
 
-    def _mass_cancel_report(self, r: Report) -> list[Field]:
+    def _mass_cancel_report(self, r: OrderMassCancelReport) -> list[Field]:
         body: list[Field] = [(11, r.cl_ord_id.encode()), (37, r.order_id.encode())]
         if r.side:
             body.append((54, _code(r.side)))
@@ -135,9 +132,9 @@ class ReportWriter:
             body.append((55, r.symbol.encode()))
         if r.text:
             body.append((58, r.text.encode()))
-        body.append((530, r.mass_request_type.encode() or b"0"))
-        body.append((531, r.mass_response.encode()))
-        if r.mass_response == "0":
+        body.append((530, r.mass_cancel_request_type.encode() or b"0"))
+        body.append((531, r.mass_cancel_response.encode()))
+        if r.mass_cancel_response == "0":
             body.append((532, b"99"))
-        body.append((533, b"%d" % r.affected))
+        body.append((533, b"%d" % r.total_affected_orders))
         return body

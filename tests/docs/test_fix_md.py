@@ -18,7 +18,7 @@ import datetime as dt
 import inspect
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -30,9 +30,11 @@ from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from matching import reasons as R
 from risk import checks as RC
 from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
+from server.compose import connect_consumers
 from tests.session.harness import Driver, Out, encode_raw
 from venue import orderentry as OE
 from venue import positions, requests
+from venue.application import DropCopyApplication, ExchangeApplication
 from venue.config import (
     LIMIT_KEYS,
     UNLIMITED,
@@ -40,9 +42,11 @@ from venue.config import (
     ExchangeConfig,
     load_exchange_config,
 )
-from venue.exchange import DropCopyApplication, Exchange, ExchangeApplication
+from venue.exchange import Exchange
 from venue.fixedpoint import parse_price
 from venue.report_writer import ReportWriter
+from venue.reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
+from venue.stream import Entry
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "FIX.md"
@@ -258,15 +262,7 @@ class Venue:
         cfg.journal_path = str(tmp / "journal.wal")
         cfg.dropcopy.setdefault("DC2", DropCopyConfig("DC2", ("*",)))
         self.exchange = Exchange(cfg, tmp)
-        self.reports: list[OE.Report] = []
-        process = self.exchange.order_entry.process
-
-        def recording(command: tuple, ts: int) -> list[OE.Report]:
-            out = process(command, ts)
-            self.reports.extend(out)
-            return out
-
-        self.exchange.order_entry.process = recording  # type: ignore[method-assign]
+        self.reports: list[Report] = []
         self.drivers: dict[str, Driver] = {}
         self.received: list[tuple[str, Out]] = []
         configs = [SHIPPED[c] for c in ("BRK1", "BRK2", "DC1")]
@@ -279,9 +275,22 @@ class Venue:
             app = (DropCopyApplication() if config.application == "dropcopy"
                    else ExchangeApplication(self.exchange))
             driver = Driver(config=config, app=app)
-            self.exchange.add_session(driver.session)
+            if config.application == "exchange":
+                self.exchange.add_session(driver.session.session_id, config.target_comp_id)
             self.drivers[config.target_comp_id] = driver
         self.exchange.recover()
+        stream = connect_consumers(self.exchange, [d.session for d in self.drivers.values()],
+                                   None)
+        stream.subscribe(self)
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        """The event stream: every report the exchange makes is recorded."""
+        for entry in entries:
+            self.reports.extend(entry.reports)
+
+    @property
+    def executions(self) -> list[ExecutionReport]:
+        return [r for r in self.reports if type(r) is ExecutionReport]
 
     def logon(self, comp_id: str, reset: bool = False) -> list[Out]:
         out = self.drivers[comp_id].logon(reset=reset)
@@ -373,6 +382,10 @@ class Corpus:
         self.venue = venue
         self.received = venue.received
         self.reports = venue.reports
+
+    @property
+    def executions(self) -> list[ExecutionReport]:
+        return [r for r in self.reports if type(r) is ExecutionReport]
 
     def messages(self, version: str, msg_type: str) -> list[Out]:
         """Messages of that type the exchange sent on sessions of that version."""
@@ -560,7 +573,7 @@ def run_risk_scenarios(v: Venue) -> None:
     v.kill("firm", RISK_FIRM, on=False)
 
 
-def synthetic_reports() -> list[OE.Report]:
+def synthetic_reports() -> list[Report]:
     """Reports for events no FIX request can cause today (expired, restated), built
     the way OrderEntry builds them."""
     out = []
@@ -570,10 +583,8 @@ def synthetic_reports() -> list[OE.Report]:
                             4_102_444_800_000_000_000)
         view.status, view.cum = status, cum
         view.leaves = 0 if exec_type == "C" else 100 - cum
-        rep = OE.Report(OE.EXECUTION_REPORT, "S", time.time_ns()).fill_from(view)
-        rep.exec_type, rep.exec_id = exec_type, "99"
-        rep.text = R.TEXT[R.GTD_EXPIRED if exec_type == "C" else R.SELF_TRADE]
-        out.append(rep)
+        text = R.TEXT[R.GTD_EXPIRED if exec_type == "C" else R.SELF_TRADE]
+        out.append(view.report(time.time_ns(), exec_type, "99", text))
     return out
 
 
@@ -610,9 +621,9 @@ def written_bodies(corpus: Corpus, version: str, msg_type: str) -> list[set[int]
               for m in corpus.messages(version, msg_type) if m.get(43) != "Y"]
     if msg_type in ("8", "9", "r"):
         writer = ReportWriter(d)
-        kind = {"8": OE.EXECUTION_REPORT, "9": OE.CANCEL_REJECT, "r": OE.MASS_CANCEL_REPORT}
+        kind = {"8": ExecutionReport, "9": OrderCancelReject, "r": OrderMassCancelReport}
         for rep in [*corpus.reports, *synthetic_reports()]:
-            if rep.kind == kind[msg_type] and (msg_type != "r" or version == "FIX.4.4"):
+            if type(rep) is kind[msg_type] and (msg_type != "r" or version == "FIX.4.4"):
                 bodies.append({t for t, _ in writer.write(rep)[1]})
     return bodies
 
@@ -738,7 +749,7 @@ def command_error(msg_type: str, fields: list[tuple[int, object]]) -> tuple[str,
     """(error code, text) the request parser gives a message."""
     msg = parse(encode_raw("FIX.4.4", [(35, msg_type), *fields]))
     command = ExchangeApplication.HANDLERS[msg_type.encode()](msg, "S")
-    return command[-2], command[-1]
+    return command.error_code, command.error_text
 
 
 def base_request(msg_type: str) -> dict[int, object]:
@@ -784,7 +795,7 @@ def test_quantities_are_whole_numbers_as_documented(doc: Doc) -> None:
     fields[38] = "100.00"
     msg = parse(encode_raw("FIX.4.4", [(35, "D"), *fields.items()]))
     command = requests.new_order(msg, "S")
-    assert command[9] == 100 and command[-2] == ""
+    assert command.order_qty == 100 and command.error_code == ""
     fields[38] = "10.5"
     assert command_error("D", list(fields.items()))[0] == OE.INVALID_FIELD
 
@@ -940,9 +951,9 @@ EVENTS = {"0": "accepted", "4": "canceled", "5": "replaced", "8": "rejected", "C
           "D": "restated", "L": "stop triggered", "I": "status"}
 
 
-def event_of(r: OE.Report) -> str:
+def event_of(r: ExecutionReport) -> str:
     if r.exec_type == "F":
-        return "fill" if r.leaves == 0 else "partial fill"
+        return "fill" if r.leaves_qty == 0 else "partial fill"
     return EVENTS[r.exec_type]
 
 
@@ -951,7 +962,7 @@ def event_values(corpus: Corpus) -> list[tuple[str, str, str, str]]:
     synthetic ones, written for both versions."""
     out = []
     reports = [r for r in [*corpus.reports, *synthetic_reports()]
-               if r.kind == OE.EXECUTION_REPORT]
+               if type(r) is ExecutionReport]
     for version, cols in (("FIX.4.4", {150: "ExecType 4.4", 39: "OrdStatus 4.4"}),
                           ("FIX.4.2", {150: "ExecType 4.2", 39: "OrdStatus 4.2",
                                        20: "ExecTransType 4.2"})):
@@ -982,7 +993,7 @@ def test_every_documented_exec_type_and_ord_status_is_sent(doc: Doc, corpus: Cor
 
 
 def test_stop_trigger_text_is_documented(doc: Doc, corpus: Corpus) -> None:
-    texts = {r.text for r in corpus.reports if r.exec_type == "L"}
+    texts = {r.text for r in corpus.executions if r.exec_type == "L"}
     assert texts
     cell = doc.table("ExecType and OrdStatus by event").column("Event")["stop triggered"]["Text"]
     assert texts == set(backticked(cell))
@@ -1081,13 +1092,10 @@ def test_reject_reason_values_are_the_ones_sent(doc: Doc) -> None:
         code = row["Code"]
         for version, short in (("FIX.4.4", "4.4"), ("FIX.4.2", "4.2")):
             writer = ReportWriter(dd(version))
-            er = OE.Report(OE.EXECUTION_REPORT, "S", 0)
-            er.exec_type = er.status = "8"
-            er.exec_id, er.reject_code, er.text = "X1", code, "t"
+            er = ExecutionReport("S", 0, "8", "8", "X1", reject_code=code, text="t")
             assert dict(writer.write(er)[1])[103].decode() == row[f"OrdRejReason {short}"], (
                 code, version)
-            cxl = OE.Report(OE.CANCEL_REJECT, "S", 0)
-            cxl.status, cxl.cxl_rej_response_to, cxl.reject_code = "0", "1", code
+            cxl = OrderCancelReject("S", 0, "", "", "NONE", "0", "1", code, "")
             assert dict(writer.write(cxl)[1])[102].decode() == row[f"CxlRejReason {short}"], (
                 code, version)
 
@@ -1097,8 +1105,9 @@ def test_order_end_texts_are_the_engine_texts(doc: Doc) -> None:
         assert backticked(row["Text"]) == [R.TEXT[code]], code
 
 
-def rejected_reports(corpus: Corpus) -> list[OE.Report]:
-    return [r for r in corpus.reports if r.reject_code]
+def rejected_reports(corpus: Corpus) -> list[ExecutionReport | OrderCancelReject]:
+    return [r for r in corpus.reports
+            if type(r) is not OrderMassCancelReport and r.reject_code]
 
 
 def test_reject_codes_documented_as_sent_are_the_ones_sent(doc: Doc, corpus: Corpus) -> None:
@@ -1128,7 +1137,7 @@ def test_texts_of_ended_orders_are_the_documented_ones(doc: Doc, corpus: Corpus)
     table = doc.table(ENDED).column("Code")
     documented = {backticked(row["Text"])[0]: row for row in table.values()
                   if row["Sent"] == "yes"}
-    ended = [r for r in corpus.reports if r.exec_type in ("4", "C", "D")]
+    ended = [r for r in corpus.executions if r.exec_type in ("4", "C", "D")]
     kill = [r for r in ended if kill_cancel_pattern(doc).fullmatch(r.text)]
     assert kill and all(r.exec_type == "4" for r in kill)
     ended = [r for r in ended if r not in kill]
@@ -1316,7 +1325,7 @@ def test_cancel_on_disconnect_cancels_with_the_documented_text(doc: Doc, venue: 
     assert driver.disconnected
     driver.session.on_disconnect(driver.clock.mono)
     venue.exchange.flush()
-    cancels = [r for r in venue.reports if r.exec_type == "4"]
+    cancels = [r for r in venue.executions if r.exec_type == "4"]
     assert [r.order_id for r in cancels] == [accepted.get(37)]
     assert f"`{cancels[0].text}`" in doc.text("7. Cancel on disconnect")
 
@@ -1328,7 +1337,7 @@ def test_sessions_without_cancel_on_disconnect_keep_their_orders(doc: Doc, venue
     driver = venue.drivers["BRK2"]
     driver.session.on_disconnect(driver.clock.mono)
     venue.exchange.flush()
-    assert not [r for r in venue.reports if r.exec_type == "4"]
+    assert not [r for r in venue.executions if r.exec_type == "4"]
     assert len(venue.exchange.engine.orders) == 1
 
 
@@ -1465,7 +1474,7 @@ def test_readme_lists_every_limit_with_its_default() -> None:
 
 def test_commission_on_fills_is_the_fee_of_the_account(corpus: Corpus) -> None:
     risk = corpus.venue.exchange.risk
-    fills = [r for r in corpus.reports if r.exec_type == "F"]
+    fills = [r for r in corpus.executions if r.exec_type == "F"]
     charged = 0
     for r in fills:
         fee = r.last_px * r.last_qty * risk.limits(r.account).fee_bps // 10_000
@@ -1534,13 +1543,14 @@ def test_kill_switch_cancels_and_refuses_as_documented(doc: Doc, corpus: Corpus)
     assert f"`{SHIPPED['BRK1'].session_id}`" in text  # how a session is named
     p = kill_cancel_pattern(doc)
     session = corpus.venue.drivers[RISK_SESSION].session.session_id
-    cancels = {r.cl_ord_id: r for r in corpus.reports if r.exec_type == "4" and p.fullmatch(r.text)}
+    cancels = {r.cl_ord_id: r for r in corpus.executions
+               if r.exec_type == "4" and p.fullmatch(r.text)}
     assert cancels["k3"].text == "cancelled by the kill switch of account R-QTY"
     assert cancels["k2"].text == f"cancelled by the kill switch of session {session}"
     assert cancels["k6"].text == f"cancelled by the kill switch of firm {RISK_FIRM}"
     assert all(not r.orig_cl_ord_id for r in cancels.values())
     # Lifted: orders are accepted again (k6 was, until the firm's switch cancelled it).
-    k6 = [r.exec_type for r in corpus.reports if r.cl_ord_id == "k6"]
+    k6 = [r.exec_type for r in corpus.executions if r.cl_ord_id == "k6"]
     assert k6 == ["0", "4"]
 
 

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from matching.book import Book
-from matching.commands import Cancel, NewOrder, Replace
+from matching.commands import Cancel, Command, NewOrder, Replace
 from matching.constants import BUY, CONTINUOUS, LIMIT, SELL
 from matching.engine import Engine
 from matching.events import (
-    ACCEPTED,
-    BOOK_CHANGED,
-    CANCEL_REJECTED,
-    CANCELLED,
-    EXPIRED,
-    REJECTED,
-    REPLACED,
-    RESTATED,
-    TRADE,
-    TRIGGERED,
-    decode,
+    Accepted,
+    BookChanged,
+    Cancelled,
+    CancelRejected,
+    Event,
+    Expired,
+    Rejected,
+    Replaced,
+    Restated,
+    Trade,
+    Triggered,
 )
 from matching.instruments import Instrument
 
 SYM = "ACME"
 TICK = 100          # 0.01
 REF = 100_000       # 10.00
+
+E = TypeVar("E")
 
 
 def px(ticks: int) -> int:
@@ -42,10 +44,10 @@ class Exchange:
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
         self.engine = engine if engine is not None else make_engine(**kwargs)
-        self.events: list[tuple] = []
+        self.events: list[Event] = []
         self.ts = 1_000
 
-    def do(self, command: tuple, ts: int | None = None) -> list[tuple]:
+    def do(self, command: Command, ts: int | None = None) -> list[Event]:
         self.ts = self.ts + 1 if ts is None else ts
         self.events = self.engine.process(command, self.ts)
         return self.events
@@ -53,12 +55,13 @@ class Exchange:
     def order(self, side: int, qty: int, price: int = 0, *, symbol: str = SYM,
               ord_type: int = LIMIT, session: str = "S1", account: str = "",
               cl_ord_id: str = "", **kwargs: Any) -> int:
-        """Send a NewOrder; returns its oid (0 if it was rejected)."""
-        events = self.do(NewOrder(symbol=symbol, side=side, qty=qty, price=price,
+        """Send a NewOrder (``kwargs``: its other fields, e.g. ``time_in_force``,
+        ``stop_px``, ``max_floor``); returns its order id (0 if it was rejected)."""
+        events = self.do(NewOrder(symbol=symbol, side=side, order_qty=qty, price=price,
                                   ord_type=ord_type, session=session, account=account,
                                   cl_ord_id=cl_ord_id, **kwargs))
-        accepted = of_kind(events, ACCEPTED)
-        return accepted[0].oid if accepted else 0
+        accepted = of_kind(events, Accepted)
+        return accepted[0].order_id if accepted else 0
 
     def buy(self, qty: int, price: int = 0, **kwargs: Any) -> int:
         return self.order(BUY, qty, price, **kwargs)
@@ -66,13 +69,13 @@ class Exchange:
     def sell(self, qty: int, price: int = 0, **kwargs: Any) -> int:
         return self.order(SELL, qty, price, **kwargs)
 
-    def cancel(self, oid: int, session: str = "S1", cl_ord_id: str = "") -> list[tuple]:
-        return self.do(Cancel(oid=oid, session=session, cl_ord_id=cl_ord_id))
+    def cancel(self, oid: int, session: str = "S1", cl_ord_id: str = "") -> list[Event]:
+        return self.do(Cancel(order_id=oid, session=session, cl_ord_id=cl_ord_id))
 
     def replace(self, oid: int, qty: int, price: int, session: str = "S1",
-                cl_ord_id: str = "", stop_price: int = 0) -> list[tuple]:
-        return self.do(Replace(oid=oid, session=session, cl_ord_id=cl_ord_id, qty=qty,
-                               price=price, stop_price=stop_price))
+                cl_ord_id: str = "", stop_px: int = 0) -> list[Event]:
+        return self.do(Replace(order_id=oid, session=session, cl_ord_id=cl_ord_id,
+                               order_qty=qty, price=price, stop_px=stop_px))
 
     @property
     def book(self) -> Book:
@@ -86,30 +89,34 @@ class Exchange:
     def depth(self, side: int) -> list[tuple[int, int, int]]:
         return self.engine.depth(SYM, side)
 
-    def trades(self) -> list[tuple]:
-        return of_kind(self.events, TRADE)
+    def trades(self) -> list[Trade]:
+        return of_kind(self.events, Trade)
 
     def fills(self) -> list[tuple[int, int, int, int]]:
         """(aggressor oid, resting oid, price, qty) of the last command's trades."""
-        return [(t.aggressor_oid, t.resting_oid, t.price, t.qty) for t in self.trades()]
+        return [(t.aggressor_order_id, t.resting_order_id, t.last_px, t.last_qty)
+                for t in self.trades()]
 
-    def kinds(self) -> list[int]:
-        return [e[0] for e in self.events]
-
-
-def of_kind(events: list[tuple], kind: int) -> list[Any]:
-    """The events of one kind, decoded to their NamedTuple view."""
-    return [decode(e) for e in events if e[0] == kind]
+    def kinds(self) -> list[type]:
+        """The types of the last command's events, in order."""
+        return [type(e) for e in self.events]
 
 
-def reasons(events: list[tuple]) -> list[str]:
+def of_kind(events: list[Event], kind: type[E]) -> list[E]:
+    """The events of one type (exactly that type), in order."""
+    return [e for e in events if type(e) is kind]
+
+
+def reasons(events: list[Event]) -> list[str]:
     """Reason codes of the rejects, cancels, expiries and restatements, in order."""
-    return [decode(e).reason for e in events
-            if e[0] in (REJECTED, CANCEL_REJECTED, CANCELLED, EXPIRED, RESTATED)]
+    return [e.reason for e in events if type(e) in _WITH_REASON]  # type: ignore[union-attr]
+
+
+_WITH_REASON = (Rejected, CancelRejected, Cancelled, Expired, Restated)
 
 
 __all__ = [
-    "ACCEPTED", "BOOK_CHANGED", "CANCELLED", "CANCEL_REJECTED", "EXPIRED", "Exchange", "REF",
-    "REJECTED", "REPLACED", "RESTATED", "SYM", "TICK", "TRADE", "TRIGGERED", "make_engine",
+    "Accepted", "BookChanged", "CancelRejected", "Cancelled", "Exchange", "Expired", "REF",
+    "Rejected", "Replaced", "Restated", "SYM", "TICK", "Trade", "Triggered", "make_engine",
     "of_kind", "px", "reasons",
 ]

@@ -9,17 +9,22 @@ property tests generate: limit (DAY, GTC, IOC, FOK), market, stop and
 stop-limit orders, icebergs, MinQty, self-trade prevention, cancels, replaces,
 mass cancels, end of day and phase changes.
 
-It reports normalised events (see ``normalise``): everything but ExecIDs and
-market-data events, which the property test checks separately.
+It reports the engine's event records (``matching.events``) with the fields it
+does not model left blank (``UNMODELLED``: ExecIDs, TradeIDs, texts, ClOrdIDs,
+the commands carried back, the symbol), and no market-data events, which the
+property test checks separately; ``normalise`` blanks the same fields of an
+engine event, so that the two compare with ``==``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Final
 
-from matching import commands as C
-from matching import events as E
+import msgspec
+
 from matching import reasons as R
+from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace, SetPhase
 from matching.constants import (
     AUCTION_PHASES,
     BUY,
@@ -38,37 +43,53 @@ from matching.constants import (
     STP_CANCEL_RESTING,
     STP_DECREMENT_AND_CANCEL,
 )
+from matching.events import (
+    Accepted,
+    BookChanged,
+    Cancelled,
+    CancelRejected,
+    Expired,
+    MassCancelDone,
+    PhaseChanged,
+    Rejected,
+    Replaced,
+    Restated,
+    Trade,
+    Triggered,
+)
+
+# Per event type, the fields the model does not reproduce: left blank (BLANK) in its
+# events, and blanked in the engine's by ``normalise``. Everything else is compared.
+BLANK: Final = None
+UNMODELLED: Final[dict[type, frozenset[str]]] = {
+    Accepted: frozenset(("exec_id", "order")),
+    Rejected: frozenset(("exec_id", "text", "command")),
+    Trade: frozenset(("symbol", "trade_id", "aggressor_exec_id", "resting_exec_id")),
+    Cancelled: frozenset(("exec_id", "text", "cl_ord_id")),
+    Replaced: frozenset(("exec_id", "cl_ord_id")),
+    CancelRejected: frozenset(("text", "command")),
+    Triggered: frozenset(("exec_id", "symbol")),
+    Expired: frozenset(("exec_id", "text")),
+    PhaseChanged: frozenset(("symbol",)),
+    MassCancelDone: frozenset(("command",)),
+    Restated: frozenset(("exec_id", "reason", "text")),
+}
 
 
-def normalise(event: tuple) -> tuple | None:
-    """The comparable part of an engine event (None for market data)."""
-    kind = event[0]
-    if kind == E.ACCEPTED:
-        return ("acc", event[2])
-    if kind == E.REJECTED:
-        return ("rej", event[2])
-    if kind == E.TRADE:
-        (_, _sym, _tid, price, qty, side, a_oid, _ae, a_leaves, a_cum,
-         r_oid, _re, r_leaves, r_cum, auction) = event
-        return ("trade", a_oid, r_oid, price, qty, side, a_leaves, a_cum, r_leaves, r_cum,
-                auction)
-    if kind == E.CANCELLED:
-        return ("cxl", event[2], event[3], event[5], event[6])
-    if kind == E.REPLACED:
-        return ("rpl", event[2], event[4], event[5], event[6], event[7], event[8], event[9])
-    if kind == E.CANCEL_REJECTED:
-        return ("cxlrej", event[1])
-    if kind == E.TRIGGERED:
-        return ("trig", event[2], event[4])
-    if kind == E.EXPIRED:
-        return ("exp", event[2], event[3], event[5], event[6])
-    if kind == E.PHASE_CHANGED:
-        return ("phase", event[2], event[3])
-    if kind == E.MASS_CANCEL_DONE:
-        return ("mass", event[1])
-    if kind == E.RESTATED:
-        return ("rst", event[2], event[5], event[6], event[7], event[8])
-    return None
+def normalise(event: Any) -> Any:
+    """The comparable part of an engine event: the same record with its unmodelled
+    fields blank (None for market data)."""
+    if type(event) is BookChanged:
+        return None
+    return msgspec.structs.replace(event, **dict.fromkeys(UNMODELLED[type(event)], BLANK))
+
+
+def event(cls: type, **fields: Any) -> Any:
+    """An event as the model reports it: every modelled field given, the rest blank."""
+    blank = UNMODELLED[cls]
+    names = cls.__struct_fields__           # type: ignore[attr-defined]
+    assert set(fields) == set(names) - blank, (cls.__name__, sorted(fields))
+    return cls(**{name: fields.get(name, BLANK) for name in names})
 
 
 @dataclass
@@ -105,7 +126,7 @@ class Model:
         self.next_oid = 1
         self.clock = 0                           # source of priority sequence numbers
         self.last = 0
-        self.out: list[tuple] = []
+        self.out: list[Any] = []
 
     # -------------------------------------------------------------- helpers
 
@@ -128,77 +149,80 @@ class Model:
         return self.stp.get(order.account, 0) if order.account else 0
 
     def cancelled(self, order: MOrder, reason: str) -> None:
-        self.out.append(("cxl", order.oid, reason, order.leaves, order.cum))
+        self.out.append(event(Cancelled, order_id=order.oid, reason=reason,
+                              cancelled_qty=order.leaves, cum_qty=order.cum))
         order.leaves = 0
         self.orders.pop(order.oid, None)
         order.resting = False
 
     # -------------------------------------------------------------- commands
 
-    def process(self, command: tuple, ts: int) -> list[tuple]:
+    def process(self, command: Any, ts: int) -> list[Any]:
         self.out = []
-        kind = command[0]
-        if kind == C.NEW_ORDER:
-            self.new_order(C.NewOrder._make(command), ts)
-        elif kind == C.CANCEL:
-            self.cancel(C.Cancel._make(command))
-        elif kind == C.REPLACE:
-            self.replace(C.Replace._make(command))
-        elif kind == C.MASS_CANCEL:
-            self.mass_cancel(C.MassCancel._make(command))
-        elif kind == C.SET_PHASE:
-            self.set_phase(command[2])
-        elif kind == C.END_OF_DAY:
+        kind = type(command)
+        if kind is NewOrder:
+            self.new_order(command, ts)
+        elif kind is Cancel:
+            self.cancel(command)
+        elif kind is Replace:
+            self.replace(command)
+        elif kind is MassCancel:
+            self.mass_cancel(command)
+        elif kind is SetPhase:
+            self.set_phase(command.phase)
+        elif kind is EndOfDay:
             for order in sorted(self.orders.values(), key=lambda o: o.oid):
                 if order.tif == DAY:
-                    self.out.append(("exp", order.oid, R.DAY_EXPIRED, order.leaves, order.cum))
+                    self.out.append(event(Expired, order_id=order.oid, reason=R.DAY_EXPIRED,
+                                          expired_qty=order.leaves, cum_qty=order.cum))
                     del self.orders[order.oid]
         else:
             raise AssertionError(f"model does not support {command!r}")
         self.trigger_stops()
         return self.out
 
-    def problem(self, c: C.NewOrder, ts: int) -> str | None:
+    def problem(self, c: NewOrder, ts: int) -> str | None:
         if c.symbol != self.symbol:
             return R.UNKNOWN_SYMBOL
         if self.phase == CLOSED:
             return R.MARKET_CLOSED
         if self.phase == HALTED:
             return R.MARKET_HALTED
-        if c.qty <= 0:
+        if c.order_qty <= 0:
             return R.INVALID_QUANTITY
-        if c.qty % self.lot:
+        if c.order_qty % self.lot:
             return R.QUANTITY_NOT_LOT_MULTIPLE
         if c.ord_type in (LIMIT, STOP_LIMIT):
             if c.price <= 0:
                 return R.INVALID_PRICE
             if c.price % self.tick:
                 return R.PRICE_NOT_ON_TICK
-        if c.ord_type in (STOP, STOP_LIMIT) and (c.stop_price <= 0 or c.stop_price % self.tick):
+        if c.ord_type in (STOP, STOP_LIMIT) and (c.stop_px <= 0 or c.stop_px % self.tick):
             return R.INVALID_STOP_PRICE
-        if c.display_qty < 0 or c.display_qty % self.lot:
+        if c.max_floor < 0 or c.max_floor % self.lot:
             return R.INVALID_DISPLAY_QTY
-        if 0 < c.display_qty < c.qty and (c.ord_type in (MARKET, STOP) or c.tif in (IOC, FOK)):
+        if 0 < c.max_floor < c.order_qty and (c.ord_type in (MARKET, STOP)
+                                              or c.time_in_force in (IOC, FOK)):
             return R.INVALID_DISPLAY_QTY
-        if c.min_qty < 0 or c.min_qty > c.qty:
+        if c.min_qty < 0 or c.min_qty > c.order_qty:
             return R.INVALID_MIN_QTY
-        if self.phase != CONTINUOUS and (c.ord_type == MARKET or c.tif in (IOC, FOK)
+        if self.phase != CONTINUOUS and (c.ord_type == MARKET or c.time_in_force in (IOC, FOK)
                                          or c.min_qty):
             return R.NOT_ALLOWED_IN_PHASE
         return None
 
-    def new_order(self, c: C.NewOrder, ts: int) -> None:
+    def new_order(self, c: NewOrder, ts: int) -> None:
         problem = self.problem(c, ts)
         if problem is not None:
-            self.out.append(("rej", problem))
+            self.out.append(event(Rejected, reason=problem))
             return
         oid = self.next_oid
         self.next_oid += 1
-        self.out.append(("acc", oid))
+        self.out.append(event(Accepted, order_id=oid))
         order = MOrder(oid, c.side, c.ord_type,
-                       0 if c.ord_type in (MARKET, STOP) else c.price, c.stop_price, c.qty,
-                       c.display_qty if c.display_qty < c.qty else 0, c.min_qty, c.tif,
-                       c.session, c.account, leaves=c.qty)
+                       0 if c.ord_type in (MARKET, STOP) else c.price, c.stop_px, c.order_qty,
+                       c.max_floor if c.max_floor < c.order_qty else 0, c.min_qty,
+                       c.time_in_force, c.session, c.account, leaves=c.order_qty)
         if order.ord_type in (STOP, STOP_LIMIT):
             order.stop_seq = self.tick_seq()
             self.orders[oid] = order
@@ -274,8 +298,12 @@ class Model:
             resting.leaves -= fill
             resting.cum += fill
             resting.visible -= fill
-            self.out.append(("trade", order.oid, resting.oid, resting.price, fill, order.side,
-                             order.leaves, order.cum, resting.leaves, resting.cum, False))
+            self.out.append(event(
+                Trade, last_px=resting.price, last_qty=fill, aggressor_side=order.side,
+                aggressor_order_id=order.oid, aggressor_leaves_qty=order.leaves,
+                aggressor_cum_qty=order.cum, resting_order_id=resting.oid,
+                resting_leaves_qty=resting.leaves, resting_cum_qty=resting.cum,
+                auction=False))
             self.last = resting.price
             self.after_fill(resting)
 
@@ -301,7 +329,9 @@ class Model:
                     o.leaves -= reduce
                     o.qty -= reduce
                     o.visible = min(o.visible, o.leaves)
-                    self.out.append(("rst", o.oid, reduce, o.qty, o.leaves, o.cum))
+                    self.out.append(event(Restated, order_id=o.oid, reduced_by=reduce,
+                                          order_qty=o.qty, leaves_qty=o.leaves,
+                                          cum_qty=o.cum))
             return
         if mode in (STP_CANCEL_RESTING, STP_CANCEL_BOTH):
             self.cancelled(resting, R.SELF_TRADE)
@@ -311,21 +341,21 @@ class Model:
     def open_order(self, oid: int, session: str) -> MOrder | None:
         order = self.orders.get(oid)
         if order is None:
-            self.out.append(("cxlrej", R.TOO_LATE if 0 < oid < self.next_oid
-                             else R.UNKNOWN_ORDER))
+            self.out.append(event(CancelRejected, reason=R.TOO_LATE if 0 < oid < self.next_oid
+                                  else R.UNKNOWN_ORDER))
             return None
         if session and order.session != session:
-            self.out.append(("cxlrej", R.NOT_OWNER))
+            self.out.append(event(CancelRejected, reason=R.NOT_OWNER))
             return None
         return order
 
-    def cancel(self, c: C.Cancel) -> None:
-        order = self.open_order(c.oid, c.session)
+    def cancel(self, c: Cancel) -> None:
+        order = self.open_order(c.order_id, c.session)
         if order is not None:
             self.cancelled(order, R.CANCEL_REQUESTED)
 
-    def replace(self, c: C.Replace) -> None:
-        order = self.open_order(c.oid, c.session)
+    def replace(self, c: Replace) -> None:
+        order = self.open_order(c.order_id, c.session)
         if order is None:
             return
         problem = None
@@ -333,49 +363,51 @@ class Model:
             problem = R.MARKET_CLOSED
         elif self.phase == HALTED:
             problem = R.MARKET_HALTED
-        elif c.qty <= 0:
+        elif c.order_qty <= 0:
             problem = R.INVALID_QUANTITY
-        elif c.qty % self.lot:
+        elif c.order_qty % self.lot:
             problem = R.QUANTITY_NOT_LOT_MULTIPLE
         elif order.ord_type in (LIMIT, STOP_LIMIT) and c.price <= 0:
             problem = R.INVALID_PRICE
         elif order.ord_type in (LIMIT, STOP_LIMIT) and c.price % self.tick:
             problem = R.PRICE_NOT_ON_TICK
-        elif c.stop_price and not order.resting and (c.stop_price < 0
-                                                     or c.stop_price % self.tick):
+        elif c.stop_px and not order.resting and (c.stop_px < 0 or c.stop_px % self.tick):
             problem = R.INVALID_STOP_PRICE
         if problem is not None:
-            self.out.append(("cxlrej", problem))
+            self.out.append(event(CancelRejected, reason=problem))
             return
-        if c.qty <= order.cum:
+        if c.order_qty <= order.cum:
             self.cancelled(order, R.REPLACED_TO_FILLED)
             return
         price = 0 if order.ord_type in (MARKET, STOP) else c.price
-        leaves = c.qty - order.cum
+        leaves = c.order_qty - order.cum
         if not order.resting:                       # an untriggered stop
-            new_stop = c.stop_price or order.stop_price
+            new_stop = c.stop_px or order.stop_price
             kept = new_stop == order.stop_price
-            order.qty, order.leaves, order.price = c.qty, leaves, price
+            order.qty, order.leaves, order.price = c.order_qty, leaves, price
             if not kept:
                 order.stop_price = new_stop
                 order.stop_seq = self.tick_seq()
-            self.out.append(("rpl", order.oid, price, c.qty, leaves, order.cum,
-                             order.stop_price, kept))
+            self.replaced(order, kept)
             return
-        if price == order.price and c.qty <= order.qty:
-            order.qty, order.leaves = c.qty, leaves
+        if price == order.price and c.order_qty <= order.qty:
+            order.qty, order.leaves = c.order_qty, leaves
             order.visible = min(order.visible, leaves)
-            self.out.append(("rpl", order.oid, price, c.qty, leaves, order.cum,
-                             order.stop_price, True))
+            self.replaced(order, True)
             return
         del self.orders[order.oid]
         order.resting = False
-        order.qty, order.leaves, order.price = c.qty, leaves, price
-        self.out.append(("rpl", order.oid, price, c.qty, leaves, order.cum, order.stop_price,
-                         False))
+        order.qty, order.leaves, order.price = c.order_qty, leaves, price
+        self.replaced(order, False)
         self.enter(order)
 
-    def mass_cancel(self, c: C.MassCancel) -> None:
+    def replaced(self, order: MOrder, kept_priority: bool) -> None:
+        """The Replaced event of ``order``, already modified."""
+        self.out.append(event(Replaced, order_id=order.oid, price=order.price,
+                              order_qty=order.qty, leaves_qty=order.leaves, cum_qty=order.cum,
+                              stop_px=order.stop_price, kept_priority=kept_priority))
+
+    def mass_cancel(self, c: MassCancel) -> None:
         targets = [o for o in sorted(self.orders.values(), key=lambda o: o.oid)
                    if (not c.session or o.session == c.session)
                    and (not c.account or o.account == c.account)
@@ -383,7 +415,7 @@ class Model:
                    and (not c.side or o.side == c.side)]
         for order in targets:
             self.cancelled(order, R.MASS_CANCEL)
-        self.out.append(("mass", len(targets)))
+        self.out.append(event(MassCancelDone, total_affected_orders=len(targets)))
 
     # -------------------------------------------------- phases and auctions
 
@@ -394,7 +426,7 @@ class Model:
         if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
             self.uncross()
         self.phase = phase
-        self.out.append(("phase", old, phase))
+        self.out.append(event(PhaseChanged, old_phase=old, new_phase=phase))
 
     def uncross(self) -> None:
         bids, asks = self.book(BUY), self.book(3 - BUY)
@@ -420,8 +452,11 @@ class Model:
                 o.leaves -= fill
                 o.cum += fill
                 o.visible -= fill
-            self.out.append(("trade", buy.oid, sell.oid, price, fill, BUY, buy.leaves, buy.cum,
-                             sell.leaves, sell.cum, True))
+            self.out.append(event(
+                Trade, last_px=price, last_qty=fill, aggressor_side=BUY,
+                aggressor_order_id=buy.oid, aggressor_leaves_qty=buy.leaves,
+                aggressor_cum_qty=buy.cum, resting_order_id=sell.oid,
+                resting_leaves_qty=sell.leaves, resting_cum_qty=sell.cum, auction=True))
             self.after_fill(buy)
             self.after_fill(sell)
         self.last = price
@@ -439,5 +474,5 @@ class Model:
                 return
             del self.orders[order.oid]
             order.ord_type = MARKET if order.ord_type == STOP else LIMIT
-            self.out.append(("trig", order.oid, self.last))
+            self.out.append(event(Triggered, order_id=order.oid, trigger_price=self.last))
             self.enter(order)

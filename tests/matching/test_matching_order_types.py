@@ -6,16 +6,7 @@ from __future__ import annotations
 from matching import reasons as R
 from matching.commands import EndOfDay, ExpireGTD, NewOrder
 from matching.constants import BUY, FOK, GTC, GTD, IOC, LIMIT, MARKET, SELL, STOP, STOP_LIMIT
-from matching.events import (
-    ACCEPTED,
-    CANCELLED,
-    EXPIRED,
-    TRADE,
-    TRIGGERED,
-    Cancelled,
-    Expired,
-    Triggered,
-)
+from matching.events import Accepted, Cancelled, Expired, Trade, Triggered
 from tests.matching.helpers import SYM, Exchange, of_kind, px, reasons
 
 # ------------------------------------------------------------------ market
@@ -26,16 +17,16 @@ def test_market_order_trades_and_cancels_the_unfilled_rest() -> None:
     x.sell(10, px(0))
     oid = x.buy(25, ord_type=MARKET)
     assert x.fills() == [(oid, 1, px(0), 10)]
-    (cancelled,) = of_kind(x.events, CANCELLED)
-    assert (cancelled.oid, cancelled.reason, cancelled.cancelled_qty, cancelled.cum) == \
-        (oid, R.MARKET_NO_LIQUIDITY, 15, 10)
+    (cancelled,) = of_kind(x.events, Cancelled)
+    assert (cancelled.order_id, cancelled.reason, cancelled.cancelled_qty,
+            cancelled.cum_qty) == (oid, R.MARKET_NO_LIQUIDITY, 15, 10)
     assert x.engine.order(oid) is None and x.depth(BUY) == []
 
 
 def test_market_order_against_an_empty_book_is_cancelled() -> None:
     x = Exchange()
     oid = x.sell(10, ord_type=MARKET)
-    assert x.kinds() == [ACCEPTED, CANCELLED]
+    assert x.kinds() == [Accepted, Cancelled]
     assert reasons(x.events) == [R.MARKET_NO_LIQUIDITY]
     assert x.engine.order(oid) is None
 
@@ -68,13 +59,13 @@ def test_buy_stop_waits_until_a_trade_at_or_above_the_stop_price() -> None:
     x = Exchange()
     x.sell(100, px(0))
     x.sell(100, px(2))
-    stop = x.buy(10, ord_type=STOP, stop_price=px(1))
-    assert x.kinds() == [ACCEPTED]               # waits outside the book
+    stop = x.buy(10, ord_type=STOP, stop_px=px(1))
+    assert x.kinds() == [Accepted]               # waits outside the book
     x.buy(100, px(0))                             # last = 10.00 < stop
-    assert not of_kind(x.events, TRIGGERED)
+    assert not of_kind(x.events, Triggered)
     x.buy(10, px(2))                              # last = 10.02 >= stop
-    triggered = of_kind(x.events, TRIGGERED)
-    assert triggered == [Triggered(TRIGGERED, triggered[0].exec_id, stop, SYM, px(2))]
+    triggered = of_kind(x.events, Triggered)
+    assert triggered == [Triggered(triggered[0].exec_id, stop, SYM, px(2))]
     assert x.fills()[-1] == (stop, 2, px(2), 10)
 
 
@@ -82,20 +73,20 @@ def test_sell_stop_triggers_on_a_trade_at_or_below_the_stop_price() -> None:
     x = Exchange()
     x.buy(100, px(0))
     x.buy(100, px(-3))
-    stop = x.sell(10, ord_type=STOP, stop_price=px(-1))
+    stop = x.sell(10, ord_type=STOP, stop_px=px(-1))
     x.sell(100, px(0))
-    assert not of_kind(x.events, TRIGGERED)
+    assert not of_kind(x.events, Triggered)
     x.sell(10, px(-3))
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [stop]
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [stop]
     assert x.fills()[-1] == (stop, 2, px(-3), 10)
 
 
 def test_stop_limit_enters_the_book_as_a_limit_order_when_triggered() -> None:
     x = Exchange()
     x.sell(10, px(0))
-    stop = x.buy(50, px(1), ord_type=STOP_LIMIT, stop_price=px(0))
+    stop = x.buy(50, px(1), ord_type=STOP_LIMIT, stop_px=px(0))
     x.buy(10, px(0))
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [stop]
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [stop]
     assert x.depth(BUY) == [(px(1), 50, 1)]
     assert x.engine.order(stop).ord_type == LIMIT
 
@@ -103,7 +94,7 @@ def test_stop_limit_enters_the_book_as_a_limit_order_when_triggered() -> None:
 def test_triggered_order_is_queued_behind_orders_already_at_its_price() -> None:
     x = Exchange()
     x.sell(10, px(0))
-    stop = x.buy(10, px(-1), ord_type=STOP_LIMIT, stop_price=px(0))
+    stop = x.buy(10, px(-1), ord_type=STOP_LIMIT, stop_px=px(0))
     early = x.buy(10, px(-1))                     # arrives after the stop but before trigger
     x.buy(10, px(0))                              # trade at 10.00 triggers the stop now
     assert x.queue(BUY, px(-1)) == [early, stop]
@@ -113,8 +104,8 @@ def test_stop_whose_condition_already_holds_triggers_on_arrival() -> None:
     x = Exchange()
     x.sell(10, px(0))
     x.buy(5, px(0))                                # last = 10.00
-    stop = x.buy(5, ord_type=STOP, stop_price=px(0))
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [stop]
+    stop = x.buy(5, ord_type=STOP, stop_px=px(0))
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [stop]
     assert x.fills() == [(stop, 1, px(0), 5)]
 
 
@@ -123,7 +114,7 @@ def test_triggered_stop_is_protected_from_its_stop_price_not_the_touch() -> None
     x.sell(10, px(0))
     x.sell(10, px(10))
     x.sell(10, px(20))
-    stop = x.buy(30, ord_type=STOP, stop_price=px(0))
+    stop = x.buy(30, ord_type=STOP, stop_px=px(0))
     x.buy(10, px(0))                              # triggers: the ask is now 10.10
     assert [f[2] for f in x.fills() if f[0] == stop] == [px(10)]   # 10.20 > 10.00 + 1%
     assert x.depth(SELL) == [(px(20), 10, 1)]
@@ -134,10 +125,10 @@ def test_triggered_stops_cascade() -> None:
     x.sell(10, px(0))
     x.sell(10, px(1))
     x.sell(10, px(2))
-    first = x.buy(10, ord_type=STOP, stop_price=px(0))
-    second = x.buy(10, ord_type=STOP, stop_price=px(1))
+    first = x.buy(10, ord_type=STOP, stop_px=px(0))
+    second = x.buy(10, ord_type=STOP, stop_px=px(1))
     buyer = x.buy(10, px(0))   # 10.00 triggers the first, whose trade at 10.01 the second
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [first, second]
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [first, second]
     assert [(f[0], f[2]) for f in x.fills()] == [(buyer, px(0)), (first, px(1)),
                                                  (second, px(2))]
 
@@ -145,12 +136,12 @@ def test_triggered_stops_cascade() -> None:
 def test_stops_elected_together_trigger_lowest_buy_stop_first() -> None:
     x = Exchange()
     x.sell(100, px(0))
-    high = x.buy(1, ord_type=STOP, stop_price=px(0))
+    high = x.buy(1, ord_type=STOP, stop_px=px(0))
     x.cancel(high)
-    low_late = x.buy(1, px(1), ord_type=STOP_LIMIT, stop_price=px(-1))
-    low_early = x.buy(1, px(1), ord_type=STOP_LIMIT, stop_price=px(-2))
+    low_late = x.buy(1, px(1), ord_type=STOP_LIMIT, stop_px=px(-1))
+    low_early = x.buy(1, px(1), ord_type=STOP_LIMIT, stop_px=px(-2))
     x.buy(1, px(0))
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [low_early, low_late]
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [low_early, low_late]
 
 
 # ----------------------------------------------------------------- iceberg
@@ -158,14 +149,14 @@ def test_stops_elected_together_trigger_lowest_buy_stop_first() -> None:
 
 def test_iceberg_shows_only_its_display_quantity() -> None:
     x = Exchange()
-    oid = x.sell(100, px(0), display_qty=20)
+    oid = x.sell(100, px(0), max_floor=20)
     assert x.depth(SELL) == [(px(0), 20, 1)]
     assert x.engine.order(oid).leaves == 100
 
 
 def test_iceberg_replenishment_goes_to_the_back_of_the_queue() -> None:
     x = Exchange()
-    iceberg = x.sell(100, px(0), display_qty=20)
+    iceberg = x.sell(100, px(0), max_floor=20)
     other = x.sell(30, px(0))
     x.buy(20, px(0))                    # takes the iceberg's first slice
     assert x.queue(SELL, px(0)) == [other, iceberg]
@@ -176,7 +167,7 @@ def test_iceberg_replenishment_goes_to_the_back_of_the_queue() -> None:
 
 def test_aggressor_meets_an_iceberg_slice_by_slice_and_takes_its_reserve() -> None:
     x = Exchange()
-    iceberg = x.sell(50, px(0), display_qty=20)
+    iceberg = x.sell(50, px(0), max_floor=20)
     x.buy(50, px(0))
     assert x.fills() == [(2, iceberg, px(0), 20), (2, iceberg, px(0), 20),
                          (2, iceberg, px(0), 10)]
@@ -186,7 +177,7 @@ def test_aggressor_meets_an_iceberg_slice_by_slice_and_takes_its_reserve() -> No
 def test_incoming_iceberg_trades_its_full_quantity_then_shows_a_slice() -> None:
     x = Exchange()
     x.sell(30, px(0))
-    oid = x.buy(100, px(0), display_qty=20)
+    oid = x.buy(100, px(0), max_floor=20)
     assert x.fills() == [(oid, 1, px(0), 30)]
     assert x.depth(BUY) == [(px(0), 20, 1)]
     assert x.engine.order(oid).leaves == 70
@@ -194,17 +185,17 @@ def test_incoming_iceberg_trades_its_full_quantity_then_shows_a_slice() -> None:
 
 def test_iceberg_display_quantity_must_be_valid() -> None:
     x = Exchange(lot=10)
-    x.sell(100, px(0), display_qty=15)
+    x.sell(100, px(0), max_floor=15)
     assert reasons(x.events) == [R.INVALID_DISPLAY_QTY]
-    x.sell(100, px(0), display_qty=20, tif=IOC)
+    x.sell(100, px(0), max_floor=20, time_in_force=IOC)
     assert reasons(x.events) == [R.INVALID_DISPLAY_QTY]
-    x.sell(100, display_qty=20, ord_type=MARKET)
+    x.sell(100, max_floor=20, ord_type=MARKET)
     assert reasons(x.events) == [R.INVALID_DISPLAY_QTY]
 
 
 def test_display_quantity_at_or_above_the_order_quantity_is_not_an_iceberg() -> None:
     x = Exchange()
-    oid = x.sell(100, px(0), display_qty=100)
+    oid = x.sell(100, px(0), max_floor=100)
     assert x.engine.order(oid).display == 0
     assert x.depth(SELL) == [(px(0), 100, 1)]
 
@@ -252,17 +243,18 @@ def test_min_qty_above_the_order_quantity_is_rejected() -> None:
 def test_ioc_trades_what_it_can_and_cancels_the_rest() -> None:
     x = Exchange()
     x.sell(10, px(0))
-    oid = x.buy(25, px(0), tif=IOC)
+    oid = x.buy(25, px(0), time_in_force=IOC)
     assert x.fills() == [(oid, 1, px(0), 10)]
-    assert of_kind(x.events, CANCELLED)[0][3:7] == (R.IOC_REMAINDER, R.TEXT[R.IOC_REMAINDER],
-                                                    15, 10)
+    (cancelled,) = of_kind(x.events, Cancelled)
+    assert (cancelled.reason, cancelled.text, cancelled.cancelled_qty, cancelled.cum_qty) == \
+        (R.IOC_REMAINDER, R.TEXT[R.IOC_REMAINDER], 15, 10)
     assert x.depth(BUY) == []
 
 
 def test_ioc_that_cannot_trade_is_cancelled() -> None:
     x = Exchange()
-    x.buy(10, px(0), tif=IOC)
-    assert x.kinds() == [ACCEPTED, CANCELLED]
+    x.buy(10, px(0), time_in_force=IOC)
+    assert x.kinds() == [Accepted, Cancelled]
     assert x.depth(BUY) == []
 
 
@@ -270,7 +262,7 @@ def test_fok_fills_completely_when_enough_is_available() -> None:
     x = Exchange()
     x.sell(10, px(0))
     x.sell(20, px(1))
-    oid = x.buy(30, px(1), tif=FOK)
+    oid = x.buy(30, px(1), time_in_force=FOK)
     assert [f[3] for f in x.fills()] == [10, 20]
     assert x.engine.order(oid) is None and x.depth(SELL) == []
 
@@ -279,24 +271,24 @@ def test_fok_that_cannot_fill_completely_does_not_trade_at_all() -> None:
     x = Exchange()
     x.sell(10, px(0))
     x.sell(20, px(2))
-    oid = x.buy(30, px(1), tif=FOK)
+    oid = x.buy(30, px(1), time_in_force=FOK)
     assert not x.trades()
-    assert of_kind(x.events, CANCELLED) == [
-        Cancelled(CANCELLED, 4, oid, R.FOK_NOT_FILLABLE, R.TEXT[R.FOK_NOT_FILLABLE], 30, 0, "")]
+    assert of_kind(x.events, Cancelled) == [
+        Cancelled(4, oid, R.FOK_NOT_FILLABLE, R.TEXT[R.FOK_NOT_FILLABLE], 30, 0, "")]
     assert x.depth(SELL) == [(px(0), 10, 1), (px(2), 20, 1)]
 
 
 def test_fok_counts_iceberg_reserve_as_available() -> None:
     x = Exchange()
-    x.sell(100, px(0), display_qty=10)
-    x.buy(60, px(0), tif=FOK)
+    x.sell(100, px(0), max_floor=10)
+    x.buy(60, px(0), time_in_force=FOK)
     assert sum(f[3] for f in x.fills()) == 60
 
 
 def test_fok_market_order_fills_completely_or_not_at_all() -> None:
     x = Exchange()
     x.sell(10, px(0))
-    x.buy(20, ord_type=MARKET, tif=FOK)
+    x.buy(20, ord_type=MARKET, time_in_force=FOK)
     assert not x.trades() and reasons(x.events) == [R.FOK_NOT_FILLABLE]
 
 
@@ -306,23 +298,23 @@ def test_fok_market_order_fills_completely_or_not_at_all() -> None:
 def test_end_of_day_expires_day_orders_and_keeps_gtc_and_gtd() -> None:
     x = Exchange()
     day = x.buy(10, px(0))
-    gtc = x.buy(10, px(-1), tif=GTC)
-    gtd = x.buy(10, px(-2), tif=GTD, expire_time=10**12)
-    day_stop = x.sell(10, ord_type=STOP, stop_price=px(-5))
+    gtc = x.buy(10, px(-1), time_in_force=GTC)
+    gtd = x.buy(10, px(-2), time_in_force=GTD, expire_time=10**12)
+    day_stop = x.sell(10, ord_type=STOP, stop_px=px(-5))
     x.do(EndOfDay(symbol=SYM))
-    expired = of_kind(x.events, EXPIRED)
-    assert [(e.oid, e.reason, e.expired_qty) for e in expired] == \
+    expired = of_kind(x.events, Expired)
+    assert [(e.order_id, e.reason, e.expired_qty) for e in expired] == \
         [(day, R.DAY_EXPIRED, 10), (day_stop, R.DAY_EXPIRED, 10)]
     assert set(x.engine.orders) == {gtc, gtd}
 
 
 def test_expire_gtd_command_expires_only_orders_that_are_due() -> None:
     x = Exchange()
-    due = x.buy(10, px(0), tif=GTD, expire_time=5_000)
-    later = x.buy(10, px(0), tif=GTD, expire_time=9_000)
+    due = x.buy(10, px(0), time_in_force=GTD, expire_time=5_000)
+    later = x.buy(10, px(0), time_in_force=GTD, expire_time=9_000)
     x.do(ExpireGTD(), ts=5_000)
-    assert of_kind(x.events, EXPIRED) == [
-        Expired(EXPIRED, of_kind(x.events, EXPIRED)[0].exec_id, due, R.GTD_EXPIRED,
+    assert of_kind(x.events, Expired) == [
+        Expired(of_kind(x.events, Expired)[0].exec_id, due, R.GTD_EXPIRED,
                 R.TEXT[R.GTD_EXPIRED], 10, 0)]
     assert set(x.engine.orders) == {later}
     x.do(ExpireGTD(), ts=9_000)
@@ -334,13 +326,13 @@ def test_expired_partially_filled_order_reports_its_cumulative_quantity() -> Non
     oid = x.buy(30, px(0))
     x.sell(10, px(0))
     x.do(EndOfDay())
-    (expired,) = of_kind(x.events, EXPIRED)
-    assert (expired.oid, expired.expired_qty, expired.cum) == (oid, 20, 10)
+    (expired,) = of_kind(x.events, Expired)
+    assert (expired.order_id, expired.expired_qty, expired.cum_qty) == (oid, 20, 10)
 
 
 def test_gtc_order_survives_end_of_day() -> None:
     x = Exchange()
-    oid = x.buy(10, px(0), tif=GTC)
+    oid = x.buy(10, px(0), time_in_force=GTC)
     x.do(EndOfDay())
     assert x.engine.order(oid) is not None and not x.events
 
@@ -351,8 +343,8 @@ def test_end_of_day_for_an_unknown_symbol_is_rejected() -> None:
     assert reasons(x.events) == [R.UNKNOWN_SYMBOL]
 
 
-def test_new_order_namedtuple_defaults_make_a_day_limit_order() -> None:
+def test_new_order_defaults_make_a_day_limit_order() -> None:
     x = Exchange()
-    x.do(NewOrder(symbol=SYM, side=BUY, qty=10, price=px(0)))
+    x.do(NewOrder(symbol=SYM, side=BUY, order_qty=10, price=px(0)))
     assert x.engine.order(1).tif == 0 and x.engine.order(1).ord_type == LIMIT
-    assert not of_kind(x.events, TRADE)
+    assert not of_kind(x.events, Trade)

@@ -20,7 +20,7 @@ from matching.constants import (
     STOP,
 )
 from matching.engine import Engine
-from matching.events import ACCEPTED, PHASE_CHANGED, TRADE, TRIGGERED, PhaseChanged, Trade
+from matching.events import Accepted, Event, PhaseChanged, Trade, Triggered
 from matching.instruments import Instrument
 from tests.matching.helpers import REF, SYM, TICK, Exchange, of_kind, px, reasons
 
@@ -29,7 +29,7 @@ def called(phase: int = OPENING_AUCTION) -> Exchange:
     return Exchange(phase=phase)
 
 
-def open_market(x: Exchange, phase: int = CONTINUOUS) -> list[tuple]:
+def open_market(x: Exchange, phase: int = CONTINUOUS) -> list[Event]:
     return x.do(SetPhase(symbol=SYM, phase=phase))
 
 
@@ -46,15 +46,16 @@ def test_pre_open_accepts_orders_without_matching() -> None:
 
 def test_market_ioc_fok_and_min_qty_orders_are_refused_in_a_call_phase() -> None:
     x = called(PRE_OPEN)
-    for kwargs in ({"ord_type": MARKET}, {"tif": IOC}, {"tif": FOK}, {"min_qty": 5}):
+    for kwargs in ({"ord_type": MARKET}, {"time_in_force": IOC}, {"time_in_force": FOK},
+                   {"min_qty": 5}):
         x.buy(10, px(0), **kwargs)
         assert reasons(x.events) == [R.NOT_ALLOWED_IN_PHASE], kwargs
 
 
 def test_stop_orders_are_accepted_in_a_call_phase_and_wait() -> None:
     x = called(PRE_OPEN)
-    x.buy(10, ord_type=STOP, stop_price=px(0))
-    assert x.kinds() == [ACCEPTED]
+    x.buy(10, ord_type=STOP, stop_px=px(0))
+    assert x.kinds() == [Accepted]
 
 
 def test_opening_auction_uncrosses_at_the_price_of_maximum_volume() -> None:
@@ -65,8 +66,8 @@ def test_opening_auction_uncrosses_at_the_price_of_maximum_volume() -> None:
     x.sell(60, px(1))
     open_market(x)
     trades = x.trades()
-    assert {t.price for t in trades} == {px(1)}
-    assert sum(t.qty for t in trades) == 140
+    assert {t.last_px for t in trades} == {px(1)}
+    assert sum(t.last_qty for t in trades) == 140
     assert x.book.phase == CONTINUOUS and not x.book.crossed()
     assert x.depth(BUY) == [(px(1), 10, 1)]
     assert x.depth(SELL) == []
@@ -80,8 +81,8 @@ def test_uncross_prefers_the_price_with_the_smallest_imbalance() -> None:
     x.sell(50, px(2))
     open_market(x)
     # 100 executes at 10.00, 10.01 and 10.02; only 10.01 leaves no imbalance.
-    assert {t.price for t in x.trades()} == {px(1)}
-    assert sum(t.qty for t in x.trades()) == 100
+    assert {t.last_px for t in x.trades()} == {px(1)}
+    assert sum(t.last_qty for t in x.trades()) == 100
 
 
 def test_uncross_prefers_the_price_closest_to_the_reference_price() -> None:
@@ -89,12 +90,12 @@ def test_uncross_prefers_the_price_closest_to_the_reference_price() -> None:
     x.buy(100, px(5))
     x.sell(100, px(-5))
     open_market(x)
-    assert {t.price for t in x.trades()} == {REF}
+    assert {t.last_px for t in x.trades()} == {REF}
     x2 = called()
     x2.buy(100, px(9))
     x2.sell(100, px(4))
     open_market(x2)
-    assert {t.price for t in x2.trades()} == {px(4)}
+    assert {t.last_px for t in x2.trades()} == {px(4)}
 
 
 def test_uncross_breaks_remaining_ties_with_the_lower_price() -> None:
@@ -116,7 +117,7 @@ def test_auction_trades_are_flagged_with_the_buy_order_in_the_aggressor_fields()
     buyer = x.buy(10, px(0))
     open_market(x)
     (trade,) = x.trades()
-    assert trade == Trade(TRADE, SYM, 1, px(0), 10, BUY, buyer, trade.aggressor_exec_id, 0, 10,
+    assert trade == Trade(SYM, 1, px(0), 10, BUY, buyer, trade.aggressor_exec_id, 0, 10,
                           seller, trade.resting_exec_id, 0, 10, True)
 
 
@@ -127,16 +128,17 @@ def test_auction_executes_in_price_then_time_priority() -> None:
     early = x.buy(10, px(1))
     later = x.buy(10, px(1))
     open_market(x)
-    assert [(t.aggressor_oid, t.qty) for t in x.trades()] == [(late_better, 10), (early, 5)]
+    assert [(t.aggressor_order_id, t.last_qty) for t in x.trades()] == [(late_better, 10),
+                                                                       (early, 5)]
     assert x.queue(BUY, px(1)) == [early, later]
 
 
 def test_auction_executes_iceberg_reserve() -> None:
     x = called()
-    x.buy(100, px(0), display_qty=10)
+    x.buy(100, px(0), max_floor=10)
     x.sell(60, px(0))
     open_market(x)
-    assert sum(t.qty for t in x.trades()) == 60
+    assert sum(t.last_qty for t in x.trades()) == 60
 
 
 def test_pre_open_to_continuous_uncrosses_a_crossed_book() -> None:
@@ -144,17 +146,17 @@ def test_pre_open_to_continuous_uncrosses_a_crossed_book() -> None:
     x.sell(10, px(-1))
     x.buy(10, px(1))
     open_market(x)
-    assert sum(t.qty for t in x.trades()) == 10
+    assert sum(t.last_qty for t in x.trades()) == 10
     assert not x.book.crossed()
 
 
 def test_stops_trigger_when_continuous_trading_starts_after_the_auction() -> None:
     x = called()
-    stop = x.buy(5, ord_type=STOP, stop_price=px(0))
+    stop = x.buy(5, ord_type=STOP, stop_px=px(0))
     seller = x.sell(20, px(0))
     x.buy(10, px(0))
     open_market(x)
-    assert [t.oid for t in of_kind(x.events, TRIGGERED)] == [stop]
+    assert [t.order_id for t in of_kind(x.events, Triggered)] == [stop]
     assert x.fills()[-1] == (stop, seller, px(0), 5)
 
 
@@ -165,9 +167,8 @@ def test_closing_auction_uncrosses_when_the_market_closes() -> None:
     x.buy(10, px(1))
     assert not x.trades()
     open_market(x, CLOSED)
-    assert sum(t.qty for t in x.trades()) == 10
-    assert of_kind(x.events, PHASE_CHANGED) == [
-        PhaseChanged(PHASE_CHANGED, SYM, CLOSING_AUCTION, CLOSED)]
+    assert sum(t.last_qty for t in x.trades()) == 10
+    assert of_kind(x.events, PhaseChanged) == [PhaseChanged(SYM, CLOSING_AUCTION, CLOSED)]
 
 
 # ------------------------------------------------------- halted and closed
@@ -192,7 +193,7 @@ def test_halt_during_the_call_keeps_the_book_until_trading_resumes() -> None:
     open_market(x, HALTED)
     assert not x.trades()
     open_market(x)
-    assert sum(t.qty for t in x.trades()) == 10
+    assert sum(t.last_qty for t in x.trades()) == 10
 
 
 def test_closed_instrument_rejects_new_orders() -> None:
@@ -207,8 +208,7 @@ def test_closed_instrument_rejects_new_orders() -> None:
 
 def test_phase_change_is_reported_with_old_and_new_phase() -> None:
     x = called(PRE_OPEN)
-    assert open_market(x, OPENING_AUCTION) == [
-        PhaseChanged(PHASE_CHANGED, SYM, PRE_OPEN, OPENING_AUCTION)]
+    assert open_market(x, OPENING_AUCTION) == [PhaseChanged(SYM, PRE_OPEN, OPENING_AUCTION)]
 
 
 def test_setting_the_current_phase_again_does_nothing() -> None:
@@ -219,7 +219,7 @@ def test_setting_the_current_phase_again_does_nothing() -> None:
 def test_phase_change_without_symbol_applies_to_every_instrument() -> None:
     engine = Engine([Instrument("BBB", TICK), Instrument("AAA", TICK)])
     events = engine.process(SetPhase(phase=HALTED))
-    assert [(e[1], e[3]) for e in events] == [("AAA", HALTED), ("BBB", HALTED)]
+    assert [(e.symbol, e.new_phase) for e in events] == [("AAA", HALTED), ("BBB", HALTED)]
 
 
 def test_unknown_phase_or_symbol_is_rejected() -> None:
@@ -237,7 +237,7 @@ def test_add_instrument_creates_a_book_in_the_given_phase() -> None:
     engine = Engine()
     events = engine.process(AddInstrument(symbol="NEW", tick_size=TICK, lot_size=10,
                                           reference_price=REF, phase=PRE_OPEN))
-    assert events == [PhaseChanged(PHASE_CHANGED, "NEW", 0, PRE_OPEN)]
+    assert events == [PhaseChanged("NEW", 0, PRE_OPEN)]
     assert engine.books["NEW"].instrument == Instrument("NEW", TICK, 10, REF)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matching.constants import BUY, SELL
-from matching.events import BOOK_CHANGED, TRADE, BookChanged, Trade
+from matching.events import BookChanged, Trade
 from tests.matching.helpers import SYM, Exchange, of_kind, px
 
 
@@ -38,7 +38,7 @@ def test_trade_event_reports_both_sides_leaves_and_cumulative_quantity() -> None
     x.buy(10, px(0))
     x.buy(50, px(0))
     (trade,) = x.trades()
-    assert trade == Trade(TRADE, SYM, 2, px(0), 20, BUY, 3, trade.aggressor_exec_id,
+    assert trade == Trade(SYM, 2, px(0), 20, BUY, 3, trade.aggressor_exec_id,
                           30, 20, 1, trade.resting_exec_id, 0, 30, False)
 
 
@@ -98,9 +98,9 @@ def test_book_changed_reports_each_touched_level_once_with_its_new_totals() -> N
     x.sell(10, px(0))
     x.sell(10, px(1))
     x.buy(25, px(1))
-    assert of_kind(x.events, BOOK_CHANGED) == [
-        BookChanged(BOOK_CHANGED, SYM, SELL, px(0), 0, 0),
-        BookChanged(BOOK_CHANGED, SYM, SELL, px(1), 5, 1),
+    assert of_kind(x.events, BookChanged) == [
+        BookChanged(SYM, SELL, px(0), 0, 0),
+        BookChanged(SYM, SELL, px(1), 5, 1),
     ]
 
 
@@ -108,8 +108,7 @@ def test_book_changed_after_aggressor_rests() -> None:
     x = Exchange()
     x.sell(10, px(0))
     x.buy(15, px(0))
-    assert of_kind(x.events, BOOK_CHANGED)[-1] == BookChanged(BOOK_CHANGED, SYM, BUY, px(0), 5,
-                                                             1)
+    assert of_kind(x.events, BookChanged)[-1] == BookChanged(SYM, BUY, px(0), 5, 1)
 
 
 def test_cancel_in_the_middle_of_a_queue_keeps_the_others_in_order() -> None:

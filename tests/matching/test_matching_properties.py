@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.book import NO_ASK
-from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace, SetPhase
+from matching.commands import Cancel, Command, EndOfDay, MassCancel, NewOrder, Replace, SetPhase
 from matching.constants import (
     BUY,
     CLOSED,
@@ -35,7 +35,16 @@ from matching.constants import (
     STP_NAMES,
 )
 from matching.engine import Engine
-from matching.events import BOOK_CHANGED, TRADE
+from matching.events import (
+    Accepted,
+    BookChanged,
+    Cancelled,
+    Event,
+    Expired,
+    Replaced,
+    Restated,
+    Trade,
+)
 from matching.instruments import Instrument
 from tests.matching.reference_model import Model, normalise
 
@@ -76,24 +85,24 @@ def limit_orders(draw: Any) -> NewOrder:
     tif = draw(mostly(DAY, GTC, IOC, FOK))
     display = draw(mostly(0, LOT, 2 * LOT)) if tif in (DAY, GTC) else 0
     min_qty = draw(mostly(0, 0, LOT, 3 * LOT))
-    return NewOrder(symbol=SYM, side=draw(sides), qty=qty, price=draw(prices), ord_type=LIMIT,
-                    tif=tif, session=draw(sessions), account=draw(accounts),
-                    display_qty=display, min_qty=min(min_qty, qty))
+    return NewOrder(symbol=SYM, side=draw(sides), order_qty=qty, price=draw(prices),
+                    ord_type=LIMIT, time_in_force=tif, session=draw(sessions),
+                    account=draw(accounts), max_floor=display, min_qty=min(min_qty, qty))
 
 
 @st.composite
 def market_orders(draw: Any) -> NewOrder:
-    return NewOrder(symbol=SYM, side=draw(sides), qty=draw(quantities), ord_type=MARKET,
-                    tif=draw(mostly(DAY, IOC, FOK)), session=draw(sessions),
+    return NewOrder(symbol=SYM, side=draw(sides), order_qty=draw(quantities), ord_type=MARKET,
+                    time_in_force=draw(mostly(DAY, IOC, FOK)), session=draw(sessions),
                     account=draw(accounts), min_qty=draw(mostly(0, LOT)))
 
 
 @st.composite
 def stop_orders(draw: Any) -> NewOrder:
     ord_type = draw(st.sampled_from((STOP, STOP_LIMIT)))
-    return NewOrder(symbol=SYM, side=draw(sides), qty=draw(quantities),
+    return NewOrder(symbol=SYM, side=draw(sides), order_qty=draw(quantities),
                     price=draw(prices) if ord_type == STOP_LIMIT else 0, ord_type=ord_type,
-                    tif=draw(st.sampled_from((DAY, GTC))), stop_price=draw(prices),
+                    time_in_force=draw(st.sampled_from((DAY, GTC))), stop_px=draw(prices),
                     session=draw(sessions), account=draw(accounts))
 
 
@@ -102,14 +111,14 @@ def invalid_orders(draw: Any) -> NewOrder:
     """Orders the engine must refuse: off the tick grid, off the lot size, zero quantity."""
     flaw = draw(st.sampled_from(("tick", "lot", "zero")))
     return NewOrder(symbol=SYM, side=draw(sides),
-                    qty={"lot": LOT + 1, "zero": 0}.get(flaw, LOT),
+                    order_qty={"lot": LOT + 1, "zero": 0}.get(flaw, LOT),
                     price=draw(prices) + (1 if flaw == "tick" else 0), session="S1")
 
 
 @st.composite
 def replaces(draw: Any) -> Replace:
-    return Replace(oid=draw(oids), session=draw(sessions), qty=draw(quantities),
-                   price=draw(prices), stop_price=draw(mostly(0, REF - TICK, REF + TICK)))
+    return Replace(order_id=draw(oids), session=draw(sessions), order_qty=draw(quantities),
+                   price=draw(prices), stop_px=draw(mostly(0, REF - TICK, REF + TICK)))
 
 
 @st.composite
@@ -122,7 +131,7 @@ def mass_cancels(draw: Any) -> MassCancel:
 phase_changes = st.sampled_from((CONTINUOUS, CONTINUOUS, PRE_OPEN, OPENING_AUCTION,
                                  OPENING_AUCTION, CLOSING_AUCTION, HALTED, CLOSED)
                                 ).map(lambda p: SetPhase(symbol=SYM, phase=p))
-cancels = st.builds(lambda oid, session: Cancel(oid=oid, session=session), oids,
+cancels = st.builds(lambda oid, session: Cancel(order_id=oid, session=session), oids,
                     mostly("S1", "S2", ""))
 
 # (weight, strategy): mostly orders, then cancels and replaces, a few of the rest.
@@ -175,7 +184,7 @@ def model_book(model: Model) -> dict[str, list[tuple[int, int, int, int]]]:
 
 @settings(PROFILE)
 @given(stream=streams, stp=stp_configs, phase=start_phases)
-def test_engine_agrees_with_the_reference_model(stream: list[tuple], stp: dict[str, int],
+def test_engine_agrees_with_the_reference_model(stream: list[Command], stp: dict[str, int],
                                                 phase: int) -> None:
     engine, model = make_engine(stp, phase), make_model(stp, phase)
     for ts, command in enumerate(stream, start=1):
@@ -190,7 +199,7 @@ def test_engine_agrees_with_the_reference_model(stream: list[tuple], stp: dict[s
 
 @settings(PROFILE)
 @given(stream=streams, stp=stp_configs, phase=start_phases)
-def test_invariants_hold_after_every_command(stream: list[tuple], stp: dict[str, int],
+def test_invariants_hold_after_every_command(stream: list[Command], stp: dict[str, int],
                                             phase: int) -> None:
     engine = make_engine(stp, phase)
     ordered: dict[int, int] = {}       # oid -> order quantity (after replaces, restatements)
@@ -199,25 +208,7 @@ def test_invariants_hold_after_every_command(stream: list[tuple], stp: dict[str,
     market_data: dict[tuple[int, int], tuple[int, int]] = {}
     for ts, command in enumerate(stream, start=1):
         for event in engine.process(command, ts):
-            kind = event[0]
-            if kind == 1:                                    # Accepted
-                ordered[event[2]] = event[3][3]
-            elif kind == TRADE:
-                filled[event[6]] = filled.get(event[6], 0) + event[4]
-                filled[event[10]] = filled.get(event[10], 0) + event[4]
-                assert event[8] >= 0 and event[12] >= 0
-            elif kind in (4, 8):                             # Cancelled, Expired
-                ended[event[2]] = ended.get(event[2], 0) + event[5]
-            elif kind == 12:                                 # Restated
-                ordered[event[2]] -= event[5]
-            elif kind == 5:                                  # Replaced: a new quantity
-                ordered[event[2]] = event[5]
-            elif kind == BOOK_CHANGED:
-                key = (event[2], event[3])
-                if event[4]:
-                    market_data[key] = (event[4], event[5])
-                else:
-                    market_data.pop(key, None)
+            record(event, ordered, filled, ended, market_data)
         check_book(engine)
         for oid, qty in ordered.items():
             assert filled.get(oid, 0) <= qty                 # filled <= ordered
@@ -232,6 +223,33 @@ def test_invariants_hold_after_every_command(stream: list[tuple], stp: dict[str,
         assert market_data == {(side.side, price): (qty, count)
                                for side in (book.bids, book.asks)
                                for price, qty, count in side.depth()}
+
+
+def record(event: Event, ordered: dict[int, int], filled: dict[int, int],
+           ended: dict[int, int], market_data: dict[tuple[int, int], tuple[int, int]]) -> None:
+    """Account for one event in the running totals of the invariants test."""
+    kind = type(event)
+    if kind is Accepted:
+        ordered[event.order_id] = event.order.order_qty
+    elif kind is Trade:
+        qty = event.last_qty
+        filled[event.aggressor_order_id] = filled.get(event.aggressor_order_id, 0) + qty
+        filled[event.resting_order_id] = filled.get(event.resting_order_id, 0) + qty
+        assert event.aggressor_leaves_qty >= 0 and event.resting_leaves_qty >= 0
+    elif kind is Cancelled:
+        ended[event.order_id] = ended.get(event.order_id, 0) + event.cancelled_qty
+    elif kind is Expired:
+        ended[event.order_id] = ended.get(event.order_id, 0) + event.expired_qty
+    elif kind is Restated:
+        ordered[event.order_id] -= event.reduced_by
+    elif kind is Replaced:                                   # a new quantity
+        ordered[event.order_id] = event.order_qty
+    elif kind is BookChanged:
+        key = (event.side, event.price)
+        if event.qty:
+            market_data[key] = (event.qty, event.order_count)
+        else:
+            market_data.pop(key, None)
 
 
 def check_book(engine: Engine) -> None:
@@ -267,7 +285,7 @@ def check_book(engine: Engine) -> None:
 @settings(PROFILE)
 @given(stream=streams, stp=stp_configs, phase=start_phases, cut=st.floats(0, 1))
 def test_snapshot_restore_then_replay_gives_identical_events(
-        stream: list[tuple], stp: dict[str, int], phase: int, cut: float) -> None:
+        stream: list[Command], stp: dict[str, int], phase: int, cut: float) -> None:
     k = int(cut * len(stream))
     original = make_engine(stp, phase)
     events = [original.process(command, ts) for ts, command in enumerate(stream, start=1)]

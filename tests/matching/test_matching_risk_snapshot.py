@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from matching import reasons as R
-from matching.commands import Replace, SetPhase
+from matching.commands import NewOrder, Replace, SetPhase
 from matching.constants import BUY, OPENING_AUCTION, SELL, STOP, STP_CANCEL_RESTING
 from matching.engine import Engine
-from matching.events import REJECTED, Rejected
+from matching.events import Rejected
 from matching.orders import Order
 from tests.matching.helpers import SYM, Exchange, make_engine, px, reasons
 
@@ -18,11 +18,12 @@ class MaxQty:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.seen: list[tuple[tuple, Order | None]] = []
+        self.seen: list[tuple[NewOrder | Replace, Order | None]] = []
 
-    def __call__(self, command: tuple, order: Order | None) -> tuple[str, str] | None:
+    def __call__(self, command: NewOrder | Replace, order: Order | None
+                 ) -> tuple[str, str] | None:
         self.seen.append((command, order))
-        qty = command[3] if order is None else command[4]
+        qty = command.order_qty
         if qty > self.limit:
             return "MAX_QTY", f"quantity {qty} above {self.limit}"
         return None
@@ -32,8 +33,7 @@ def test_risk_hook_rejection_becomes_a_rejected_event() -> None:
     x = Exchange(risk=MaxQty(100))
     x.sell(50, px(0))
     x.buy(500, px(0))
-    assert x.events == [Rejected(REJECTED, 2, "MAX_QTY", "quantity 500 above 100",
-                                 x.events[0][4])]
+    assert x.events == [Rejected(2, "MAX_QTY", "quantity 500 above 100", x.events[0].command)]
     assert x.engine.depth(SYM, SELL) == [(px(0), 50, 1)]
 
 
@@ -67,7 +67,7 @@ def test_risk_hook_may_answer_with_a_bare_code() -> None:
     x = Exchange(risk=lambda command, order: R.RISK_REJECTED)
     x.buy(1, px(0))
     assert reasons(x.events) == [R.RISK_REJECTED]
-    assert x.events[0][3] == R.TEXT[R.RISK_REJECTED]
+    assert x.events[0].text == R.TEXT[R.RISK_REJECTED]
 
 
 def test_no_risk_hook_by_default() -> None:
@@ -84,10 +84,10 @@ def busy_exchange() -> Exchange:
     for i in range(5):
         x.buy(10 + i, px(-i), account="A")
         x.sell(10 + i, px(i + 1), account="B")
-    x.sell(100, px(1), display_qty=10)
+    x.sell(100, px(1), max_floor=10)
     x.buy(25, px(1))                       # partial fills, iceberg replenished
-    x.buy(5, ord_type=STOP, stop_price=px(3))
-    x.sell(5, px(-9), ord_type=STOP, stop_price=px(-2))
+    x.buy(5, ord_type=STOP, stop_px=px(3))
+    x.sell(5, px(-9), ord_type=STOP, stop_px=px(-2))
     x.cancel(2)
     x.cancel(3)
     return x
@@ -147,7 +147,7 @@ def test_restore_refuses_bytes_that_are_not_a_matching_snapshot() -> None:
 def test_snapshot_keeps_untriggered_stops_working() -> None:
     x = Exchange()
     x.sell(10, px(0))
-    stop = x.buy(5, ord_type=STOP, stop_price=px(0))
+    stop = x.buy(5, ord_type=STOP, stop_px=px(0))
     restored = Exchange(Engine.restore(x.engine.snapshot()))
     restored.buy(5, px(0))
     assert restored.fills()[-1] == (stop, 1, px(0), 5)

@@ -13,7 +13,7 @@ from matching.constants import (
     STP_DECREMENT_AND_CANCEL,
     STP_NONE,
 )
-from matching.events import CANCELLED, RESTATED, Restated
+from matching.events import Cancelled, Restated
 from tests.matching.helpers import Exchange, of_kind, px, reasons
 
 
@@ -33,7 +33,8 @@ def test_stp_cancel_resting_cancels_the_own_resting_order_and_keeps_matching() -
     own = x.sell(10, px(0), account="A")
     other = x.sell(10, px(0), account="B")
     aggressor = x.buy(10, px(0), account="A")
-    assert [(c.oid, c.reason) for c in of_kind(x.events, CANCELLED)] == [(own, R.SELF_TRADE)]
+    assert [(c.order_id, c.reason) for c in of_kind(x.events, Cancelled)] == \
+        [(own, R.SELF_TRADE)]
     assert x.fills() == [(aggressor, other, px(0), 10)]
 
 
@@ -43,9 +44,9 @@ def test_stp_cancel_aggressor_cancels_the_incoming_order() -> None:
     own = x.sell(10, px(0), account="A")
     aggressor = x.buy(20, px(0), account="A")
     assert x.fills() == [(aggressor, other, px(0), 5)]
-    (cancelled,) = of_kind(x.events, CANCELLED)
-    assert (cancelled.oid, cancelled.reason, cancelled.cancelled_qty, cancelled.cum) == \
-        (aggressor, R.SELF_TRADE, 15, 5)
+    (cancelled,) = of_kind(x.events, Cancelled)
+    assert (cancelled.order_id, cancelled.reason, cancelled.cancelled_qty,
+            cancelled.cum_qty) == (aggressor, R.SELF_TRADE, 15, 5)
     assert x.queue(SELL, px(0)) == [own]
 
 
@@ -54,7 +55,7 @@ def test_stp_cancel_both_cancels_both_orders() -> None:
     own = x.sell(10, px(0), account="A")
     aggressor = x.buy(20, px(0), account="A")
     assert not x.trades()
-    assert [c.oid for c in of_kind(x.events, CANCELLED)] == [own, aggressor]
+    assert [c.order_id for c in of_kind(x.events, Cancelled)] == [own, aggressor]
     assert x.engine.orders == {}
 
 
@@ -63,10 +64,11 @@ def test_stp_decrement_and_cancel_reduces_the_larger_and_cancels_the_smaller() -
     own = x.sell(30, px(0), account="A")
     aggressor = x.buy(10, px(0), account="A")
     assert not x.trades()
-    restated = of_kind(x.events, RESTATED)
-    assert restated == [Restated(RESTATED, restated[0].exec_id, own, R.SELF_TRADE,
-                                 R.TEXT[R.SELF_TRADE], 10, 20, 20, 0)]
-    assert [(c.oid, c.cancelled_qty) for c in of_kind(x.events, CANCELLED)] == [(aggressor, 10)]
+    restated = of_kind(x.events, Restated)
+    assert restated == [Restated(restated[0].exec_id, own, R.SELF_TRADE, R.TEXT[R.SELF_TRADE],
+                                 10, 20, 20, 0)]
+    assert [(c.order_id, c.cancelled_qty) for c in of_kind(x.events, Cancelled)] == \
+        [(aggressor, 10)]
     assert x.depth(SELL) == [(px(0), 20, 1)]
 
 
@@ -75,8 +77,8 @@ def test_stp_decrement_and_cancel_continues_matching_with_the_decremented_aggres
     own = x.sell(10, px(0), account="A")
     other = x.sell(50, px(0), account="B")
     aggressor = x.buy(30, px(0), account="A")
-    assert [(c.oid, c.cancelled_qty) for c in of_kind(x.events, CANCELLED)] == [(own, 10)]
-    assert [(r.oid, r.reduced_by, r.leaves) for r in of_kind(x.events, RESTATED)] == \
+    assert [(c.order_id, c.cancelled_qty) for c in of_kind(x.events, Cancelled)] == [(own, 10)]
+    assert [(r.order_id, r.reduced_by, r.leaves_qty) for r in of_kind(x.events, Restated)] == \
         [(aggressor, 10, 20)]
     assert x.fills() == [(aggressor, other, px(0), 20)]
 
@@ -93,7 +95,7 @@ def test_stp_mode_is_set_per_account_by_command() -> None:
     x.do(SetSelfTradePrevention(account="A", mode=STP_CANCEL_RESTING))
     own = x.sell(10, px(0), account="A")
     x.buy(10, px(0), account="A")
-    assert [c.oid for c in of_kind(x.events, CANCELLED)] == [own]
+    assert [c.order_id for c in of_kind(x.events, Cancelled)] == [own]
     x.do(SetSelfTradePrevention(account="A", mode=STP_NONE))
     x.sell(10, px(0), account="A")      # meets the buy that rested above
     assert len(x.trades()) == 1
@@ -109,7 +111,7 @@ def test_fok_does_not_count_own_orders_it_would_cancel() -> None:
     x = stp_exchange(STP_CANCEL_RESTING)
     x.sell(10, px(0), account="A")
     x.sell(10, px(0), account="B")
-    x.buy(20, px(0), account="A", tif=FOK)
+    x.buy(20, px(0), account="A", time_in_force=FOK)
     assert not x.trades()
     assert reasons(x.events) == [R.FOK_NOT_FILLABLE]
 
@@ -119,6 +121,6 @@ def test_fok_meeting_an_own_order_under_cancel_aggressor_does_not_trade() -> Non
     x.sell(10, px(0), account="B")
     x.sell(10, px(0), account="A")
     x.sell(10, px(0), account="B")
-    x.buy(20, px(0), account="A", tif=FOK)
+    x.buy(20, px(0), account="A", time_in_force=FOK)
     assert not x.trades()
     assert reasons(x.events) == [R.FOK_NOT_FILLABLE]

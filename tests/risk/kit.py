@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from matching.commands import Cancel, NewOrder, Replace
+from matching.commands import Cancel, Command, NewOrder, Replace
 from matching.constants import BUY, LIMIT, SELL
 from matching.engine import Engine
-from matching.events import ACCEPTED, CANCEL_REJECTED, REJECTED, TRADE
+from matching.events import Accepted, CancelRejected, Event, Rejected, Settlement, Trade
 from matching.instruments import Instrument
 from risk.checks import RiskEngine, touch_of
 from risk.config import AccountConfig, FirmRisk, InstrumentRisk, Limits, RiskConfig
@@ -47,10 +47,10 @@ class Desk:
                              market_protection_bps=self.cfg.market_protection_bps,
                              risk=self.risk.check, **engine_kw)
         self.risk.touch = touch_of(self.engine)
-        self.settlements: list[tuple] = []
+        self.settlements: list[Settlement] = []
         self.ts = 0
 
-    def run(self, command: tuple) -> list[tuple]:
+    def run(self, command: Command) -> list[Event]:
         self.ts += 1
         events = self.engine.process(command, self.ts)
         for ev in events:
@@ -60,23 +60,24 @@ class Desk:
         return events
 
     def order(self, account: str, side: int, qty: int, price: int = 0, symbol: str = ACME,
-              **kw: Any) -> list[tuple]:
+              **kw: Any) -> list[Event]:
+        """A NewOrder (``kw``: its other fields, e.g. ``time_in_force``, ``stop_px``)."""
         kw.setdefault("ord_type", LIMIT)
         kw.setdefault("session", "S-" + account)
-        return self.run(NewOrder(symbol=symbol, side=side, qty=qty, price=price,
+        return self.run(NewOrder(symbol=symbol, side=side, order_qty=qty, price=price,
                                  account=account, **kw))
 
-    def buy(self, account: str, qty: int, price: int, **kw: Any) -> list[tuple]:
+    def buy(self, account: str, qty: int, price: int, **kw: Any) -> list[Event]:
         return self.order(account, BUY, qty, price, **kw)
 
-    def sell(self, account: str, qty: int, price: int, **kw: Any) -> list[tuple]:
+    def sell(self, account: str, qty: int, price: int, **kw: Any) -> list[Event]:
         return self.order(account, SELL, qty, price, **kw)
 
-    def cancel(self, oid: int) -> list[tuple]:
-        return self.run(Cancel(oid=oid))
+    def cancel(self, oid: int) -> list[Event]:
+        return self.run(Cancel(order_id=oid))
 
-    def replace(self, oid: int, qty: int, price: int) -> list[tuple]:
-        return self.run(Replace(oid=oid, qty=qty, price=price))
+    def replace(self, oid: int, qty: int, price: int) -> list[Event]:
+        return self.run(Replace(order_id=oid, order_qty=qty, price=price))
 
     def cash(self, account: str) -> int:
         return self.risk.account(account).cash
@@ -88,20 +89,20 @@ class Desk:
         return self.risk.account(account).positions.get(symbol, 0)
 
 
-def accepted_oid(events: list[tuple]) -> int:
+def accepted_oid(events: list[Event]) -> int:
     for ev in events:
-        if ev[0] == ACCEPTED:
-            return ev[2]
+        if type(ev) is Accepted:
+            return ev.order_id
     raise AssertionError(f"not accepted: {events}")
 
 
-def rejection(events: list[tuple]) -> tuple[str, str] | None:
+def rejection(events: list[Event]) -> tuple[str, str] | None:
     """(code, text) of a Rejected or CancelRejected, None if there is none."""
     for ev in events:
-        if ev[0] == REJECTED or ev[0] == CANCEL_REJECTED:
-            return (ev[2], ev[3]) if ev[0] == REJECTED else (ev[1], ev[2])
+        if type(ev) is Rejected or type(ev) is CancelRejected:
+            return ev.reason, ev.text
     return None
 
 
-def trades(events: list[tuple]) -> list[tuple]:
-    return [ev for ev in events if ev[0] == TRADE]
+def trades(events: list[Event]) -> list[Trade]:
+    return [ev for ev in events if type(ev) is Trade]

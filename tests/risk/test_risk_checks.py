@@ -178,7 +178,7 @@ def test_unknown_account_is_refused():
 def test_market_buy_reserves_at_the_protection_price():
     d = desk()
     d.sell("B", 10, P)                                        # ask 10.00: protection 10.50
-    d.run(NewOrder(symbol=ACME, side=BUY, qty=5, ord_type=MARKET, account="A"))
+    d.run(NewOrder(symbol=ACME, side=BUY, order_qty=5, ord_type=MARKET, account="A"))
     # filled 5 at 10.00: nothing reserved after, cash paid at the trade price
     assert d.reserved("A") == 0 and d.cash("A") == RICH - 5 * P
 
@@ -186,11 +186,11 @@ def test_market_buy_reserves_at_the_protection_price():
 def test_market_buy_buying_power_uses_the_protection_price():
     d = desk(cash=10 * 105_000)                               # 10 x 10.50
     d.sell("B", 10, P)
-    ok = d.run(NewOrder(symbol=ACME, side=BUY, qty=10, ord_type=MARKET, account="A"))
+    ok = d.run(NewOrder(symbol=ACME, side=BUY, order_qty=10, ord_type=MARKET, account="A"))
     assert rejection(ok) is None
     d2 = desk(cash=10 * 105_000 - 1)
     d2.sell("B", 10, P)
-    bad = d2.run(NewOrder(symbol=ACME, side=BUY, qty=10, ord_type=MARKET, account="A"))
+    bad = d2.run(NewOrder(symbol=ACME, side=BUY, order_qty=10, ord_type=MARKET, account="A"))
     assert rejection(bad)[0] == K.BUYING_POWER
 
 
@@ -272,9 +272,9 @@ def test_stop_buy_replaced_to_a_higher_stop_reserves_at_the_new_stop():
     from matching.commands import Replace
     from matching.constants import STOP
     d = desk()
-    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_price=110_000))
+    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_px=110_000))
     before = d.reserved("A")                         # 10 x (11.00 + 5%) = 115.50
-    assert rejection(d.run(Replace(oid=oid, qty=10, price=0, stop_price=120_000))) is None
+    assert rejection(d.run(Replace(order_id=oid, order_qty=10, price=0, stop_px=120_000))) is None
     assert (before, d.reserved("A")) == (10 * 115_500, 10 * 126_000)
 
 
@@ -282,8 +282,8 @@ def test_stop_buy_replace_to_a_higher_stop_needs_the_buying_power():
     from matching.commands import Replace
     from matching.constants import STOP
     d = desk(cash=10 * 115_500)                      # exactly the first reservation
-    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_price=110_000))
-    code, _text = rejection(d.run(Replace(oid=oid, qty=10, price=0, stop_price=120_000)))
+    oid = accepted_oid(d.buy("A", 10, 0, ord_type=STOP, stop_px=110_000))
+    code, _text = rejection(d.run(Replace(order_id=oid, order_qty=10, price=0, stop_px=120_000)))
     assert code == K.BUYING_POWER and d.reserved("A") == 10 * 115_500
 
 

@@ -23,9 +23,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.commands import Cancel, EndOfDay, NewOrder, Replace
+from matching.commands import Cancel, Command, EndOfDay, NewOrder, Replace
 from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL, STOP_LIMIT
-from matching.events import REJECTED
+from matching.events import Rejected
 from risk import checks as K
 from risk.checks import RiskEngine, px
 from risk.config import NO_LIMIT, InstrumentRisk, Limits
@@ -145,13 +145,14 @@ def scratch_verdict(risk: RiskEngine, account: str, symbol: str, side: int,
 def _order(acc: str, sym: str, side: int, qty: int, ticks: int, kind: str) -> NewOrder:
     price = REFS[sym] + ticks * TICK
     if kind == "market":
-        return NewOrder(symbol=sym, side=side, qty=qty, ord_type=MARKET, tif=IOC,
-                        account=acc, session="S-" + acc)
+        return NewOrder(symbol=sym, side=side, order_qty=qty, ord_type=MARKET,
+                        time_in_force=IOC, account=acc, session="S-" + acc)
     if kind == "stop_limit":
-        return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=STOP_LIMIT,
-                        stop_price=price, account=acc, session="S-" + acc)
-    return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=LIMIT,
-                    tif=IOC if kind == "ioc" else DAY, account=acc, session="S-" + acc)
+        return NewOrder(symbol=sym, side=side, order_qty=qty, price=price, ord_type=STOP_LIMIT,
+                        stop_px=price, account=acc, session="S-" + acc)
+    return NewOrder(symbol=sym, side=side, order_qty=qty, price=price, ord_type=LIMIT,
+                    time_in_force=IOC if kind == "ioc" else DAY, account=acc,
+                    session="S-" + acc)
 
 
 new_order = st.builds(
@@ -170,19 +171,19 @@ probe = st.tuples(st.sampled_from(TRACKED + ("D",)), st.sampled_from(SYMBOLS),
 flows = st.lists(st.tuples(command, st.lists(probe, max_size=3)), min_size=10, max_size=80)
 
 
-def to_command(desk: Desk, s: Any) -> tuple:
+def to_command(desk: Desk, s: Any) -> Command:
     if not (isinstance(s, tuple) and s and isinstance(s[0], str)):
         return s
     if s[0] == "eod":
         return EndOfDay()
     open_orders = sorted(desk.engine.orders)
     if not open_orders:
-        return Cancel(oid=10_000)
+        return Cancel(order_id=10_000)
     order = desk.engine.orders[open_orders[s[1] % len(open_orders)]]
     if s[0] == "cancel":
-        return Cancel(oid=order.oid)
+        return Cancel(order_id=order.oid)
     price = order.price + s[3] * TICK if order.price else 0
-    return Replace(oid=order.oid, qty=s[2], price=price)
+    return Replace(order_id=order.oid, order_qty=s[2], price=price)
 
 
 def assert_totals(risk: RiskEngine) -> None:
@@ -198,11 +199,12 @@ def assert_same_verdict(desk: Desk, account: str, symbol: str, side: int, added:
     gives the model's verdict, whenever the order gets as far as the position checks
     (and, if the model lets it through, it may still lack buying power)."""
     risk = desk.risk
+    cmd: NewOrder | Replace
     if order is not None:
-        cmd: tuple = tuple(Replace(oid=order.oid, qty=order.qty + added, price=order.price))
+        cmd = Replace(order_id=order.oid, order_qty=order.qty + added, price=order.price)
     else:
-        cmd = tuple(NewOrder(symbol=symbol, side=side, qty=added, price=risk.mark(symbol),
-                             ord_type=LIMIT, account=account, session="S-" + account))
+        cmd = NewOrder(symbol=symbol, side=side, order_qty=added, price=risk.mark(symbol),
+                       ord_type=LIMIT, account=account, session="S-" + account)
     pending = risk.ledger.pending
     got = risk.check(cmd, order)
     risk.ledger.pending = pending           # the probe is never processed
@@ -283,8 +285,8 @@ def test_concentration_and_sector_rejects_occur_in_such_flows():
     for _ in range(3):
         for sym in SYMBOLS:
             for ev in desk.buy("A", 60, REFS[sym], symbol=sym):
-                if ev[0] == REJECTED:
-                    codes.add(ev[2])
+                if type(ev) is Rejected:
+                    codes.add(ev.reason)
     assert {K.CONCENTRATION, K.SECTOR_EXPOSURE} <= codes
     assert_totals(desk.risk)
 

@@ -10,7 +10,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace
+from matching.commands import Cancel, Command, EndOfDay, MassCancel, NewOrder, Replace
 from matching.constants import BUY, DAY, IOC, LIMIT, MARKET, SELL, STOP, STOP_LIMIT
 from risk.accounts import O_LEAVES, reservation
 from risk.config import NO_LIMIT, Limits
@@ -39,20 +39,20 @@ def _order(acc: str, sym: str, side: int, qty: int, ticks: int, kind: str, ioc: 
     step = TICK * (REFS[sym] // 100_000)
     price = REFS[sym] + ticks * step
     if kind == "market":
-        return NewOrder(symbol=sym, side=side, qty=qty, ord_type=MARKET, tif=IOC,
-                        account=acc, session="S-" + acc)
+        return NewOrder(symbol=sym, side=side, order_qty=qty, ord_type=MARKET,
+                        time_in_force=IOC, account=acc, session="S-" + acc)
     if kind == "stop":
         # A stop buy reserves at its stop price plus the protection band, which is also
         # the worst price it can trade at once triggered.
-        return NewOrder(symbol=sym, side=side, qty=qty, ord_type=STOP,
-                        stop_price=REFS[sym] + stop_ticks * step, account=acc,
+        return NewOrder(symbol=sym, side=side, order_qty=qty, ord_type=STOP,
+                        stop_px=REFS[sym] + stop_ticks * step, account=acc,
                         session="S-" + acc)
     if kind == "stop_limit":
-        return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=STOP_LIMIT,
-                        stop_price=REFS[sym] + stop_ticks * step, account=acc,
+        return NewOrder(symbol=sym, side=side, order_qty=qty, price=price, ord_type=STOP_LIMIT,
+                        stop_px=REFS[sym] + stop_ticks * step, account=acc,
                         session="S-" + acc)
-    return NewOrder(symbol=sym, side=side, qty=qty, price=price, ord_type=LIMIT,
-                    tif=IOC if ioc else DAY, account=acc, session="S-" + acc)
+    return NewOrder(symbol=sym, side=side, order_qty=qty, price=price, ord_type=LIMIT,
+                    time_in_force=IOC if ioc else DAY, account=acc, session="S-" + acc)
 
 
 new_order = st.builds(
@@ -67,7 +67,8 @@ step = st.tuples(st.integers(0, 99), new_order, st.integers(0, 20), st.integers(
 flows = st.lists(step, min_size=5, max_size=60)
 
 
-def run(steps: list, check=None, commands: list[tuple] | None = None) -> tuple[Desk, list]:
+def run(steps: list, check=None, commands: list[Command] | None = None
+        ) -> tuple[Desk, list]:
     """Run ``steps`` (or replay ``commands``); cancels and replaces pick an open order
     of the engine by index. Returns the desk and, per command, (command, events)."""
     desk = Desk(config(ACCOUNTS))
@@ -78,17 +79,17 @@ def run(steps: list, check=None, commands: list[tuple] | None = None) -> tuple[D
             if s[0] == "eod":
                 s = EndOfDay()
             elif not open_orders:
-                s = Cancel(oid=10_000)
+                s = Cancel(order_id=10_000)
             else:
                 order = desk.engine.orders[open_orders[s[1] % len(open_orders)]]
                 if s[0] == "cancel":
-                    s = Cancel(oid=order.oid)
+                    s = Cancel(order_id=order.oid)
                 else:
                     price = order.price + s[3] * TICK if order.price else 0
                     # an untriggered stop also moves its stop price
                     stop = (order.stop_price + s[3] * TICK
                             if order.stop_key is not None else 0)
-                    s = Replace(oid=order.oid, qty=s[2], price=price, stop_price=stop)
+                    s = Replace(order_id=order.oid, order_qty=s[2], price=price, stop_px=stop)
         log.append((s, desk.run(s)))
         if check is not None:
             check(desk)

@@ -4,7 +4,8 @@ the message throttle and snapshots."""
 from __future__ import annotations
 
 from matching.commands import EndOfDay, MassCancel, NewOrder, SetSelfTradePrevention
-from matching.constants import BUY, IOC, MARKET, STP_DECREMENT_AND_CANCEL
+from matching.constants import BUY, IOC, MARKET, STOP, STOP_LIMIT, STP_DECREMENT_AND_CANCEL
+from matching.events import Accepted, Trade
 from risk import checks as K
 from risk.checks import RiskEngine
 from risk.config import Limits
@@ -32,9 +33,9 @@ def test_settlement_record_names_the_trade_and_both_accounts():
     d = fee_desk()
     d.sell("B", 40, P)
     events = d.buy("A", 40, P)
-    trade_id = next(ev[2] for ev in events if ev[0] == 3)
+    trade_id = next(ev.trade_id for ev in events if type(ev) is Trade)
     s = d.settlements[-1]
-    assert (s.trade_id, s.symbol, s.price, s.qty, s.buy_account, s.sell_account) == (
+    assert (s.trade_id, s.symbol, s.last_px, s.last_qty, s.buy_account, s.sell_account) == (
         trade_id, ACME, P, 40, "A", "B")
 
 
@@ -94,13 +95,13 @@ def test_restatement_shrinks_the_reservation():
 def test_ioc_remainder_releases_the_reservation():
     d = fee_desk()
     d.sell("B", 10, P)
-    d.buy("A", 50, P, tif=IOC)
+    d.buy("A", 50, P, time_in_force=IOC)
     assert d.reserved("A") == 0 and d.position("A") == 10
 
 
 def test_market_order_without_liquidity_releases_the_reservation():
     d = fee_desk()
-    d.run(NewOrder(symbol=ACME, side=BUY, qty=10, ord_type=MARKET, account="A"))
+    d.run(NewOrder(symbol=ACME, side=BUY, order_qty=10, ord_type=MARKET, account="A"))
     assert d.reserved("A") == 0 and d.risk.account("A").open_orders == 0
 
 
@@ -193,14 +194,14 @@ def test_snapshot_restores_identical_balances_and_behaviour():
 
 def test_stop_limit_buy_reserves_at_its_limit_price():
     d = fee_desk()
-    d.run(NewOrder(symbol=ACME, side=BUY, qty=10, price=102_000, stop_price=101_000,
-                   ord_type=4, account="A"))
+    d.run(NewOrder(symbol=ACME, side=BUY, order_qty=10, price=102_000, stop_px=101_000,
+                   ord_type=STOP_LIMIT, account="A"))
     assert d.reserved("A") == 10 * 102_000
 
 
 def test_stop_buy_reserves_at_its_stop_price_plus_the_protection_band():
     d = fee_desk()
-    d.run(NewOrder(symbol=ACME, side=BUY, qty=10, stop_price=101_000, ord_type=3,
+    d.run(NewOrder(symbol=ACME, side=BUY, order_qty=10, stop_px=101_000, ord_type=STOP,
                    account="A"))
     assert d.reserved("A") == 10 * 106_000       # 10.1505 down to the tick
 
@@ -220,9 +221,9 @@ def test_process_runs_the_engine_and_returns_the_settlements():
     d = fee_desk()
     d.sell("B", 10, P)
     events, settlements = d.risk.process(
-        d.engine, NewOrder(symbol=ACME, side=BUY, qty=10, price=P, account="A"), 99)
-    assert len(settlements) == 1 and settlements[0].qty == 10 and d.position("A") == 10
-    assert events[0][0] == 1
+        d.engine, NewOrder(symbol=ACME, side=BUY, order_qty=10, price=P, account="A"), 99)
+    assert len(settlements) == 1 and settlements[0].last_qty == 10 and d.position("A") == 10
+    assert type(events[0]) is Accepted
 
 
 def test_self_trade_prevention_mode_of_an_account_reaches_the_engine():

@@ -1,5 +1,5 @@
-"""Builders shared by the core unit tests: order-entry command tuples, an engine
-with two instruments and an OrderEntry with two sessions of different firms.
+"""Builders shared by the venue unit tests: journaled commands, an engine with two
+instruments and an OrderEntry with two sessions of different firms.
 
 Everything here is a real object of the project; nothing is mocked.
 """
@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from matching.constants import BUY, DAY, LIMIT
 from matching.engine import Engine
 from matching.instruments import Instrument
 from risk.checks import RiskEngine, touch_of
 from risk.config import AccountConfig, FirmRisk, InstrumentRisk, Limits, RiskConfig
 from venue import orderentry as OE
+from venue.commands import (
+    CancelOnDisconnect,
+    Command,
+    NewOrderSingle,
+    OrderCancelReplaceRequest,
+    OrderCancelRequest,
+    OrderMassCancelRequest,
+    OrderStatusRequest,
+)
+from venue.reports import Report
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_EXCHANGE_TOML = REPO / "exchange.toml"
@@ -77,41 +89,47 @@ def order_entry(risk: RiskEngine | None = None) -> OE.OrderEntry:
 def new(session: str, cl_ord_id: str, side: int, qty: int, price: int, symbol: str = AAA,
         account: str = "", ord_type: int = LIMIT, tif: int = DAY, stop_price: int = 0,
         expire_time: int = 0, min_qty: int = 0, display_qty: int = 0, error_code: str = "",
-        error_text: str = "") -> tuple:
-    return (OE.NEW, session, cl_ord_id, account, symbol, side, ord_type, price, stop_price, qty,
-            tif, expire_time, min_qty, display_qty, error_code, error_text)
+        error_text: str = "") -> NewOrderSingle:
+    return NewOrderSingle(session, cl_ord_id, account, symbol, side, ord_type, price,
+                          stop_price, qty, tif, expire_time, min_qty, display_qty, error_code,
+                          error_text)
 
 
 def cancel(session: str, cl_ord_id: str, orig: str = "", order_id: str = "",
-           symbol: str = AAA, side: int = BUY) -> tuple:
-    return (OE.CANCEL, session, cl_ord_id, orig, order_id, symbol, side)
+           symbol: str = AAA, side: int = BUY) -> OrderCancelRequest:
+    return OrderCancelRequest(session, cl_ord_id, orig, order_id, symbol, side)
 
 
 def replace(session: str, cl_ord_id: str, orig: str, qty: int, price: int,
             order_id: str = "", symbol: str = AAA, side: int = BUY, ord_type: int = LIMIT,
             tif: int = DAY, stop_price: int = 0, error_code: str = "",
-            error_text: str = "") -> tuple:
-    return (OE.REPLACE, session, cl_ord_id, orig, order_id, symbol, side, qty, price,
-            stop_price, ord_type, tif, error_code, error_text)
+            error_text: str = "") -> OrderCancelReplaceRequest:
+    return OrderCancelReplaceRequest(session, cl_ord_id, orig, order_id, symbol, side, qty,
+                                     price, stop_price, ord_type, tif, error_code, error_text)
 
 
 def status(session: str, cl_ord_id: str, order_id: str = "", symbol: str = AAA,
-           side: int = BUY) -> tuple:
-    return (OE.STATUS, session, cl_ord_id, order_id, symbol, side)
+           side: int = BUY) -> OrderStatusRequest:
+    return OrderStatusRequest(session, cl_ord_id, order_id, symbol, side)
 
 
 def mass_cancel(session: str, cl_ord_id: str, request_type: str, symbol: str = "",
-                side: int = 0, account: str = "") -> tuple:
-    return (OE.MASS_CANCEL, session, cl_ord_id, request_type, symbol, side, account)
+                side: int = 0, account: str = "") -> OrderMassCancelRequest:
+    return OrderMassCancelRequest(session, cl_ord_id, request_type, symbol, side, account)
 
 
-def disconnected(session: str) -> tuple:
-    return (OE.DISCONNECTED, session)
+def disconnected(session: str) -> CancelOnDisconnect:
+    return CancelOnDisconnect(session)
 
 
-def report_values(report: OE.Report) -> tuple:
-    """Every attribute of a report, for comparing runs."""
-    return tuple(getattr(report, name) for name in OE.Report.__slots__)
+def process(oe: OE.OrderEntry, command: Command, ts: int = 0) -> list[Report]:
+    """The reports of one command (the events are checked where they matter)."""
+    return oe.process(command, ts)[1]
+
+
+def report_values(report: Report) -> tuple:
+    """Every field of a report, for comparing runs."""
+    return msgspec.structs.astuple(report)
 
 
 def view_state(oe: OE.OrderEntry) -> dict[int, tuple]:

@@ -2,9 +2,10 @@
 rebuilding the same state from it after a restart.
 
 The exchange runs with the shipped exchange.toml (fsync off) in a temporary data
-directory, with the shipped sessions.cfg's exchange and drop-copy sessions built as
-the CLI builds them, each with a MemoryStore: what a session sent is read back from
-its store. No socket is opened.
+directory, assembled by the composition module as the CLI assembles it (the shipped
+sessions.cfg's sessions with their stores, the event stream with the
+ExecutionReport and drop-copy consumers): what a session sent is read back from its
+store. No socket is opened.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixserver.codec import parse
-from fixserver.dictionary import for_begin_string
 from fixserver.session import Session
 from fixserver.settings import load_sessions
 from fixserver.store import MemoryStore
-from fixserver.validation import Validator
 from matching.constants import BUY, GTC, IOC, SELL
 from persistence.sequencer import replay
-from venue import orderentry as OE
+from server.compose import build_server
+from venue.commands import SCHEMA_VERSION, CancelOnDisconnect, Command
 from venue.config import ExchangeConfig, load_exchange_config
-from venue.exchange import DropCopyApplication, Exchange, ExchangeApplication
+from venue.stream import DurableConsumer
 
 from . import support
 from .support import (
@@ -45,19 +45,19 @@ DC = "FIX.4.4:EXCH->DC1"    # drop copy of every firm
 T0 = 1_750_000_000_000_000_000
 
 
-def new(*args: object, symbol: str = "AAPL", **kw: object) -> tuple:
+def new(*args: object, symbol: str = "AAPL", **kw: object) -> Command:
     return support.new(*args, symbol=symbol, **kw)  # type: ignore[arg-type]
 
 
-def cancel(*args: object, symbol: str = "AAPL", **kw: object) -> tuple:
+def cancel(*args: object, symbol: str = "AAPL", **kw: object) -> Command:
     return support.cancel(*args, symbol=symbol, **kw)  # type: ignore[arg-type]
 
 
-def replace(*args: object, symbol: str = "AAPL", **kw: object) -> tuple:
+def replace(*args: object, symbol: str = "AAPL", **kw: object) -> Command:
     return support.replace(*args, symbol=symbol, **kw)  # type: ignore[arg-type]
 
 
-def status(*args: object, symbol: str = "AAPL", **kw: object) -> tuple:
+def status(*args: object, symbol: str = "AAPL", **kw: object) -> Command:
     return support.status(*args, symbol=symbol, **kw)  # type: ignore[arg-type]
 
 
@@ -65,30 +65,33 @@ def relaxed_config() -> ExchangeConfig:
     return dataclasses.replace(load_exchange_config(SHIPPED_EXCHANGE_TOML), fsync=False)
 
 
+def journaled(path: Path) -> list:
+    """Every sequenced command of a journal file."""
+    return list(replay(path, Command, schema_version=SCHEMA_VERSION))
+
+
 class Running:
-    """An Exchange on ``data_dir`` with the shipped sessions registered, recovered."""
+    """The exchange on ``data_dir`` as the composition module builds it, recovered.
+    ``store``, if given, replaces each session's store before any traffic."""
 
     def __init__(self, data_dir: Path, config: ExchangeConfig | None = None,
-                 start_ns: int = T0, store: type[MemoryStore] = MemoryStore) -> None:
+                 start_ns: int = T0, store: type[MemoryStore] | None = None,
+                 durable: tuple[DurableConsumer, ...] = ()) -> None:
         clock = itertools.count(start_ns, 1_000_000)
-        self.exchange = Exchange(config or relaxed_config(), data_dir,
-                                 clock=lambda: next(clock))
-        self.sessions: dict[str, Session] = {}
-        for cfg in load_sessions(SHIPPED_SESSIONS_CFG):
-            if cfg.application == "exchange":
-                app = ExchangeApplication(self.exchange)
-            elif cfg.application == "dropcopy":
-                app = DropCopyApplication()
-            else:
-                continue
-            session = Session(cfg, store(), app,
-                              Validator(for_begin_string(cfg.begin_string.encode())),
-                              wall_clock=lambda: 1_750_000_000.0)
-            self.exchange.add_session(session)
-            self.sessions[session.session_id] = session
-        self.replayed = self.exchange.recover()
+        self.server = build_server(load_sessions(SHIPPED_SESSIONS_CFG),
+                                   SHIPPED_SESSIONS_CFG.parent, data_dir,
+                                   config or relaxed_config(), durable,
+                                   clock=lambda: next(clock))
+        exchange = self.server.exchange
+        assert exchange is not None
+        self.exchange = exchange
+        self.sessions: dict[str, Session] = {s.session_id: s for s in self.server.sessions}
+        if store is not None:
+            for session in self.sessions.values():
+                session.store = store()
+        self.replayed = self.server.replayed
 
-    def run(self, *batches: list[tuple]) -> None:
+    def run(self, *batches: list[Command]) -> None:
         for batch in batches:
             for command in batch:
                 self.exchange.submit(command)
@@ -107,7 +110,7 @@ class Running:
                 engine.next_exec_id, engine.next_trade_id, ex.risk.state())
 
     def close(self) -> None:
-        self.exchange.close()
+        self.server.close()
 
 
 # A trading session: resting orders on both firms, fills at two prices, a replace
@@ -177,9 +180,9 @@ def test_submitted_command_takes_effect_only_at_flush(tmp_path: Path) -> None:
 def test_flushed_commands_are_in_the_journal_in_order(tmp_path: Path) -> None:
     running = Running(tmp_path)
     running.run(*SCRIPT)
-    journaled = [command for _, _, command in replay(running.exchange.journal_path)]
+    commands = [s.command for s in journaled(running.exchange.journal_path)]
     running.close()
-    assert journaled == [c for batch in SCRIPT for c in batch]
+    assert commands == [c for batch in SCRIPT for c in batch]
 
 
 class JournalWatchingStore(MemoryStore):
@@ -191,7 +194,7 @@ class JournalWatchingStore(MemoryStore):
 
     def save(self, seq: int, raw: bytes) -> None:
         assert self.journal_path is not None
-        self.seen.append(len(list(replay(self.journal_path))))
+        self.seen.append(len(journaled(self.journal_path)))
         super().save(seq, raw)
 
 
@@ -329,7 +332,7 @@ def test_duplicate_cl_ord_id_is_still_detected_after_restart(
 def test_commands_after_restart_continue_the_sequence(restarted: tuple[Running, Running]) -> None:
     _, second = restarted
     second.run([new(B1, "after", BUY, 1, px("189.00"))])
-    seqs = [seq for seq, _, _ in replay(second.exchange.journal_path)]
+    seqs = [s.seq for s in journaled(second.exchange.journal_path)]
     second.close()
     assert seqs == list(range(1, sum(len(b) for b in SCRIPT) + 2))
 
@@ -388,7 +391,7 @@ _commands = st.one_of(
     st.builds(lambda s, c, o, q, p, sym, side: replace(s, c, o, q, p, symbol=sym, side=side),
               _sessions, _ids, _ids, _qtys, _prices, _symbols, _sides),
     st.builds(lambda s, c: mass_cancel(s, c, "7"), _sessions, _ids),
-    st.builds(lambda s: (OE.DISCONNECTED, s), _sessions),
+    st.builds(CancelOnDisconnect, _sessions),
 )
 
 
@@ -396,7 +399,7 @@ _commands = st.one_of(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(_commands, min_size=1, max_size=6), max_size=6))
 def test_random_order_flow_is_rebuilt_identically_by_recover(
-        tmp_path_factory, batches: list[list[tuple]]) -> None:
+        tmp_path_factory, batches: list[list[Command]]) -> None:
     directory = tmp_path_factory.mktemp("exchange")
     first = Running(directory)
     first.run(*batches)

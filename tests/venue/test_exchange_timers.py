@@ -8,11 +8,11 @@ import datetime as dt
 from pathlib import Path
 
 from matching.constants import BUY, GTC, GTD
-from persistence.sequencer import replay
+from venue.commands import CancelOnDisconnect, ExpireGTDOrders
 from venue.config import load_exchange_config
 
 from .support import SHIPPED_EXCHANGE_TOML, px
-from .test_exchange_recovery import B1, T0, Running, new, replace
+from .test_exchange_recovery import B1, T0, Running, journaled, new, replace
 
 SECOND = 1_000_000_000
 
@@ -42,7 +42,7 @@ def test_gtd_expiry_is_journaled_so_a_restart_does_not_resurrect_the_order(
     r.close()
     again = Running(tmp_path)
     assert again.exchange.engine.orders == {}
-    assert [c[0] for _, _, c in replay(again.exchange.journal_path)][-1] == 7  # EXPIRE_GTD
+    assert type(journaled(again.exchange.journal_path)[-1].command) is ExpireGTDOrders
 
 
 def test_end_of_day_expires_day_orders_and_keeps_gtc_orders(tmp_path: Path) -> None:
@@ -83,8 +83,7 @@ def test_a_replace_without_time_in_force_keeps_the_orders(tmp_path: Path) -> Non
 
 
 def test_cancel_on_disconnect_says_so_in_the_text(tmp_path: Path) -> None:
-    from venue import orderentry as OE
     r = Running(tmp_path)
-    r.run([new(B1, "o1", BUY, 10, px("189.00"))], [(OE.DISCONNECTED, B1)])
+    r.run([new(B1, "o1", BUY, 10, px("189.00"))], [CancelOnDisconnect(B1)])
     cancels = [m for m in r.sent(B1) if m.get(150) == b"4"]
     assert [m[58] for m in cancels] == [b"cancelled on disconnect"]

@@ -1,4 +1,4 @@
-"""venue.requests: FIX order-entry messages -> order-entry command tuples."""
+"""venue.requests: FIX order-entry messages -> journaled commands (venue.commands)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import pytest
 from fixserver.codec import Message
 from venue import orderentry as OE
 from venue import requests as RQ
+from venue.commands import (
+    NewOrderSingle,
+    OrderCancelReplaceRequest,
+    OrderCancelRequest,
+    OrderMassCancelRequest,
+    OrderStatusRequest,
+)
 
 SESSION = "FIX.4.4:EXCH->BRK1"
 
@@ -29,7 +36,7 @@ def with_fields(fields: list[tuple[int, bytes]], **changes: bytes | None) -> lis
     return out
 
 
-def new_order(**changes: bytes | None) -> tuple:
+def new_order(**changes: bytes | None) -> NewOrderSingle:
     return RQ.new_order(msg(b"D", with_fields(NEW_LIMIT, **changes)), SESSION)
 
 
@@ -37,47 +44,50 @@ def new_order(**changes: bytes | None) -> tuple:
 
 
 def test_new_order_single_becomes_a_new_command() -> None:
-    assert new_order() == (OE.NEW, SESSION, "c1", "BRK1-MAIN", "AAPL", 1, 2, 1_902_500, 0, 100,
-                           1, 0, 0, 0, "", "")
+    assert new_order() == NewOrderSingle(SESSION, "c1", "BRK1-MAIN", "AAPL", side=1, ord_type=2,
+                                         price=1_902_500, stop_px=0, order_qty=100,
+                                         time_in_force=1, expire_time=0, min_qty=0,
+                                         max_floor=0, error_code="", error_text="")
 
 
 def test_new_order_time_in_force_defaults_to_day() -> None:
-    assert new_order(t59=None)[10] == 0
+    assert new_order(t59=None).time_in_force == 0
 
 
 def test_new_order_without_account_has_an_empty_account() -> None:
-    assert new_order(t1=None)[3] == ""
+    assert new_order(t1=None).account == ""
 
 
 def test_market_order_needs_no_price() -> None:
     command = new_order(t40=b"1", t44=None)
-    assert (command[6], command[7], command[14]) == (1, 0, "")
+    assert (command.ord_type, command.price, command.error_code) == (1, 0, "")
 
 
 def test_stop_limit_order_carries_price_and_stop_price() -> None:
     command = new_order(t40=b"4", t99=b"189.5")
-    assert (command[6], command[7], command[8], command[14]) == (4, 1_902_500, 1_895_000, "")
+    assert (command.ord_type, command.price, command.stop_px, command.error_code) == \
+        (4, 1_902_500, 1_895_000, "")
 
 
 def test_gtd_order_carries_expire_time_in_nanoseconds() -> None:
     command = new_order(t59=b"6", t126=b"20300102-03:04:05.678")
     expected = (calendar.timegm((2030, 1, 2, 3, 4, 5, 0, 0, 0)) * 1000 + 678) * 1_000_000
-    assert (command[10], command[11], command[14]) == (6, expected, "")
+    assert (command.time_in_force, command.expire_time, command.error_code) == (6, expected, "")
 
 
 def test_min_qty_and_max_floor_are_carried() -> None:
     command = new_order(t110=b"20", t111=b"10")
-    assert (command[12], command[13]) == (20, 10)
+    assert (command.min_qty, command.max_floor) == (20, 10)
 
 
 def test_sell_side_and_ioc_are_mapped() -> None:
     command = new_order(t54=b"2", t59=b"3")
-    assert (command[5], command[10]) == (2, 3)
+    assert (command.side, command.time_in_force) == (2, 3)
 
 
 def test_quantity_with_a_zero_fraction_is_accepted() -> None:
     command = new_order(t38=b"100.00")
-    assert (command[9], command[14]) == (100, "")
+    assert (command.order_qty, command.error_code) == (100, "")
 
 
 @pytest.mark.parametrize(("changes", "code", "tag"), [
@@ -105,20 +115,21 @@ def test_quantity_with_a_zero_fraction_is_accepted() -> None:
 def test_bad_field_gives_its_error_code_and_a_text_naming_the_tag(
         changes: dict, code: str, tag: int) -> None:
     command = new_order(**changes)
-    assert (command[14], f"({tag})" in command[15]) == (code, True), command[15]
+    assert (command.error_code, f"({tag})" in command.error_text) == (code, True), \
+        command.error_text
 
 
 def test_unsupported_value_is_named_in_the_text() -> None:
-    assert "P" in new_order(t40=b"P")[15]
+    assert "P" in new_order(t40=b"P").error_text
 
 
 def test_first_problem_is_the_one_reported() -> None:
     command = new_order(t54=b"9", t38=b"abc")
-    assert "(54)" in command[15] and "(38)" not in command[15]
+    assert "(54)" in command.error_text and "(38)" not in command.error_text
 
 
 def test_bad_field_is_zeroed_in_the_command() -> None:
-    assert new_order(t44=b"1.23456")[7] == 0
+    assert new_order(t44=b"1.23456").price == 0
 
 
 # -- OrderCancelRequest ---------------------------------------------------------------------
@@ -126,12 +137,14 @@ def test_bad_field_is_zeroed_in_the_command() -> None:
 
 def test_order_cancel_request_becomes_a_cancel_command() -> None:
     m = msg(b"F", [(11, b"c2"), (41, b"c1"), (37, b"17"), (55, b"AAPL"), (54, b"2")])
-    assert RQ.cancel(m, SESSION) == (OE.CANCEL, SESSION, "c2", "c1", "17", "AAPL", 2)
+    assert RQ.cancel(m, SESSION) == OrderCancelRequest(SESSION, "c2", orig_cl_ord_id="c1",
+                                                       order_id="17", symbol="AAPL", side=2)
 
 
 def test_cancel_without_order_id_or_side_has_empty_defaults() -> None:
     m = msg(b"F", [(11, b"c2"), (41, b"c1"), (55, b"AAPL")])
-    assert RQ.cancel(m, SESSION) == (OE.CANCEL, SESSION, "c2", "c1", "", "AAPL", 0)
+    assert RQ.cancel(m, SESSION) == OrderCancelRequest(SESSION, "c2", orig_cl_ord_id="c1",
+                                                       order_id="", symbol="AAPL", side=0)
 
 
 # -- OrderCancelReplaceRequest -------------------------------------------------------------
@@ -142,8 +155,9 @@ REPLACE = [(11, b"r1"), (41, b"c1"), (37, b"17"), (55, b"AAPL"), (54, b"1"), (38
 
 def test_order_cancel_replace_request_becomes_a_replace_command() -> None:
     command = RQ.replace(msg(b"G", REPLACE), SESSION)
-    assert command == (OE.REPLACE, SESSION, "r1", "c1", "17", "AAPL", 1, 150, 1_905_000, 0,
-                       2, 0, "", "")
+    assert command == OrderCancelReplaceRequest(
+        SESSION, "r1", orig_cl_ord_id="c1", order_id="17", symbol="AAPL", side=1, order_qty=150,
+        price=1_905_000, stop_px=0, ord_type=2, time_in_force=0, error_code="", error_text="")
 
 
 @pytest.mark.parametrize(("changes", "code", "tag"), [
@@ -157,7 +171,8 @@ def test_order_cancel_replace_request_becomes_a_replace_command() -> None:
 def test_bad_replace_field_gives_its_error_code_and_a_text_naming_the_tag(
         changes: dict, code: str, tag: int) -> None:
     command = RQ.replace(msg(b"G", with_fields(REPLACE, **changes)), SESSION)
-    assert (command[12], f"({tag})" in command[13]) == (code, True), command[13]
+    assert (command.error_code, f"({tag})" in command.error_text) == (code, True), \
+        command.error_text
 
 
 # -- OrderStatusRequest, OrderMassCancelRequest ---------------------------------------------
@@ -165,19 +180,22 @@ def test_bad_replace_field_gives_its_error_code_and_a_text_naming_the_tag(
 
 def test_order_status_request_becomes_a_status_command() -> None:
     m = msg(b"H", [(11, b"c1"), (37, b"17"), (55, b"AAPL"), (54, b"1")])
-    assert RQ.status(m, SESSION) == (OE.STATUS, SESSION, "c1", "17", "AAPL", 1)
+    assert RQ.status(m, SESSION) == OrderStatusRequest(SESSION, "c1", order_id="17",
+                                                       symbol="AAPL", side=1)
 
 
 def test_order_mass_cancel_request_becomes_a_mass_cancel_command() -> None:
     m = msg(b"q", [(11, b"m1"), (530, b"1"), (55, b"AAPL"), (54, b"2")])
-    assert RQ.mass_cancel(m, SESSION) == (OE.MASS_CANCEL, SESSION, "m1", "1", "AAPL", 2, "")
+    assert RQ.mass_cancel(m, SESSION) == OrderMassCancelRequest(
+        SESSION, "m1", mass_cancel_request_type="1", symbol="AAPL", side=2, account="")
 
 
 def test_mass_cancel_all_without_symbol_or_side() -> None:
     m = msg(b"q", [(11, b"m1"), (530, b"7")])
-    assert RQ.mass_cancel(m, SESSION) == (OE.MASS_CANCEL, SESSION, "m1", "7", "", 0, "")
+    assert RQ.mass_cancel(m, SESSION) == OrderMassCancelRequest(
+        SESSION, "m1", mass_cancel_request_type="7", symbol="", side=0, account="")
 
 
 def test_text_fields_are_decoded_as_latin_1() -> None:
     command = new_order(t11=b"caf\xe9")
-    assert command[2] == "caf\u00e9"
+    assert command.cl_ord_id == "caf\u00e9"

@@ -1,0 +1,50 @@
+"""Drop copy: every ExecutionReport of a firm's sessions, copied to its drop-copy sessions.
+
+A drop-copy session (``Application=dropcopy``) is read only; ``exchange.toml``'s
+``[[dropcopy]]`` names the firms it follows ("*" for every firm). Each copy carries
+the owner session's CompIDs as OnBehalfOfCompID (115) and DeliverToCompID (128),
+so the reader knows whose order it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from fixserver.codec import Field
+from fixserver.session import Session
+from venue.reports import ExecutionReport
+from venue.stream import Entry
+
+from .executions import writers_for
+
+
+class DropCopy:
+    """Copies ExecutionReports to the drop-copy sessions of the owner's firm."""
+
+    def __init__(self, copies: Iterable[tuple[Session, tuple[str, ...]]],
+                 owners: Iterable[Session], firm_of_session: Mapping[str, str]) -> None:
+        """``copies``: each drop-copy session with the firms it follows; ``owners``:
+        the order-entry sessions; ``firm_of_session``: session id -> firm name."""
+        self.copies = list(copies)
+        self.firm_of_session = dict(firm_of_session)
+        self.writers = writers_for(s for s, _ in self.copies)
+        # The routing fields of each owner's copies, made once.
+        self.routing: dict[str, list[Field]] = {
+            s.session_id: [(115, s.sender_comp_id), (128, s.target_comp_id)] for s in owners}
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        if not self.copies:
+            return
+        for entry in entries:
+            for report in entry.reports:
+                if type(report) is ExecutionReport:
+                    self._copy(report)
+
+    def _copy(self, report: ExecutionReport) -> None:
+        owner = report.session
+        firm = self.firm_of_session.get(owner, "")
+        routing = self.routing.get(owner, [])
+        for session, firms in self.copies:
+            if "*" in firms or firm in firms:
+                msg_type, body = self.writers[session.begin_string].write(report)
+                session.send(msg_type, body, routing)

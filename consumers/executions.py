@@ -1,0 +1,52 @@
+"""ExecutionReports, OrderCancelRejects and OrderMassCancelReports to their sessions.
+
+The first consumer of the event stream: every report of a batch goes to the
+session it names, written for that session's FIX version. A session that is not
+logged on still stores the message (its sequence number is taken), so a
+ResendRequest after the next Logon brings it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from fixserver import dictionary
+from fixserver.session import Session
+from venue.report_writer import ReportWriter
+from venue.stream import Entry
+
+log = logging.getLogger("consumers.executions")
+
+
+def writers_for(sessions: Iterable[Session]) -> dict[bytes, ReportWriter]:
+    """A ReportWriter per FIX version of ``sessions`` (with the session's dictionary)."""
+    writers: dict[bytes, ReportWriter] = {}
+    for session in sessions:
+        if session.begin_string not in writers:
+            dd = (session.validator.dd if session.validator is not None
+                  else dictionary.for_begin_string(session.begin_string))
+            writers[session.begin_string] = ReportWriter(dd)
+    return writers
+
+
+class ExecutionReports:
+    """Sends each report of the stream to the order-entry session it is for."""
+
+    def __init__(self, sessions: Iterable[Session]) -> None:
+        self.sessions = {s.session_id: s for s in sessions}
+        self.writers = writers_for(self.sessions.values())
+        self.dropped = 0
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        sessions = self.sessions
+        writers = self.writers
+        for entry in entries:
+            for report in entry.reports:
+                session = sessions.get(report.session)
+                if session is None:
+                    self.dropped += 1
+                    log.error("report for unknown session %s dropped", report.session)
+                    continue
+                msg_type, body = writers[session.begin_string].write(report)
+                session.send(msg_type, body)

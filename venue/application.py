@@ -1,0 +1,100 @@
+"""The venue's applications behind FIX sessions (``Application=`` in sessions.cfg).
+
+``ExchangeApplication`` (order entry): each order-entry message becomes a journaled
+command (``requests.py``) submitted to the exchange, which sequences it at once and
+runs it at the next group commit; its reports reach the session through the event
+stream. A RequestForPositions is a query, answered at once from the risk ledger.
+``DropCopyApplication``: a drop-copy session only receives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from fixserver.codec import Message
+from fixserver.session import BusinessReject, Session, UnsupportedMessageType
+from fixserver.validation import Layout
+from risk.accounts import AccountView
+from risk.throttle import Throttle
+
+from . import positions, requests
+from .commands import CancelOnDisconnect
+from .exchange import Exchange
+
+log = logging.getLogger("venue.application")
+
+
+class ExchangeApplication:
+    """Order entry on sessions with Application=exchange."""
+
+    HANDLERS = {b"D": requests.new_order, b"F": requests.cancel, b"G": requests.replace,
+                b"H": requests.status, b"q": requests.mass_cancel}
+    # Every application message accepted: the orders above, and RequestForPositions,
+    # a query answered at once rather than sequenced.
+    MSG_TYPES = frozenset((*HANDLERS, b"AN"))
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        # At the edge, before sequencing: a throttled message is never journaled, so the
+        # wall clock here does not make replay differ.
+        self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
+        self.position_reports = 0
+
+    def on_logon(self, session: Session) -> None:
+        pass
+
+    def on_logout(self, session: Session) -> None:
+        if session.config.cancel_on_disconnect:
+            log.info("%s: cancel on disconnect", session.session_id)
+            self.exchange.submit(CancelOnDisconnect(session.session_id))
+
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+        if msg.msg_type not in self.MSG_TYPES:
+            raise UnsupportedMessageType(msg.msg_type)
+        if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
+            raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
+                                 "messages in one second on this session",
+                                 msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
+        handler = self.HANDLERS.get(msg.msg_type)
+        if handler is None:
+            self._positions(session, msg)
+            return
+        self.exchange.submit(handler(msg, session.session_id))
+
+    def _positions(self, session: Session, msg: Message) -> None:
+        if session.begin_string < b"FIX.4.4":
+            raise UnsupportedMessageType(msg.msg_type)   # AN/AO/AP are FIX 4.4
+        exchange = self.exchange
+        exchange.flush()   # the answer reflects every order received before it
+        risk = exchange.risk
+        self.position_reports += 1
+
+        def view_of(account: str) -> AccountView | None:
+            return risk.account(account) if account in risk.ledger.firm else None
+
+        def reference(symbol: str) -> int:
+            inst = risk.instruments.get(symbol)
+            return inst.reference_price if inst is not None else 0
+
+        today = dt.datetime.fromtimestamp(exchange.clock() / 1e9, dt.UTC).strftime("%Y%m%d")
+        for msg_type, body in positions.answer(
+                msg, f"P{self.position_reports}", exchange.accounts_of(session.session_id),
+                view_of, risk.mark, reference, today.encode()):
+            session.send(msg_type, body)
+
+
+class DropCopyApplication:
+    """Drop-copy sessions only receive: any application message is refused."""
+
+    def on_logon(self, session: Session) -> None:
+        pass
+
+    def on_logout(self, session: Session) -> None:
+        pass
+
+    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+        # BusinessRejectReason 6 (Not authorized) exists from FIX 4.3; 4.2 has 0 (Other).
+        reason = 6 if session.begin_string >= b"FIX.4.3" else 0
+        raise BusinessReject(reason, "Not authorized: a drop-copy session is read only",
+                             msg.get(11))

@@ -1,0 +1,221 @@
+"""The event stream: what the exchange hands every consumer after each durable batch.
+
+After a batch of commands is in the journal (fsynced) and has run through the
+core, the exchange publishes one list of :class:`Entry` records: per command, its
+sequence number and timestamp, the command itself, the core's events (book
+changes, trades each followed by its settlement, phase changes, ...) and the
+reports order entry made of them. Every consumer sees the same entries, in
+sequence order, through one of two small interfaces:
+
+* :class:`Consumer` — in process, on the order path, called synchronously with
+  each batch: it must be cheap and never block (ExecutionReports to the owner
+  session, drop copy, later FIX market data, the multicast feed, metrics).
+* :class:`DurableConsumer` — a consumer with a store of its own (the audit trail,
+  PostgreSQL, later a standby). It never runs on the order path: its feed (a
+  thread) reads the entries from the event log on disk (``persistence.eventlog``)
+  from the consumer's own checkpoint, so it receives every later entry exactly
+  once and in order across its own outages and the server's restarts. The event
+  log is its queue: bounded by the disk, not by memory (a feed holds at most one
+  read of ``max_batch`` entries); nothing is ever dropped, and a consumer that
+  falls behind shows as lag (``EventStream.status``) and in the log.
+
+Consumers are registered in one place, the composition module
+(``server/compose.py``). Nothing downstream calls back into the exchange.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+from matching.events import Event
+
+from .commands import Command
+from .reports import Report
+
+log = logging.getLogger("venue.stream")
+
+# Version of the Entry encoding in the event log (the commands, events and reports it
+# holds). The log is derived data: one of another version is moved aside and rebuilt
+# from the journal, so a change here needs no converter, only a new number.
+EVENT_LOG_VERSION = 1
+
+
+class Entry(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One sequenced command and everything it caused, in order."""
+
+    seq: int
+    ts: int
+    command: Command
+    events: list[Event]
+    reports: list[Report]
+
+
+class Consumer(Protocol):
+    """An in-process consumer on the order path: cheap, never blocking."""
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        """The entries of one durable batch, in sequence order."""
+
+
+class DurableConsumer(Protocol):
+    """A consumer that keeps its own store and resumes from its own checkpoint."""
+
+    name: str
+
+    def checkpoint(self) -> int:
+        """The sequence number of the last entry made durable in the store (0: none).
+        Read when the feed starts and after a failed ``on_batch``."""
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        """Make these entries durable together with the checkpoint of the last one
+        (atomically: after a crash the checkpoint says exactly what is stored).
+        Raising makes the feed retry from ``checkpoint()`` after a pause."""
+
+
+class EntrySource(Protocol):
+    """Where a durable feed reads entries (the event log)."""
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last entry there is."""
+
+    def read_after(self, seq: int, max_entries: int) -> list[Entry]:
+        """Up to ``max_entries`` entries with a sequence number above ``seq``."""
+
+
+class DurableFeed:
+    """Feeds one durable consumer from the event log, in its own thread."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, consumer: DurableConsumer, source: EntrySource,
+                 max_batch: int = 1000, poll_seconds: float = 0.5) -> None:
+        self.consumer = consumer
+        self.source = source
+        self.max_batch = max_batch
+        self.poll_seconds = poll_seconds
+        self.position = 0             # the last seq the consumer has made durable
+        self.failures = 0             # consecutive failed on_batch calls
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"feed-{consumer.name}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the batch in hand; the consumer resumes from its checkpoint."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        name = self.consumer.name
+        try:
+            self.position = self.consumer.checkpoint()
+        except Exception:
+            log.exception("consumer %s: cannot read its checkpoint; feed stopped", name)
+            return
+        log.info("consumer %s: resuming after seq %d", name, self.position)
+        if self.position > self.source.last_seq:
+            log.warning("consumer %s holds entries up to seq %d, beyond the event log's last "
+                        "(%d): its store has entries the journal does not (a journal that lost "
+                        "its tail with fsync off?); it resumes after %d", name, self.position,
+                        self.source.last_seq, self.position)
+        while not self._stop.is_set():
+            entries = self.source.read_after(self.position, self.max_batch)
+            if not entries:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            try:
+                self.consumer.on_batch(entries)
+            except Exception:
+                self.failures += 1
+                log.exception("consumer %s: failed at seq %d..%d (failure %d); retrying "
+                              "from its checkpoint in %.1f s", name, entries[0].seq,
+                              entries[-1].seq, self.failures, self.RETRY_SECONDS)
+                self._stop.wait(self.RETRY_SECONDS)
+                try:
+                    self.position = self.consumer.checkpoint()
+                except Exception:
+                    log.exception("consumer %s: cannot read its checkpoint", name)
+                continue
+            if self.failures:
+                log.info("consumer %s: recovered after %d failures", name, self.failures)
+                self.failures = 0
+            self.position = entries[-1].seq
+
+
+class EventLogWriter(Protocol):
+    """What the stream needs of the event log: append a batch (no fsync)."""
+
+    def append(self, entries: Sequence[Entry]) -> None: ...
+
+
+class EventStream:
+    """Hands every published batch to the in-process consumers and wakes the feeds
+    of the durable ones. ``log_writer`` (the event log) gets each batch first."""
+
+    def __init__(self, log_writer: EventLogWriter | None = None,
+                 source: EntrySource | None = None, last_seq: int = 0) -> None:
+        """``last_seq``: the last entry already in the event log (for the lag)."""
+        self.log_writer = log_writer
+        self.source = source
+        self.consumers: list[Consumer] = []
+        self.feeds: list[DurableFeed] = []
+        self.last_seq = last_seq
+        self.consumer_errors = 0
+
+    def subscribe(self, consumer: Consumer) -> None:
+        """An in-process consumer, called with every batch from now on."""
+        self.consumers.append(consumer)
+
+    def subscribe_durable(self, consumer: DurableConsumer, max_batch: int = 1000
+                          ) -> DurableFeed:
+        """A durable consumer, fed from the event log from its own checkpoint (its
+        feed starts at once)."""
+        if self.source is None:
+            raise ValueError("a durable consumer needs the event log")
+        feed = DurableFeed(consumer, self.source, max_batch)
+        self.feeds.append(feed)
+        feed.start()
+        return feed
+
+    def publish(self, entries: Sequence[Entry]) -> None:
+        """One durable batch: into the event log, to each consumer, wake the feeds."""
+        if not entries:
+            return
+        if self.log_writer is not None:
+            self.log_writer.append(entries)
+        self.last_seq = entries[-1].seq
+        for consumer in self.consumers:
+            try:
+                consumer.on_batch(entries)
+            except Exception:
+                # A consumer's bug must not stop the order path or the other consumers.
+                self.consumer_errors += 1
+                log.exception("consumer %s failed on seq %d..%d", type(consumer).__name__,
+                              entries[0].seq, entries[-1].seq)
+        for feed in self.feeds:
+            feed.wake()
+
+    def status(self) -> dict[str, dict[str, int]]:
+        """Per durable consumer: its position, its lag behind the stream, failures."""
+        return {feed.consumer.name: {"position": feed.position,
+                                     "lag": max(0, self.last_seq - feed.position),
+                                     "failures": feed.failures}
+                for feed in self.feeds}
+
+    def close(self) -> None:
+        for feed in self.feeds:
+            feed.stop()
