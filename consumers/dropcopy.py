@@ -8,7 +8,8 @@ so the reader knows whose order it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from fixserver.codec import Field
 from fixserver.session import Session
@@ -22,10 +23,14 @@ class DropCopy:
     """Copies ExecutionReports to the drop-copy sessions of the owner's firm."""
 
     def __init__(self, copies: Iterable[tuple[Session, tuple[str, ...]]],
-                 owners: Iterable[Session], firm_of_session: Mapping[str, str]) -> None:
+                 owners: Iterable[Session], firm_of_session: Mapping[str, str],
+                 clock: Callable[[], float] = time.time) -> None:
         """``copies``: each drop-copy session with the firms it follows; ``owners``:
-        the order-entry sessions; ``firm_of_session``: session id -> firm name."""
+        the order-entry sessions; ``firm_of_session``: session id -> firm name;
+        ``clock``: wall-clock seconds since the epoch, the SendingTime of the copies
+        (read once per batch)."""
         self.copies = list(copies)
+        self.clock = clock
         self.firm_of_session = dict(firm_of_session)
         self.writers = writers_for(s for s, _ in self.copies)
         # The routing fields of each owner's copies, made once.
@@ -35,16 +40,17 @@ class DropCopy:
     def on_batch(self, entries: Sequence[Entry]) -> None:
         if not self.copies:
             return
+        now = self.clock()
         for entry in entries:
             for report in entry.reports:
                 if type(report) is ExecutionReport:
-                    self._copy(report)
+                    self._copy(report, now)
 
-    def _copy(self, report: ExecutionReport) -> None:
+    def _copy(self, report: ExecutionReport, now: float) -> None:
         owner = report.session
         firm = self.firm_of_session.get(owner, "")
         routing = self.routing.get(owner, [])
         for session, firms in self.copies:
             if "*" in firms or firm in firms:
                 msg_type, body = self.writers[session.begin_string].write(report)
-                session.send(msg_type, body, routing)
+                session.send(msg_type, body, routing, now=now)

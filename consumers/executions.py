@@ -9,7 +9,8 @@ ResendRequest after the next Logon brings it back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from fixserver import dictionary
 from fixserver.session import Session
@@ -33,14 +34,19 @@ def writers_for(sessions: Iterable[Session]) -> dict[bytes, ReportWriter]:
 class ExecutionReports:
     """Sends each report of the stream to the order-entry session it is for."""
 
-    def __init__(self, sessions: Iterable[Session]) -> None:
+    def __init__(self, sessions: Iterable[Session],
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall-clock seconds since the epoch, the SendingTime of the reports
+        (read once per batch: a batch goes out at one time)."""
         self.sessions = {s.session_id: s for s in sessions}
+        self.clock = clock
         self.writers = writers_for(self.sessions.values())
         self.dropped = 0
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
         sessions = self.sessions
         writers = self.writers
+        now = self.clock()
         for entry in entries:
             for report in entry.reports:
                 session = sessions.get(report.session)
@@ -49,4 +55,4 @@ class ExecutionReports:
                     log.error("report for unknown session %s dropped", report.session)
                     continue
                 msg_type, body = writers[session.begin_string].write(report)
-                session.send(msg_type, body)
+                session.send(msg_type, body, now=now)

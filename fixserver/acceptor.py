@@ -6,6 +6,10 @@ what the session has queued, wakes at the session's timer deadlines, and closes
 the socket when the protocol says so. A slow or dead client only ever blocks
 its own writer.
 
+The sessions read no clock: every call into a connection gets ``now =
+time.time()`` (wall-clock seconds, the sessions' only time), and the writer turns
+a connection's wall-clock deadline into a delay.
+
 It knows nothing of what runs behind the sessions: after each pass of reads (and
 after a connection is gone) it calls one hook, ``on_read_batch``, which the
 composition module (``server/compose.py``) points at the exchange's group commit.
@@ -36,8 +40,8 @@ class _Wakeup:
         self._event.set()
 
     async def wait_until(self, deadline: float) -> None:
-        """Wait until set or until the monotonic ``deadline``."""
-        delay = max(0.0, deadline - time.monotonic())
+        """Wait until set or until the wall-clock ``deadline`` (math.inf: until set)."""
+        delay = max(0.0, deadline - time.time())
         with trio.move_on_after(delay):
             await self._event.wait()
         if self._event.is_set():
@@ -110,7 +114,7 @@ class Acceptor:
             peer = f"{host}:{port_no}"
         except OSError:
             return
-        conn = Connection(self.registry, port, peer, time.monotonic(),
+        conn = Connection(self.registry, port, peer, time.time(),
                           logon_timeout=self.registry.logon_timeout(port))
         link = _Link()
         self._connections[conn] = link
@@ -129,7 +133,7 @@ class Acceptor:
         finally:
             self._connections.pop(conn, None)
             self._pending.pop(conn, None)
-            conn.connection_lost(time.monotonic())
+            conn.connection_lost(time.time())
             if self.on_read_batch is not None:
                 self.on_read_batch()  # e.g. a cancel on disconnect, submitted at logout
             with trio.move_on_after(1):
@@ -146,7 +150,7 @@ class Acceptor:
                 # While this task handles the read it sends the session's replies itself:
                 # waking the writer for them would cost a task switch per order.
                 conn.set_output_hook(None)
-                conn.receive(data, time.monotonic())
+                conn.receive(data, time.time())
                 if on_read_batch is not None:
                     on_read_batch()   # e.g. the group commit of every order read so far
                 await self._send_pending(stream, conn, link)
@@ -166,7 +170,7 @@ class Acceptor:
             return
         link.sending = True
         try:
-            while out := conn.drain():
+            while out := conn.drain(time.time()):
                 await stream.send_all(b"".join(out))
         finally:
             link.sending = False
@@ -180,7 +184,7 @@ class Acceptor:
                 return
             link.deadline = conn.next_deadline()
             await link.wakeup.wait_until(link.deadline)
-            conn.on_timer(time.monotonic())
+            conn.on_timer(time.time())
 
     @property
     def connection_count(self) -> int:
@@ -188,6 +192,7 @@ class Acceptor:
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
         """Log out every logged-on session; connections close once that is sent."""
+        now = time.time()
         for conn, link in list(self._connections.items()):
-            conn.shutdown(reason)
+            conn.shutdown(reason, now)
             link.wakeup.set()

@@ -5,12 +5,15 @@ first message, a valid Logon, names one that is configured on its port and not
 already logged on, and from then on hands every message to that session. A bad
 first message, an unknown session or a duplicate logon is disconnected without
 a reply, as the FIX session protocol requires.
+
+Every call takes ``now``, the wall-clock time in seconds since the epoch, which is
+also the time of the connection's own LogonTimeout and is passed on to its session.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import math
 from collections.abc import Callable
 
 from .codec import Framer, FramingError, GarbledMessage, Message, parse
@@ -74,7 +77,7 @@ class Connection:
             try:
                 msg = parse(frame)
             except GarbledMessage as e:
-                if self.session is None or not self.session.received_logon:
+                if self.session is None or not self.session.logged_on:
                     self._close(f"garbled message before logon: {e}")
                     return
                 log.warning("%s: garbled message ignored: %s", self.session.session_id, e)
@@ -117,10 +120,10 @@ class Connection:
         if self.session is not None:
             self.session.on_output = hook
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: str, now: float) -> None:
         """The server is stopping: log the session out and close once that is sent."""
         if self.session is not None:
-            self.session.logout(reason)
+            self.session.logout(reason, now)
         self._close(reason)
 
     def read_failed(self, error: Exception) -> None:
@@ -132,9 +135,11 @@ class Connection:
             log.info("connection from %s closed: %s", self.peer, reason)
 
     def next_deadline(self) -> float:
+        """Wall-clock time at which on_timer must next run (math.inf: nothing pending,
+        the I/O driver waits until woken)."""
         if self.session is not None:
             d = self.session.next_deadline()
-            return d if d is not None else time.monotonic() + 3600
+            return d if d is not None else math.inf
         return self.opened_at + self.logon_timeout
 
     def on_timer(self, now: float) -> None:
@@ -147,9 +152,9 @@ class Connection:
         if session.disconnect_reason is not None:
             self._close(session.disconnect_reason)
 
-    def drain(self) -> list[bytes]:
+    def drain(self, now: float) -> list[bytes]:
         if self.session is not None:
-            return self.session.drain()
+            return self.session.drain(now)
         return []
 
     def peer_closed(self) -> None:

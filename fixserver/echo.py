@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .codec import Field, Message
 from .session import SESSION_HEADER_TAGS, Session, UnsupportedMessageType
-from .validation import Layout, canonical_body
+from .validation import canonical_body
 
 
 class EchoApplication:
@@ -26,7 +26,7 @@ class EchoApplication:
     def on_logout(self, session: Session) -> None:
         self._seen.pop(session.session_id, None)
 
-    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
         msg_type = msg.msg_type
         if msg_type == b"D":
             seen = self._seen.setdefault(session.session_id, set())
@@ -44,7 +44,7 @@ class EchoApplication:
             body = sorted((f for f in msg.fields[1:] if f[0] not in SESSION_HEADER_TAGS
                            and f[0] not in header_tags), key=lambda f: f[0])
         else:
-            layout = layout or session.validator.layout(msg)
+            layout = session.validator.layout(msg)
             header = [(b.tag, b.value) for b in layout.header if b.tag not in SESSION_HEADER_TAGS]
             body = canonical_body(layout, session.validator.dd, msg_type)
-        session.send(msg_type, body, header)
+        session.send(msg_type, body, header, now=now)

@@ -1,35 +1,41 @@
 """The FIX session state machine, sans-IO.
 
-A :class:`Session` holds one counterparty's session: sequence numbers (through
-its store), logon state, heartbeat timers, the queue of messages received past
-a gap, and what it has asked to resend. It is driven by three calls, all taking
-the current monotonic time:
+A :class:`Session` holds one counterparty's session: its state (a
+:class:`~fixserver.session_state.SessionState`, changed only through the transition
+table of ``session_state.py``), sequence numbers (through its store), heartbeat
+timers, the queue of messages received past a gap, and what it has asked to
+resend. It is driven by calls that all take ``now``, the wall-clock time in
+seconds since the epoch (what ``time.time()`` gives):
 
+* ``on_connect(now)`` when a connection's Logon names this session,
 * ``on_message(msg, now)`` for every parsed message of the connection,
 * ``on_timer(now)`` whenever ``next_deadline()`` passes,
 * ``on_disconnect(now)`` when the connection is gone,
 
-and it answers with messages to write (``drain()``) and by setting
-``disconnect_reason``. No socket, no clock, no thread: tests drive it directly.
-The behaviour follows the FIX session protocol as the QuickFIX acceptance suite
-checks it (see docs in README.md).
+and it answers with messages to write (``drain(now)``) and by setting
+``disconnect_reason``. No socket, no clock, no thread: ``now`` is the only time the
+session knows, for its timers as for SendingTime, the session schedule and
+CheckLatency (QuickFIX too runs its session timers on UTC time), so tests drive it
+directly. The behaviour follows the FIX session protocol as the QuickFIX
+acceptance suite checks it (see docs in README.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Protocol
 
 from .codec import Field, Message, encode, encode_fields, frame, parse
+from .session_state import SessionEvent, SessionState, next_state
 from .settings import SessionConfig
 from .store import MemoryStore
 from .utctime import Timestamps, parse_utc
-from .validation import Layout, Problem, SessionRejectReason, Validator
+from .validation import Problem, SessionRejectReason, Validator
 
 log = logging.getLogger("fixserver.session")
 
@@ -39,6 +45,8 @@ SESSION_HEADER_TAGS = frozenset((8, 9, 35, 34, 49, 52, 56, 43, 122, 10))
 # Routing fields swapped when answering a message (OnBehalfOf <-> DeliverTo, Sub/Location IDs).
 REVERSE_ROUTE = {115: 128, 128: 115, 116: 129, 129: 116, 144: 145, 145: 144,
                  50: 57, 57: 50, 142: 143, 143: 142}
+# A message of a resend, stamped (SendingTime, OrigSendingTime) with the time it is drained.
+_Stamp = Callable[[float], bytes]
 
 
 class UnsupportedMessageType(Exception):
@@ -62,9 +70,9 @@ class Application(Protocol):
 
     def on_logout(self, session: Session) -> None: ...
 
-    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
-        """``layout`` is the message split by the dictionary when the session has
-        computed it, else None (the application may ask the validator for it)."""
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
+        """``now`` is the session's time (wall clock, seconds since the epoch), to
+        pass to ``session.send`` for any answer."""
 
 
 class Session:
@@ -76,15 +84,11 @@ class Session:
         store: MemoryStore,
         application: Application,
         validator: Validator | None,
-        wall_clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.store = store
         self.app = application
         self.validator = validator
-        self.wall_clock = wall_clock
-        self.monotonic = monotonic
         self.begin_string = config.begin_string.encode()
         self.sender_comp_id = config.sender_comp_id.encode()  # ours
         self.target_comp_id = config.target_comp_id.encode()  # theirs
@@ -94,18 +98,17 @@ class Session:
         self._timestamps = Timestamps()
         # Outgoing messages in order; a large resend is an iterator, read from the
         # store only as the driver drains it.
-        self._out: deque[bytes | Iterator[bytes]] = deque()
+        self._out: deque[bytes | Iterator[_Stamp]] = deque()
         self.on_output: Callable[[], None] | None = None  # set by the I/O driver
+        self._state = SessionState.DISCONNECTED
         self._reset_connection_state(0.0)
-        self.connected = False
 
     # -- state ------------------------------------------------------------------
 
     def _reset_connection_state(self, now: float) -> None:
-        self.received_logon = False
-        self.sent_logout = False
         self.logout_sent_at = 0.0
         self.connected_at = now
+        self.schedule_checked_at = now
         self.heartbeat_interval = 0
         self.last_sent = now
         self.last_received = now
@@ -114,9 +117,23 @@ class Session:
         self.resend_range: tuple[int, int] | None = None
         self.disconnect_reason: str | None = None
 
+    def _event(self, event: SessionEvent) -> None:
+        self._state = next_state(self._state, event)
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is bound to the session (a Logon may not be accepted yet)."""
+        return self._state is not SessionState.DISCONNECTED
+
     @property
     def logged_on(self) -> bool:
-        return self.received_logon and self.connected
+        """Whether a Logon has been accepted on the current connection (a Logout we
+        sent may be waiting for its answer)."""
+        return self._state is SessionState.LOGGED_ON or self._state is SessionState.LOGOUT_SENT
 
     @property
     def next_sender_seq(self) -> int:
@@ -134,17 +151,20 @@ class Session:
             self.disconnect_reason = reason
             log.info("%s: disconnecting: %s", self.session_id, reason)
 
+    def _in_session_time(self, now: float) -> bool:
+        self.schedule_checked_at = now
+        return self.config.in_session_time(dt.datetime.fromtimestamp(now, dt.UTC))
+
     # -- connection events --------------------------------------------------------
 
     def on_connect(self, now: float) -> None:
+        self._event(SessionEvent.CONNECT)
         self._reset_connection_state(now)
         self._out.clear()
-        self.connected = True
 
     def on_disconnect(self, now: float) -> None:
-        was_logged_on = self.received_logon
-        self.connected = False
-        self.received_logon = False
+        was_logged_on = self.logged_on
+        self._event(SessionEvent.CONNECTION_LOST)
         self.queue.clear()
         self.resend_range = None
         if self.config.reset_on_disconnect:
@@ -155,27 +175,28 @@ class Session:
 
     # -- sending --------------------------------------------------------------------
 
-    def _header(self, seq: int, extra: list[Field] | tuple[Field, ...] = ()) -> list[Field]:
+    def _header(self, seq: int, now: float,
+                extra: list[Field] | tuple[Field, ...] = ()) -> list[Field]:
         header = [(34, b"%d" % seq), (49, self.sender_comp_id),
-                  (52, self._timestamps.format(self.wall_clock())), (56, self.target_comp_id)]
+                  (52, self._timestamps.format(now)), (56, self.target_comp_id)]
         if extra:
             header.extend(extra)
             header.sort(key=lambda f: f[0])
         return header
 
     def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...],
-             header: list[Field] | tuple[Field, ...] = (), now: float | None = None) -> bytes:
-        """Send a message with the next MsgSeqNum; application messages are stored
-        first so a ResendRequest can always be answered."""
+             header: list[Field] | tuple[Field, ...] = (), *, now: float) -> bytes:
+        """Send a message with the next MsgSeqNum and SendingTime ``now``; application
+        messages are stored first so a ResendRequest can always be answered."""
         store = self.store
         seq = store.next_sender_seq
         if header:
-            payload = encode_fields([(35, msg_type), *self._header(seq, header), *body])
+            payload = encode_fields([(35, msg_type), *self._header(seq, now, header), *body])
         else:
             # The usual case, written directly: 35, 34, 49, 52, 56 then the body.
             payload = b"35=%b\x0134=%d\x01%b52=%b\x01%b%b" % (
                 msg_type, seq, self._sender_field,
-                self._timestamps.format(self.wall_clock()), self._target_field,
+                self._timestamps.format(now), self._target_field,
                 encode_fields(body))
         raw = frame(self.begin_string, payload)
         if self.config.persist_messages and msg_type not in ADMIN_TYPES:
@@ -183,7 +204,7 @@ class Session:
         store.set_next_sender(seq + 1)
         if self.connected:
             self._out.append(raw)
-            self.last_sent = self.monotonic() if now is None else now
+            self.last_sent = now
             if self.on_output is not None:
                 self.on_output()
         return raw
@@ -193,8 +214,9 @@ class Session:
         """Messages ready to be written (not counting the unread part of a resend)."""
         return [m for m in self._out if isinstance(m, bytes)]
 
-    def drain(self, limit: int = 1000) -> list[bytes]:
-        """Take up to about ``limit`` messages to write, in order."""
+    def drain(self, now: float, limit: int = 1000) -> list[bytes]:
+        """Take up to about ``limit`` messages to write, in order; resent messages
+        get ``now`` as their SendingTime."""
         out: list[bytes] = []
         queue = self._out
         while queue and len(out) < limit:
@@ -203,29 +225,34 @@ class Session:
                 out.append(queue.popleft())
                 continue
             want = limit - len(out)
-            chunk = list(islice(item, want))
+            chunk = [stamp(now) for stamp in islice(item, want)]
             out.extend(chunk)
             if len(chunk) < want:
                 queue.popleft()
         if out:
             self.store.sync()  # stored before sent: a resend can always be answered
-            self.last_sent = self.monotonic()
+            self.last_sent = now
         return out
 
-    def logout(self, text: str) -> None:
+    def logout(self, text: str, now: float) -> None:
         """Start a logout of a logged-on session (at server shutdown, say)."""
-        if self.logged_on and not self.sent_logout:
-            self._send_logout(text)
+        if self._state is SessionState.LOGGED_ON:
+            self._send_logout(now, text)
 
-    def _send_logout(self, text: str | None = None) -> None:
+    def _send_logout(self, now: float, text: str | None = None) -> None:
         body = [(58, text.encode())] if text else []
-        self.send(b"5", body)
-        self.sent_logout = True
-        self.logout_sent_at = self.monotonic()
+        self.send(b"5", body, now=now)
+        if self._state is SessionState.AWAITING_LOGON:
+            # No Logon accepted: this Logout refuses the connection, there is no answer
+            # to wait for (and the application never heard of it).
+            self.disconnect(text or "Logout")
+            return
+        self._event(SessionEvent.LOGOUT_SENT)
+        self.logout_sent_at = now
 
-    def _reject(self, msg: Message, reason: int, tag: int | None = None) -> None:
+    def _reject(self, msg: Message, reason: int, now: float, tag: int | None = None) -> None:
         """Session-level Reject (3) of ``msg``; layout per FIX version."""
-        if not self.received_logon:
+        if not self.logged_on:
             self.disconnect(f"invalid message before logon: {Problem(reason, tag).text}")
             return
         body: list[Field] = []
@@ -246,10 +273,10 @@ class Session:
             self._incr_target()
         log.info("%s: rejected message %s: %s%s", self.session_id, seq and seq.decode(),
                  text, f" (tag {tag})" if tag is not None else "")
-        self.send(b"3", body, self._reverse_route(msg))
+        self.send(b"3", body, self._reverse_route(msg), now=now)
 
     def business_reject(self, msg: Message, reason: int, text: str,
-                        ref_id: bytes | None = None) -> None:
+                        ref_id: bytes | None = None, *, now: float) -> None:
         """BusinessMessageReject (j) of an application message."""
         body: list[Field] = []
         seq = msg.get(34)
@@ -262,7 +289,7 @@ class Session:
         body.append((380, b"%d" % reason))
         if msg.get_int(34) == self.next_target_seq:
             self._incr_target()
-        self.send(b"j", body, self._reverse_route(msg))
+        self.send(b"j", body, self._reverse_route(msg), now=now)
 
     @staticmethod
     def _reverse_route(msg: Message) -> list[Field]:
@@ -284,7 +311,7 @@ class Session:
             if msg_type == b"5":
                 self._next_logout(msg, now)
             else:
-                self._send_logout("Incorrect BeginString")
+                self._send_logout(now, "Incorrect BeginString")
                 self._incr_target()
             return
         if self.validator is not None:
@@ -293,12 +320,12 @@ class Session:
                 if msg_type == b"A":
                     self.disconnect(f"invalid Logon: {problem.text} ({problem.tag})")
                     return
-                self._reject(msg, problem.reason, problem.tag)
+                self._reject(msg, problem.reason, now, problem.tag)
                 if not queued:
                     self._process_queue(now)
                 return
         if msg_type == b"A":
-            if self.received_logon and msg.get(141) != b"Y":
+            if self.logged_on and msg.get(141) != b"Y":
                 self.disconnect("Logon received on a session already logged on")
                 return
             self._next_logon(msg, now)
@@ -334,12 +361,12 @@ class Session:
         if not self._verify(msg, now):
             return
         try:
-            self.app.on_message(self, msg, None)
+            self.app.on_message(self, msg, now)
         except UnsupportedMessageType:
-            self.business_reject(msg, 3, "Unsupported Message Type")
+            self.business_reject(msg, 3, "Unsupported Message Type", now=now)
             return
         except BusinessReject as e:
-            self.business_reject(msg, e.reason, e.text, e.ref_id)
+            self.business_reject(msg, e.reason, e.text, e.ref_id, now=now)
             return
         self._incr_target()
 
@@ -349,46 +376,46 @@ class Session:
         cfg = self.config
         if cfg.check_latency:
             sent = parse_utc(msg.get(52) or b"")
-            if sent is None or abs(self.wall_clock() - sent) > cfg.max_latency:
-                self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM)
+            if sent is None or abs(now - sent) > cfg.max_latency:
+                self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM, now)
                 return False
         if cfg.check_comp_id and (msg.get(49) != self.target_comp_id
                                   or msg.get(56) != self.sender_comp_id):
-            self._bad(msg, SessionRejectReason.COMPID_PROBLEM)
+            self._bad(msg, SessionRejectReason.COMPID_PROBLEM, now)
             return False
         seq = msg.get_int(34) or 0
         expected = self.next_target_seq
         if too_high and seq > expected:
-            self._target_too_high(msg, seq)
+            self._target_too_high(msg, seq, now)
             return False
         if too_low and seq < expected:
             if msg.get(43) != b"Y":
                 text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
-                self._send_logout(text)
+                self._send_logout(now, text)
                 self.disconnect(text)
             elif msg.msg_type != b"4":
                 orig = msg.get(122)
                 if orig is None:
-                    self._reject(msg, SessionRejectReason.REQUIRED_TAG_MISSING, 122)
+                    self._reject(msg, SessionRejectReason.REQUIRED_TAG_MISSING, now, 122)
                 else:
                     orig_t, sent_t = parse_utc(orig), parse_utc(msg.get(52) or b"")
                     if orig_t is None or sent_t is None or orig_t > sent_t:
-                        self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM)
+                        self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM, now)
             return False
         if self.resend_range is not None and seq >= self.resend_range[1]:
             log.info("%s: resend of %d..%d complete", self.session_id, *self.resend_range)
             self.resend_range = None
         return True
 
-    def _bad(self, msg: Message, reason: int) -> None:
+    def _bad(self, msg: Message, reason: int, now: float) -> None:
         """SendingTime or CompID problem: Reject, then Logout (disconnect before logon)."""
-        if not self.received_logon:
+        if not self.logged_on:
             self.disconnect(f"Logon refused: {Problem(reason).text}")
             return
-        self._reject(msg, reason)
-        self._send_logout()
+        self._reject(msg, reason, now)
+        self._send_logout(now)
 
-    def _target_too_high(self, msg: Message, seq: int) -> None:
+    def _target_too_high(self, msg: Message, seq: int, now: float) -> None:
         self.queue[seq] = msg
         rr = self.resend_range
         if rr is not None and not self.config.send_redundant_resend_requests and seq >= rr[0]:
@@ -398,7 +425,7 @@ class Session:
         log.info("%s: MsgSeqNum too high, expecting %d but received %d: ResendRequest",
                  self.session_id, begin, seq)
         self.resend_range = (begin, seq - 1)
-        self.send(b"2", [(7, b"%d" % begin), (16, b"%d" % end)])
+        self.send(b"2", [(7, b"%d" % begin), (16, b"%d" % end)], now=now)
 
     def _process_queue(self, now: float) -> None:
         queue = self.queue
@@ -416,11 +443,10 @@ class Session:
 
     def _next_logon(self, msg: Message, now: float) -> None:
         cfg = self.config
-        wall = dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)
-        if not cfg.in_session_time(wall):
+        if not self._in_session_time(now):
             self.disconnect("Logon outside of session time")
             return
-        period_start = cfg.period_start(wall)
+        period_start = cfg.period_start(dt.datetime.fromtimestamp(now, dt.UTC))
         if period_start is not None and self.store.creation_time < period_start.timestamp():
             log.info("%s: new session period: sequence numbers reset", self.session_id)
             self.store.reset()
@@ -428,14 +454,14 @@ class Session:
         if reset_requested or cfg.reset_on_logon:
             self.store.reset()
         if not self._verify(msg, now, too_high=False, too_low=True):
-            if not self.received_logon:
+            if not self.logged_on:
                 self.disconnect(self.disconnect_reason or "Logon refused")
             return
         heartbeat = msg.get_int(108)
         if heartbeat is None or heartbeat < 0:
             self.disconnect("Logon with an invalid HeartBtInt")
             return
-        self.received_logon = True
+        self._event(SessionEvent.LOGON_ACCEPTED)
         self.heartbeat_interval = heartbeat
         body: list[Field] = [(98, b"0"), (108, b"%d" % heartbeat)]
         if reset_requested:
@@ -444,7 +470,7 @@ class Session:
         log.info("%s: logged on (HeartBtInt=%d)", self.session_id, heartbeat)
         seq = msg.get_int(34) or 0
         if seq > self.next_target_seq and not reset_requested:
-            self._target_too_high(msg, seq)
+            self._target_too_high(msg, seq, now)
         else:
             self._incr_target()
         self.app.on_logon(self)
@@ -452,8 +478,8 @@ class Session:
     def _next_logout(self, msg: Message, now: float) -> None:
         if not self._verify(msg, now, too_high=False, too_low=False):
             return
-        if not self.sent_logout:
-            self._send_logout()
+        if self._state is not SessionState.LOGOUT_SENT:
+            self._send_logout(now)
         self._incr_target()
         if self.config.reset_on_logout:
             self.store.reset()
@@ -470,7 +496,7 @@ class Session:
         if new_seq > expected:
             self.store.set_next_target(new_seq)
         elif new_seq < expected:
-            self._reject(msg, SessionRejectReason.VALUE_IS_INCORRECT)
+            self._reject(msg, SessionRejectReason.VALUE_IS_INCORRECT, now)
 
     def _next_resend_request(self, msg: Message, now: float) -> None:
         if not self._verify(msg, now, too_high=False, too_low=False):
@@ -489,33 +515,34 @@ class Session:
         if seq == self.next_target_seq:
             self._incr_target()
 
-    def _resend(self, begin: int, end: int) -> Iterator[bytes]:
+    def _resend(self, begin: int, end: int) -> Iterator[_Stamp]:
         """Resend stored application messages (43=Y, 122) and gap-fill the rest,
-        reading the store lazily as the output is drained."""
+        reading the store lazily as the output is drained; each message is stamped
+        by ``drain`` with the time it goes out."""
         gap_start: int | None = None
         next_seq = begin
         for seq, raw in self.store.messages(begin, end):
             if seq > next_seq and gap_start is None:
                 gap_start = next_seq
             if gap_start is not None:
-                yield self._gap_fill(gap_start, seq)
+                yield partial(self._gap_fill, gap_start, seq)
                 gap_start = None
-            yield self._possdup(raw)
+            yield partial(self._possdup, raw)
             next_seq = seq + 1
         if next_seq <= end:
-            yield self._gap_fill(gap_start or next_seq, end + 1)
+            yield partial(self._gap_fill, gap_start or next_seq, end + 1)
 
-    def _gap_fill(self, seq: int, new_seq: int) -> bytes:
-        now_ts = self._timestamps.format(self.wall_clock())
+    def _gap_fill(self, seq: int, new_seq: int, now: float) -> bytes:
+        now_ts = self._timestamps.format(now)
         header = [(34, b"%d" % seq), (43, b"Y"), (49, self.sender_comp_id), (52, now_ts),
                   (56, self.target_comp_id), (122, now_ts)]
         return encode(self.begin_string, [(35, b"4"), *header, (36, b"%d" % new_seq),
                                           (123, b"Y")])
 
-    def _possdup(self, stored: bytes) -> bytes:
+    def _possdup(self, stored: bytes, now: float) -> bytes:
         msg = parse(stored)
         orig_time = msg.get(52) or b""
-        header: list[Field] = [(43, b"Y"), (52, self._timestamps.format(self.wall_clock())),
+        header: list[Field] = [(43, b"Y"), (52, self._timestamps.format(now)),
                                (122, orig_time)]
         body: list[Field] = []
         header_tags = self.validator.dd.header.tags if self.validator else SESSION_HEADER_TAGS
@@ -529,38 +556,43 @@ class Session:
     # -- timers ---------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """Monotonic time at which on_timer must next run (None: nothing pending)."""
-        if not self.connected:
+        """Wall-clock time (seconds since the epoch) at which on_timer must next run
+        (None: nothing pending)."""
+        state = self._state
+        if state is SessionState.DISCONNECTED:
             return None
         deadlines = []
-        if self.sent_logout:
+        if state is SessionState.LOGOUT_SENT:
             deadlines.append(self.logout_sent_at + self.config.logout_timeout)
-        if not self.received_logon:
+        if state is SessionState.AWAITING_LOGON:
             deadlines.append(self.connected_at + self.config.logon_timeout)
-        elif self.heartbeat_interval > 0:
+        else:
             hb = self.heartbeat_interval
-            deadlines.append(self.last_received + 2.4 * hb)
-            deadlines.append(self.last_received + 1.2 * (self.test_requests + 1) * hb)
-            if self.test_requests == 0:
-                deadlines.append(self.last_sent + hb)
-        if self.received_logon and self.config.end_time is not None:
-            deadlines.append(self.monotonic() + 1.0)
+            if hb > 0:
+                deadlines.append(self.last_received + 2.4 * hb)
+                deadlines.append(self.last_received + 1.2 * (self.test_requests + 1) * hb)
+                if self.test_requests == 0:
+                    deadlines.append(self.last_sent + hb)
+            if self.config.end_time is not None:
+                # EndTime is checked at least once a second from the last check.
+                deadlines.append(self.schedule_checked_at + 1.0)
         return min(deadlines) if deadlines else None
 
     def on_timer(self, now: float) -> None:
-        if not self.connected or self.disconnect_reason is not None:
+        state = self._state
+        if state is SessionState.DISCONNECTED or self.disconnect_reason is not None:
             return
-        if self.sent_logout and now - self.logout_sent_at >= self.config.logout_timeout:
+        if state is SessionState.LOGOUT_SENT and \
+                now - self.logout_sent_at >= self.config.logout_timeout:
             self.disconnect("timed out waiting for the Logout response")
             return
-        if not self.received_logon:
+        if state is SessionState.AWAITING_LOGON:
             if now - self.connected_at >= self.config.logon_timeout:
                 self.disconnect("no Logon received")
             return
-        if self.config.end_time is not None and not self.config.in_session_time(
-                dt.datetime.fromtimestamp(self.wall_clock(), dt.UTC)):
-            if not self.sent_logout:
-                self._send_logout("Session end time reached")
+        if self.config.end_time is not None and not self._in_session_time(now):
+            if state is SessionState.LOGGED_ON:
+                self._send_logout(now, "Session end time reached")
             return
         hb = self.heartbeat_interval
         if hb <= 0:

@@ -181,9 +181,10 @@ class Engine:
     def process(self, command: Command, ts: int = 0) -> list[Event]:
         """Apply one command at time ``ts`` and return the events it caused."""
         out: list[Event] = []
-        handler = self._handlers.get(type(command))
-        if handler is None:
-            raise TypeError(f"not a matching command: {command!r:.80}")
+        try:
+            handler = self._handlers[type(command)]
+        except KeyError:
+            raise TypeError(f"not a matching command: {command!r:.80}") from None
         handler(command, ts, out)
         return out
 
@@ -236,8 +237,9 @@ class Engine:
         display_qty = command.max_floor
         min_qty = command.min_qty
         expire_time = command.expire_time
-        book = self.books.get(symbol)
-        if book is None:
+        try:
+            book = self.books[symbol]
+        except KeyError:
             self._reject(command, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol}", out)
             return
         # Fast path: a plain limit order in continuous trading passes these few
@@ -451,10 +453,7 @@ class Engine:
         account = order.account
         stp = self.stp.get(account, 0) if account else 0
         total = 0
-        sign = opp.sign
-        levels = opp.levels
-        for key in opp.keys.irange(maximum=limit_key):
-            level = levels[sign * key]
+        for level in opp.iter_levels(limit_key):
             for resting in level.orders:
                 if resting.level is not level:
                     continue

@@ -14,7 +14,6 @@ import logging
 
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session, UnsupportedMessageType
-from fixserver.validation import Layout
 from risk.accounts import AccountView
 from risk.throttle import Throttle
 
@@ -49,7 +48,7 @@ class ExchangeApplication:
             log.info("%s: cancel on disconnect", session.session_id)
             self.exchange.submit(CancelOnDisconnect(session.session_id))
 
-    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
         if msg.msg_type not in self.MSG_TYPES:
             raise UnsupportedMessageType(msg.msg_type)
         if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
@@ -58,11 +57,11 @@ class ExchangeApplication:
                                  msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
         handler = self.HANDLERS.get(msg.msg_type)
         if handler is None:
-            self._positions(session, msg)
+            self._positions(session, msg, now)
             return
         self.exchange.submit(handler(msg, session.session_id))
 
-    def _positions(self, session: Session, msg: Message) -> None:
+    def _positions(self, session: Session, msg: Message, now: float) -> None:
         if session.begin_string < b"FIX.4.4":
             raise UnsupportedMessageType(msg.msg_type)   # AN/AO/AP are FIX 4.4
         exchange = self.exchange
@@ -81,7 +80,7 @@ class ExchangeApplication:
         for msg_type, body in positions.answer(
                 msg, f"P{self.position_reports}", exchange.accounts_of(session.session_id),
                 view_of, risk.mark, reference, today.encode()):
-            session.send(msg_type, body)
+            session.send(msg_type, body, now=now)
 
 
 class DropCopyApplication:
@@ -93,7 +92,7 @@ class DropCopyApplication:
     def on_logout(self, session: Session) -> None:
         pass
 
-    def on_message(self, session: Session, msg: Message, layout: Layout | None) -> None:
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
         # BusinessRejectReason 6 (Not authorized) exists from FIX 4.3; 4.2 has 0 (Other).
         reason = 6 if session.begin_string >= b"FIX.4.3" else 0
         raise BusinessReject(reason, "Not authorized: a drop-copy session is read only",

@@ -1323,7 +1323,7 @@ def test_cancel_on_disconnect_cancels_with_the_documented_text(doc: Doc, venue: 
     venue.send("BRK1", "5")
     driver = venue.drivers["BRK1"]
     assert driver.disconnected
-    driver.session.on_disconnect(driver.clock.mono)
+    driver.session.on_disconnect(driver.clock.wall)
     venue.exchange.flush()
     cancels = [r for r in venue.executions if r.exec_type == "4"]
     assert [r.order_id for r in cancels] == [accepted.get(37)]
@@ -1335,7 +1335,7 @@ def test_sessions_without_cancel_on_disconnect_keep_their_orders(doc: Doc, venue
     assert "(BRK2) stay in the book" in doc.text("7. Cancel on disconnect")
     venue.send("BRK2", "D", *new_order("k1", price="180"))
     driver = venue.drivers["BRK2"]
-    driver.session.on_disconnect(driver.clock.mono)
+    driver.session.on_disconnect(driver.clock.wall)
     venue.exchange.flush()
     assert not [r for r in venue.executions if r.exec_type == "4"]
     assert len(venue.exchange.engine.orders) == 1

@@ -261,8 +261,8 @@ def check_book(engine: Engine) -> None:
     assert book.top_ask == (book.asks.best.price if book.asks.best else NO_ASK)
     resting = set()
     for side in (book.bids, book.asks):
-        assert list(side.keys) == sorted(side.sign * p for p in side.levels)
-        assert side.best is (side.levels[side.sign * side.keys[0]] if side.keys else None)
+        assert side.ranks == sorted(-side.sign * p for p in side.levels)
+        assert side.best is (side.levels[-side.sign * side.ranks[-1]] if side.ranks else None)
         # Empty levels may stay for reuse, but never ahead of the best level.
         assert side.empty == sum(1 for level in side.levels.values() if not level.count)
         assert side.best is None or side.best.count

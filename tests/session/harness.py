@@ -1,9 +1,9 @@
 """A small driver for the sans-IO Session: a fake clock, client-side message
 building and an independent decoder of what the session sends.
 
-Nothing here sleeps or opens a socket: time is a :class:`FakeClock` that the
-Session reads through its injectable ``wall_clock`` and ``monotonic`` callables,
-and every call into the session is given the same fake ``now``.
+Nothing here sleeps or opens a socket: time is a :class:`FakeClock`, and every
+call into the session is given its ``now`` (``clock.wall``, wall-clock seconds
+since the epoch, the only time a Session knows).
 
 The encoder and decoder are written independently of ``fixserver.codec`` (plain
 ``bytes.split`` and ``sum()`` for CheckSum), so a codec bug cannot hide a
@@ -26,7 +26,6 @@ from fixserver.validation import Validator
 SOH = b"\x01"
 # An instant whose milliseconds are exact in binary floating point (.250).
 WALL_START = 1_700_000_000.25
-MONO_START = 1000.0
 
 OUR_ID = "ISLD"
 THEIR_ID = "TW44"
@@ -73,21 +72,13 @@ def validator_for(begin_string: str) -> Validator:
 
 
 class FakeClock:
-    """Wall and monotonic time that only move when a test says so."""
+    """Wall-clock time (seconds since the epoch) that only moves when a test says so."""
 
-    def __init__(self, wall: float = WALL_START, mono: float = MONO_START) -> None:
+    def __init__(self, wall: float = WALL_START) -> None:
         self.wall = wall
-        self.mono = mono
-
-    def wall_time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
 
     def advance(self, seconds: float) -> None:
         self.wall += seconds
-        self.mono += seconds
 
     def utc(self, offset: float = 0.0) -> str:
         """A UTCTimestamp (with milliseconds) of the wall clock plus ``offset`` seconds."""
@@ -183,6 +174,7 @@ class RecordingApp:
         self.logons = 0
         self.logouts = 0
         self.messages: list[Message] = []
+        self.times: list[float] = []  # the ``now`` given with each message
         self.handler = handler
 
     def on_logon(self, session: Session) -> None:
@@ -191,8 +183,9 @@ class RecordingApp:
     def on_logout(self, session: Session) -> None:
         self.logouts += 1
 
-    def on_message(self, session: Session, msg: Message, layout) -> None:  # noqa: ANN001
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
         self.messages.append(msg)
+        self.times.append(now)
         if self.handler is not None:
             self.handler(session, msg)
 
@@ -221,8 +214,7 @@ class Driver:
         self.app = app if app is not None else RecordingApp()
         if validator is True:
             validator = validator_for(self.config.begin_string)
-        self.session = Session(self.config, self.store, self.app, validator or None,
-                               wall_clock=self.clock.wall_time, monotonic=self.clock.monotonic)
+        self.session = Session(self.config, self.store, self.app, validator or None)
         self.next_seq = 1  # the client's next MsgSeqNum
         self.begin_string = self.config.begin_string
         self.sender = self.config.target_comp_id  # the client's CompID
@@ -250,10 +242,10 @@ class Driver:
     # -- driving ----------------------------------------------------------------------
 
     def connect(self) -> None:
-        self.session.on_connect(self.clock.mono)
+        self.session.on_connect(self.clock.wall)
 
     def deliver(self, raw: bytes) -> list[Out]:
-        self.session.on_message(parse(raw), self.clock.mono)
+        self.session.on_message(parse(raw), self.clock.wall)
         return self.drain()
 
     def send(self, msg_type: str, *fields: FieldIn, **kwargs: object) -> list[Out]:
@@ -263,7 +255,7 @@ class Driver:
         """Everything the session has to write, as the acceptor would take it: in
         batches until nothing is left (a large resend comes out in several)."""
         raw: list[bytes] = []
-        while batch := self.session.drain():
+        while batch := self.session.drain(self.clock.wall):
             raw.extend(batch)
         return decode_all(raw)
 
@@ -284,25 +276,25 @@ class Driver:
     def advance(self, seconds: float) -> list[Out]:
         """Let ``seconds`` pass, waking the session at each of its deadlines on the way
         (as the acceptor does), and return what it sent."""
-        target = self.clock.mono + seconds
+        clock = self.clock
+        target = clock.wall + seconds
         for _ in range(100_000):
             if self.session.disconnect_reason is not None:
                 break
             deadline = self.session.next_deadline()
             if deadline is None or deadline > target:
                 break
-            step = max(deadline, self.clock.mono)
-            self.clock.advance(step - self.clock.mono)
+            clock.advance(max(deadline, clock.wall) - clock.wall)
             before = (self.session.next_deadline(), len(self.session.outbox))
-            self.session.on_timer(self.clock.mono)
+            self.session.on_timer(clock.wall)
             if (self.session.next_deadline(), len(self.session.outbox)) == before \
                     and self.session.disconnect_reason is None:
                 # Nothing happened at the deadline (float rounding): step past it.
-                self.clock.advance(min(1e-3, target - self.clock.mono))
-                self.session.on_timer(self.clock.mono)
+                clock.advance(min(1e-3, target - clock.wall))
+                self.session.on_timer(clock.wall)
         else:
             raise AssertionError("the session's deadline never moved forward")
-        self.clock.advance(target - self.clock.mono)
+        clock.advance(target - clock.wall)
         return self.drain()
 
     @property

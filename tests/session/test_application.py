@@ -27,6 +27,16 @@ def test_application_message_reaches_the_application_once():
     assert d.session.next_target_seq == 3
 
 
+def test_application_is_given_the_now_the_message_was_delivered_with():
+    app = RecordingApp()
+    d = logged_on(app=app)
+    d.clock.advance(7)
+
+    d.order("ID1")
+
+    assert app.times == [d.clock.wall]
+
+
 def test_admin_messages_do_not_reach_the_application():
     app = RecordingApp()
     d = logged_on(app=app)
@@ -153,7 +163,7 @@ def test_echo_forgets_cl_ord_ids_at_logout():
     d = echo()
     d.order("id")
     d.send("5")
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     d.logon()
     out = d.order("id", header=[(97, "Y")])

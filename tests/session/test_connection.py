@@ -4,6 +4,8 @@ suite 1b, 1e, 2d, 3c, AlreadyLoggedOn)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from fixserver.connection import Connection, SessionRegistry
@@ -37,15 +39,13 @@ class Exchange:
         self.apps = {c.target_comp_id: RecordingApp() for c in configs}
         self.sessions = {
             c.target_comp_id: Session(c, MemoryStore(), self.apps[c.target_comp_id],
-                                      validator_for(c.begin_string),
-                                      wall_clock=self.clock.wall_time,
-                                      monotonic=self.clock.monotonic)
+                                      validator_for(c.begin_string))
             for c in configs
         }
         self.registry = SessionRegistry(list(self.sessions.values()))
 
     def connect(self, port: int = PORT) -> Connection:
-        return Connection(self.registry, port, "127.0.0.1:40000", self.clock.mono)
+        return Connection(self.registry, port, "127.0.0.1:40000", self.clock.wall)
 
     def msg(self, msg_type: str, seq: int, *fields: object, client: str = "TW44",
             begin_string: str = "FIX.4.4", target: str = "ISLD") -> bytes:
@@ -56,8 +56,8 @@ class Exchange:
         return self.msg("A", seq, (98, 0), (108, 30), **kwargs)  # type: ignore[arg-type]
 
     def feed(self, conn: Connection, data: bytes) -> list:
-        conn.receive(data, self.clock.mono)
-        return decode_all(conn.drain())
+        conn.receive(data, self.clock.wall)
+        return decode_all(conn.drain(self.clock.wall))
 
 
 @pytest.fixture
@@ -160,12 +160,12 @@ def test_second_connection_for_a_logged_on_session_is_closed_without_reply(ex):
 def test_first_connection_keeps_working_after_a_duplicate_logon(ex):
     first, second = ex.connect(), ex.connect()
     ex.feed(first, ex.logon())
-    first.receive(ex.msg("1", 2, (112, "PENDING")), ex.clock.mono)  # answer not drained yet
+    first.receive(ex.msg("1", 2, (112, "PENDING")), ex.clock.wall)  # answer not drained yet
 
     ex.feed(second, ex.logon(seq=2))
-    second.connection_lost(ex.clock.mono)
+    second.connection_lost(ex.clock.wall)
 
-    pending = decode_all(first.drain())
+    pending = decode_all(first.drain(ex.clock.wall))
     assert [(m.msg_type, m.get(112), m.seq) for m in pending] == [("0", "PENDING", 2)]
     out = ex.feed(first, ex.msg("1", 3, (112, "AFTER")))
     assert [(m.msg_type, m.get(112), m.seq) for m in out] == [("0", "AFTER", 3)]
@@ -179,7 +179,7 @@ def test_session_can_log_on_again_once_its_connection_is_gone(ex):
     ex.feed(first, ex.logon())
     out = ex.feed(first, ex.msg("5", 2))
     assert types(out) == ["5"] and first.close_reason is not None
-    first.connection_lost(ex.clock.mono)
+    first.connection_lost(ex.clock.wall)
 
     second = ex.connect()
     out = ex.feed(second, ex.logon(seq=3))
@@ -192,7 +192,7 @@ def test_refused_logon_leaves_the_session_free(ex):
     first = ex.connect()
     assert ex.feed(first, ex.msg("A", 1, (98, 0))) == []  # HeartBtInt missing
     assert first.close_reason is not None
-    first.connection_lost(ex.clock.mono)
+    first.connection_lost(ex.clock.wall)
 
     second = ex.connect()
     out = ex.feed(second, ex.logon())
@@ -313,12 +313,12 @@ def test_session_disconnect_closes_the_connection(ex):
 
 
 def test_no_logon_within_the_logon_timeout_closes_the_connection(ex):
-    conn = Connection(ex.registry, PORT, "peer", ex.clock.mono, logon_timeout=10)
+    conn = Connection(ex.registry, PORT, "peer", ex.clock.wall, logon_timeout=10)
 
-    assert conn.next_deadline() == ex.clock.mono + 10
-    conn.on_timer(ex.clock.mono + 9.9)
+    assert conn.next_deadline() == ex.clock.wall + 10
+    conn.on_timer(ex.clock.wall + 9.9)
     assert conn.close_reason is None
-    conn.on_timer(ex.clock.mono + 10)
+    conn.on_timer(ex.clock.wall + 10)
     assert conn.close_reason is not None
 
 
@@ -326,7 +326,25 @@ def test_connection_lost_tells_the_session(ex):
     conn = ex.connect()
     ex.feed(conn, ex.logon())
 
-    conn.connection_lost(ex.clock.mono)
+    conn.connection_lost(ex.clock.wall)
 
     assert not ex.sessions["TW44"].connected
     assert ex.apps["TW44"].logouts == 1
+
+
+def test_a_bound_connection_with_no_timer_pending_waits_until_woken(ex):
+    conn = ex.connect()
+    ex.feed(conn, ex.msg("A", 1, (98, 0), (108, 0)))  # HeartBtInt 0: no heartbeats
+
+    assert conn.next_deadline() == math.inf
+
+
+def test_shutdown_logs_the_session_out_and_closes(ex):
+    conn = ex.connect()
+    ex.feed(conn, ex.logon())
+
+    conn.shutdown("Server shutting down", ex.clock.wall)
+
+    out = decode_all(conn.drain(ex.clock.wall))
+    assert types(out) == ["5"] and out[0].get(58) == "Server shutting down"
+    assert conn.close_reason == "Server shutting down"

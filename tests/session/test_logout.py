@@ -44,7 +44,7 @@ def test_no_logout_response_within_logout_timeout_disconnects():
     d.logon()
     d.send("1", (112, "id"), begin_string="FIX.4.1")
 
-    assert d.session.next_deadline() == d.clock.mono + 2
+    assert d.session.next_deadline() == d.clock.wall + 2
     assert d.advance(1.9) == [] and not d.disconnected
     assert d.advance(0.1) == []
     assert d.disconnected
@@ -56,7 +56,7 @@ def test_application_is_told_of_the_logout_when_the_connection_goes():
     d = logged_on(app=app)
     d.send("5")
 
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     assert app.logouts == 1
     assert not d.session.logged_on
@@ -67,7 +67,7 @@ def test_a_connection_that_never_logged_on_does_not_tell_the_application():
     d = Driver(app=app)
     d.logon(sending_time=d.clock.utc(-500))  # refused
 
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     assert app.logouts == 0
 
@@ -86,7 +86,7 @@ def test_without_reset_on_logout_sequence_numbers_are_kept():
     d.send("0")
 
     d.send("5")
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     assert (d.store.next_sender_seq, d.store.next_target_seq) == (3, 4)
 
@@ -106,7 +106,7 @@ def test_reset_on_disconnect_resets_sequence_numbers():
     d.send("0")
     assert store.next_target_seq == 3
 
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     assert (store.next_sender_seq, store.next_target_seq) == (1, 1)
 
@@ -114,7 +114,7 @@ def test_reset_on_disconnect_resets_sequence_numbers():
 def test_without_reset_on_disconnect_a_reconnect_continues_the_numbers():
     d = logged_on()
     d.send("0")
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
 
     out = d.logon()  # client's 3
 
@@ -126,7 +126,7 @@ def test_without_reset_on_disconnect_a_reconnect_continues_the_numbers():
 def test_reconnect_after_reset_on_disconnect_starts_from_one():
     d = logged_on(config=base_config(reset_on_disconnect=True))
     d.send("0")
-    d.session.on_disconnect(d.clock.mono)
+    d.session.on_disconnect(d.clock.wall)
     d.next_seq = 1
 
     out = d.logon()

@@ -14,7 +14,7 @@ import pytest
 from fixserver.echo import EchoApplication
 from fixserver.store import FileStore
 
-from .harness import Driver, base_config, logged_on, order_fields, types
+from .harness import Driver, FakeClock, base_config, decode_all, logged_on, order_fields, types
 
 STORE_NAME = "FIX.4.4-ISLD-TW44"
 
@@ -41,6 +41,19 @@ def test_resend_of_an_application_message_is_a_possdup_copy():
     assert resent.get(52) == d.clock.utc()  # SendingTime: now
     assert resent.get(52) != original.get(52)
     assert resent.body() == original.body()  # the same body, field for field
+
+
+def test_resent_messages_carry_the_sending_time_of_the_drain_that_writes_them():
+    d = echo_session()
+    d.order("ID1")
+    d.session.on_message(d.message("2", (7, 1), (16, 2)), d.clock.wall)
+    later = d.clock.wall + 3
+
+    gap_fill, resent = decode_all(d.session.drain(later))
+
+    assert (gap_fill.msg_type, resent.msg_type) == ("4", "D")
+    assert gap_fill.get(52) == gap_fill.get(122) == FakeClock(later).utc()
+    assert resent.get(52) == FakeClock(later).utc()
 
 
 def test_resend_keeps_the_header_in_ascending_tag_order():
@@ -213,7 +226,7 @@ def fill_store(d: Driver, count: int) -> None:
     for i in range(count):
         body = [(tag, str(value).encode())
                 for tag, value in order_fields(f"C{i}", "20231114-22:13:20")]
-        d.session.send(b"D", body)
+        d.session.send(b"D", body, now=d.clock.wall)
     d.drain()
 
 
@@ -275,9 +288,9 @@ def test_large_resend_reads_the_store_lazily(large_session):
 
     store.messages = spying_messages  # type: ignore[method-assign]
 
-    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.mono)
+    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.wall)
     assert reads == []
-    first = d.session.drain(limit=100)
+    first = d.session.drain(d.clock.wall, limit=100)
     assert len(first) == 100
     assert len(reads) == 100
     rest = d.drain()
@@ -288,9 +301,9 @@ def test_large_resend_reads_the_store_lazily(large_session):
 def test_large_resend_is_handed_to_the_driver_in_bounded_batches(large_session):
     d = large_session
 
-    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.mono)
+    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.wall)
     batches = []
-    while batch := d.session.drain():
+    while batch := d.session.drain(d.clock.wall):
         batches.append(len(batch))
 
     assert sum(batches) == LARGE
@@ -303,7 +316,7 @@ def test_resend_after_a_restart_comes_from_the_file_store(tmp_path):
     first.logon()
     sent = [first.order(f"ID{i}")[0] for i in range(3)]  # our 2, 3, 4
     first.send("1", (112, "X"))  # our 5 (admin)
-    first.session.on_disconnect(first.clock.mono)
+    first.session.on_disconnect(first.clock.wall)
     store.close()
 
     clock = first.clock
