@@ -243,9 +243,6 @@ class Book:
     def side(self, side: int) -> BookSide:
         return self.bids if side == BUY else self.asks
 
-    def opposite(self, side: int) -> BookSide:
-        return self.asks if side == BUY else self.bids
-
     def crossed(self) -> bool:
         bid, ask = self.bids.best, self.asks.best
         return bid is not None and ask is not None and bid.price >= ask.price

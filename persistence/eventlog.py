@@ -53,9 +53,12 @@ class EventLog:
 
     ``entry_type`` is the msgspec type of one entry (it must have ``seq``); appends
     come from one thread, reads (:meth:`read_after`) from any number of others.
+    ``readonly`` opens a log another process is writing (a tool, a test): nothing is
+    repaired or moved, and only the records complete at opening are read.
     """
 
-    def __init__(self, path: str | Path, entry_type: Any, schema_version: int) -> None:
+    def __init__(self, path: str | Path, entry_type: Any, schema_version: int, *,
+                 readonly: bool = False) -> None:
         self.path = Path(path)
         self.schema_version = schema_version
         # Per record: the first and last seq it holds, and where it starts and ends.
@@ -63,9 +66,13 @@ class EventLog:
         self._lasts = array("q")
         self._starts = array("q")
         self._ends = array("q")
-        end = self._index()
-        self._journal = Journal(self.path, kind=KIND, schema_version=schema_version,
-                                fsync=False, end=end)
+        self._journal: Journal | None = None
+        if readonly:
+            self._index_records(repair=False)
+        else:
+            end = self._index()
+            self._journal = Journal(self.path, kind=KIND, schema_version=schema_version,
+                                    fsync=False, end=end)
         self._reader = os.open(self.path, os.O_RDONLY)
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(list[entry_type])
@@ -74,13 +81,7 @@ class EventLog:
         """Index the records on disk (after repairing a torn tail); a log that cannot
         be read is moved aside. Returns the offset after the last record."""
         try:
-            end = None
-            for offset, payload in read_records_at(self.path, kind=KIND,
-                                                   schema_version=self.schema_version):
-                first, last = _SEQS.unpack_from(payload)
-                end = offset + RECORD_HEADER_SIZE + len(payload)
-                self._add(first, last, offset, end)
-            return end
+            return self._index_records(repair=True)
         except (JournalCorrupt, JournalFormatError) as e:
             aside = _free_name(self.path.with_name(self.path.name + ".unreadable"))
             log.warning("%s cannot be read (%s): moved to %s; it is rebuilt from the journal",
@@ -89,6 +90,16 @@ class EventLog:
             for a in (self._firsts, self._lasts, self._starts, self._ends):
                 del a[:]
             return None
+
+    def _index_records(self, repair: bool) -> int | None:
+        end = None
+        for offset, payload in read_records_at(self.path, kind=KIND,
+                                               schema_version=self.schema_version,
+                                               repair=repair):
+            first, last = _SEQS.unpack_from(payload)
+            end = offset + RECORD_HEADER_SIZE + len(payload)
+            self._add(first, last, offset, end)
+        return end
 
     def _add(self, first: int, last: int, start: int, end: int) -> None:
         # The end offset goes last: readers take len(self._ends) as the record count.
@@ -111,6 +122,8 @@ class EventLog:
         """One batch of entries, in sequence order, after the last one."""
         if not entries:
             return
+        if self._journal is None:
+            raise ValueError(f"{self.path} is open read-only")
         first, last = entries[0].seq, entries[-1].seq
         if first <= self.last_seq:
             raise ValueError(f"{self.path}: entry {first} is not after the last one "
@@ -152,7 +165,8 @@ class EventLog:
         return self._decoder.decode(memoryview(payload)[_SEQS.size:])
 
     def close(self) -> None:
-        self._journal.close()
+        if self._journal is not None:
+            self._journal.close()
         os.close(self._reader)
 
 

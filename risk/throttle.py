@@ -42,10 +42,6 @@ class Throttle:
         recent.append(ts)
         return None
 
-    def forget(self, session: str) -> None:
-        """Drop a session's history (e.g. at logout)."""
-        self.recent.pop(session, None)
-
     def state(self) -> dict[str, list[int]]:
         return {s: list(q) for s, q in self.recent.items() if q}
 

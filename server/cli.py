@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
     try:
-        trio.run(partial(run, registry, exchange, admin_socket=admin_socket))
+        trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
+                         stream=server.stream))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

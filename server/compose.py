@@ -209,14 +209,36 @@ async def drive_exchange(exchange: Exchange) -> None:
         await trio.sleep(1.0)
 
 
+async def write_event_log(stream: EventStream) -> None:
+    """Write the published entries into the event log whenever some are waiting:
+    this task runs once the reader that published them has yielded, i.e. after the
+    batch's reports went to their sockets."""
+    pending = trio.Event()
+
+    def unwritten() -> None:
+        pending.set()
+
+    stream.on_unwritten = unwritten
+    try:
+        while True:
+            await pending.wait()
+            pending = trio.Event()
+            stream.write_log()
+    finally:
+        stream.on_unwritten = None
+
+
 async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
-              *, admin_socket: Path | None = None) -> None:
+              *, admin_socket: Path | None = None, stream: EventStream | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
-    and ``admin_socket``, the operator's admin interface listens there (admin.py)."""
+    and ``admin_socket``, the operator's admin interface listens there (admin.py);
+    with ``stream``, its event log is written off the order path."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
+            if stream is not None:
+                nursery.start_soon(write_event_log, stream)
             if exchange is not None:
                 nursery.start_soon(drive_exchange, exchange)
                 if admin_socket is not None:

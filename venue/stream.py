@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -175,6 +175,13 @@ class EventStream:
         self.feeds: list[DurableFeed] = []
         self.last_seq = last_seq
         self.consumer_errors = 0
+        # Entries published but not yet in the event log. A driver that sets
+        # ``on_unwritten`` (called after each publish) writes them later with
+        # ``write_log``: the trio server does it once the batch's reports are on
+        # their sockets, so the log's encode and write are not between an order and
+        # its ExecutionReport. Without it they are written at once.
+        self._unwritten: list[Entry] = []
+        self.on_unwritten: Callable[[], None] | None = None
 
     def subscribe(self, consumer: Consumer) -> None:
         """An in-process consumer, called with every batch from now on."""
@@ -192,11 +199,10 @@ class EventStream:
         return feed
 
     def publish(self, entries: Sequence[Entry]) -> None:
-        """One durable batch: into the event log, to each consumer, wake the feeds."""
+        """One durable batch: to each in-process consumer, then into the event log
+        (at once, or at the driver's next ``write_log`` when it defers them)."""
         if not entries:
             return
-        if self.log_writer is not None:
-            self.log_writer.append(entries)
         self.last_seq = entries[-1].seq
         for consumer in self.consumers:
             try:
@@ -206,6 +212,21 @@ class EventStream:
                 self.consumer_errors += 1
                 log.exception("consumer %s failed on seq %d..%d", type(consumer).__name__,
                               entries[0].seq, entries[-1].seq)
+        if self.log_writer is None:
+            return
+        self._unwritten.extend(entries)
+        if self.on_unwritten is None:
+            self.write_log()
+        else:
+            self.on_unwritten()
+
+    def write_log(self) -> None:
+        """Append the entries published since the last call to the event log (one
+        write) and wake the durable feeds."""
+        if not self._unwritten or self.log_writer is None:
+            return
+        entries, self._unwritten = self._unwritten, []
+        self.log_writer.append(entries)
         for feed in self.feeds:
             feed.wake()
 
@@ -217,5 +238,8 @@ class EventStream:
                 for feed in self.feeds}
 
     def close(self) -> None:
+        """Write what is left into the event log; stop the feeds (each consumer
+        resumes from its own checkpoint next time)."""
+        self.write_log()
         for feed in self.feeds:
             feed.stop()

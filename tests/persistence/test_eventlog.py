@@ -166,3 +166,23 @@ def test_a_reader_thread_sees_every_batch_while_they_are_appended(path: Path) ->
     thread.join()
     log.close()
     assert seen == list(range(1, 2_001))
+
+
+def test_a_read_only_log_sees_the_writers_records_and_changes_nothing(path: Path) -> None:
+    writer = opened(path)
+    writer.append(items(1, 3))
+    size = path.stat().st_size
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    seen = reader.read_after(0)
+    reader.close()
+    writer.append(items(4, 4))
+    assert seen == items(1, 3) and path.stat().st_size == size
+    writer.close()
+
+
+def test_a_read_only_log_refuses_appends(path: Path) -> None:
+    opened(path).close()
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    with pytest.raises(ValueError, match="read-only"):
+        reader.append(items(1, 1))
+    reader.close()

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from matching.events import BookChanged, Settlement, Trade
+from persistence.eventlog import EventLog
 from server.compose import event_log_path
 from venue.commands import EndTradingDay, KillSwitch
-from venue.stream import Entry
+from venue.stream import EVENT_LOG_VERSION, Entry
 
 from .stream_kit import REPO_ROOT, SECOND, T0, EntryFile, run, server, trading_day
 
@@ -244,3 +245,42 @@ def test_a_durable_consumer_gets_every_entry_across_a_kill_9(tmp_path: Path, cut
     got = EntryFile(out).entries()
     assert seqs(got) == list(range(1, len(DAY) + 1))
     assert got == reference(tmp_path / "data")
+
+
+# -- the event log written off the order path -------------------------------------------
+
+
+def test_with_a_driver_the_log_waits_for_write_log(tmp_path: Path) -> None:
+    srv = server(tmp_path)
+    assert srv.stream is not None and srv.event_log is not None
+    calls: list[int] = []
+    srv.stream.on_unwritten = lambda: calls.append(1)
+    run(srv, DAY[:3], batch=3)
+    before = srv.event_log.last_seq
+    srv.stream.write_log()
+    after = srv.event_log.last_seq
+    srv.close()
+    assert (calls, before, after) == ([1], 0, 3)
+
+
+def test_closing_the_stream_writes_what_is_left(tmp_path: Path) -> None:
+    srv = server(tmp_path)
+    assert srv.stream is not None and srv.event_log is not None
+    srv.stream.on_unwritten = lambda: None
+    run(srv, DAY[:5])
+    srv.close()
+    on_disk = EventLog(srv.event_log.path, Entry, EVENT_LOG_VERSION, readonly=True)
+    last = on_disk.last_seq
+    on_disk.close()
+    assert last == 5
+
+
+def test_in_process_consumers_are_not_delayed_by_a_deferred_log(tmp_path: Path) -> None:
+    srv = server(tmp_path)
+    recorder = Recorder()
+    assert srv.stream is not None
+    srv.stream.subscribe(recorder)
+    srv.stream.on_unwritten = lambda: None
+    run(srv, DAY[:4], batch=2)
+    srv.close()
+    assert [seqs(b) for b in recorder.batches] == [[1, 2], [3, 4]]
