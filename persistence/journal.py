@@ -189,8 +189,9 @@ def _header_zeroed_but_data_follows(path: Path) -> JournalFormatError:
         "the file from a backup or a standby")
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by name (a directory: to make a new entry durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -258,7 +259,7 @@ class Journal:
         if self.fsync:
             os.fsync(self._fd)  # the header and the file's new size
             if created:
-                _fsync_directory(self.path.parent)  # a journal nobody can find is lost
+                fsync_path(self.path.parent)  # a journal nobody can find is lost
 
     def append(self, payload: bytes) -> None:
         """Buffer one record; it is durable only after the next commit()."""

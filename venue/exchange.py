@@ -48,6 +48,8 @@ Publish = Callable[[Sequence[Entry]], None]
 class Exchange:
     """The core (order entry, matching, risk) behind its sequencer and journal."""
 
+    PROGRESS_SECONDS = 2.0   # a long replay logs its progress this often
+
     def __init__(self, config: ExchangeConfig, data_dir: Path, *,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.config = config
@@ -122,6 +124,7 @@ class Exchange:
         last_seq = 0
         n = 0
         t0 = time.perf_counter()
+        next_progress = t0 + self.PROGRESS_SECONDS
         process = self.order_entry.process
         pending: list[Entry] = []
         for stamped in replay(self.journal_path, Command, kind=JOURNAL_KIND,
@@ -129,6 +132,11 @@ class Exchange:
             events, reports = process(stamped.command, stamped.ts)
             last_seq = stamped.seq
             n += 1
+            if not n % 8192 and time.perf_counter() >= next_progress:
+                elapsed = time.perf_counter() - t0
+                log.info("journal %s: replaying, %d commands so far (%.0f/s, %d open orders)",
+                         self.journal_path, n, n / elapsed, len(self.engine.orders))
+                next_progress += self.PROGRESS_SECONDS
             if replayed is not None:
                 pending.append(Entry(last_seq, stamped.ts, stamped.command, events, reports))
                 if len(pending) >= batch:

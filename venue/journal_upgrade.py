@@ -35,6 +35,7 @@ from persistence.journal import (
     JournalCorrupt,
     JournalFormatError,
     LegacyJournalError,
+    fsync_path,
     parse_file_header,
     read_legacy_records,
 )
@@ -171,14 +172,6 @@ def _require_old_format(path: Path) -> None:
                        f"schema version {header.schema_version}): nothing to upgrade")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_upgraded(source: Path, target: Path,
                    progress: Callable[[int, int], None] = lambda n, offset: None) -> Summary:
     """Convert the old journal ``source`` into a new one at ``target`` (which must not
@@ -205,8 +198,8 @@ def write_upgraded(source: Path, target: Path,
         finally:
             journal.close()
         # One sync at the end: nothing reads the new file before it is complete.
-        _fsync(target)
-        _fsync(target.parent)
+        fsync_path(target)
+        fsync_path(target.parent)
     except BaseException:
         target.unlink(missing_ok=True)  # half a journal must never be mistaken for one
         raise
@@ -231,9 +224,9 @@ def upgrade(path: Path, output: Path | None = None,
         os.link(path, backup)
     except OSError:  # no hard links on this file system: a copy does as well
         shutil.copy2(path, backup)
-        _fsync(backup)
+        fsync_path(backup)
     os.replace(temporary, path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
     return summary
 
 
