@@ -120,22 +120,21 @@ class DurableFeed:
 
     def _run(self) -> None:
         name = self.consumer.name
-        try:
-            self.position = self.consumer.checkpoint()
-        except Exception:
-            log.exception("consumer %s: cannot read its checkpoint; feed stopped", name)
+        position = self._checkpoint()
+        if position is None:
             return
-        log.info("consumer %s: resuming after seq %d", name, self.position)
-        if self.position > self.source.last_seq:
+        self.position = position
+        log.info("consumer %s: resuming after seq %d", name, position)
+        if position > self.source.last_seq:
             log.warning("consumer %s holds entries up to seq %d, beyond the event log's last "
                         "(%d): its store has entries the journal does not (a journal that lost "
-                        "its tail with fsync off?); it resumes after %d", name, self.position,
-                        self.source.last_seq, self.position)
+                        "its tail with fsync off?); it resumes after %d", name, position,
+                        self.source.last_seq, position)
         while not self._stop.is_set():
+            self._wake.clear()     # before reading: a publish from now on wakes the wait
             entries = self.source.read_after(self.position, self.max_batch)
             if not entries:
                 self._wake.wait(self.poll_seconds)
-                self._wake.clear()
                 continue
             try:
                 self.consumer.on_batch(entries)
@@ -145,15 +144,31 @@ class DurableFeed:
                               "from its checkpoint in %.1f s", name, entries[0].seq,
                               entries[-1].seq, self.failures, self.RETRY_SECONDS)
                 self._stop.wait(self.RETRY_SECONDS)
-                try:
-                    self.position = self.consumer.checkpoint()
-                except Exception:
-                    log.exception("consumer %s: cannot read its checkpoint", name)
+                # What the store holds now decides where to go on (a batch may have
+                # been stored in part, or in full with only the answer lost).
+                position = self._checkpoint()
+                if position is None:
+                    return
+                self.position = position
                 continue
             if self.failures:
                 log.info("consumer %s: recovered after %d failures", name, self.failures)
                 self.failures = 0
             self.position = entries[-1].seq
+
+    def _checkpoint(self) -> int | None:
+        """The consumer's checkpoint, retried until its store answers; None if the
+        feed is stopped meanwhile."""
+        while not self._stop.is_set():
+            try:
+                return self.consumer.checkpoint()
+            except Exception:
+                self.failures += 1
+                log.exception("consumer %s: cannot read its checkpoint (failure %d); "
+                              "retrying in %.1f s", self.consumer.name, self.failures,
+                              self.RETRY_SECONDS)
+                self._stop.wait(self.RETRY_SECONDS)
+        return None
 
 
 class EventLogWriter(Protocol):

@@ -5,6 +5,8 @@ batch; its checkpoint is the last complete line's seq. It is a consumer as the a
 trail or the database will be: nothing of the exchange's, only the stream's
 interface. ``fail`` makes it refuse batches (an outage of its store) until cleared.
 
+``fail`` also makes its checkpoint unreadable, as a store that is down would.
+
 ``trading_day()`` is a day of journaled commands over the shipped configuration:
 resting orders, trades with fees (settlements), a replace chain, cancels, rejects,
 a mass cancel, a kill switch, a GTD expiry and the end of the day.
@@ -64,6 +66,8 @@ class EntryFile:
         self.changed = threading.Condition()
 
     def checkpoint(self) -> int:
+        if self.fail:
+            raise OSError("the store is down")
         lines = self._lines()
         return msgspec.json.decode(lines[-1], type=Entry).seq if lines else 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from matching.events import BookChanged, Settlement, Trade
 from persistence.eventlog import EventLog
 from server.compose import event_log_path
 from venue.commands import EndTradingDay, KillSwitch
-from venue.stream import EVENT_LOG_VERSION, Entry
+from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
 
 from .stream_kit import REPO_ROOT, SECOND, T0, EntryFile, run, server, trading_day
 
@@ -178,6 +179,33 @@ def test_a_consumer_down_for_a_while_catches_up_without_loss_or_repeat(
     assert consumer.wait_for(len(DAY))
     srv.close()
     assert lagging["lag"] > 0 and lagging["position"] == 5
+    assert consumer.entries() == reference(tmp_path / "data")
+
+
+def test_a_consumer_whose_store_is_down_at_start_is_fed_once_it_is_up(
+        tmp_path: Path) -> None:
+    first = server(tmp_path / "data")
+    run(first, DAY[:6])
+    first.close()
+    consumer = EntryFile(tmp_path / "consumer.jsonl")
+    consumer.fail = True
+    DurableFeed.RETRY_SECONDS, retry = 0.05, DurableFeed.RETRY_SECONDS
+    try:
+        second = server(tmp_path / "data", consumer, start_ns=T0 + 30 * SECOND)
+        assert second.stream is not None
+        failures = 0
+        for _ in range(200):
+            failures = second.stream.status()[consumer.name]["failures"]
+            if failures:
+                break
+            time.sleep(0.01)
+        consumer.fail = False
+        run(second, DAY[6:9])
+        assert consumer.wait_for(9)
+        second.close()
+    finally:
+        DurableFeed.RETRY_SECONDS = retry
+    assert failures > 0
     assert consumer.entries() == reference(tmp_path / "data")
 
 
