@@ -112,11 +112,12 @@ class Server:
     replayed: int = 0     # commands replayed from the journal at start-up
 
     def close(self) -> None:
-        """Stop the durable feeds, flush and close the journal and the event log."""
-        if self.stream is not None:
-            self.stream.close()
+        """Run what is submitted and close the journal, write the rest of the event
+        log and stop the durable feeds, close the log and the stores."""
         if self.exchange is not None:
             self.exchange.close()
+        if self.stream is not None:
+            self.stream.close()
         if self.event_log is not None:
             self.event_log.close()
         for session in self.sessions:
