@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from matching.commands import NewOrder
 from matching.constants import BUY, LIMIT, STOP_LIMIT
@@ -107,6 +107,17 @@ class Exposure:
         self.sector_limit: int = limits.sector_limit      # type: ignore[assignment]
 
 
+class AccountTerms(NamedTuple):
+    """What settlement and reservations read of an account's limits on every event
+    (read once: limits do not change after construction). ``Ledger.terms`` keeps it
+    as a plain tuple in this layout: CPython specializes the unpacking of an exact
+    tuple, not of a NamedTuple, and this is unpacked on every event."""
+
+    margin_pct: int
+    fee_bps: int
+    exposure: Exposure | None     # None: the account tracks no exposure totals
+
+
 class Ledger:
     """Balances, positions and open orders of every account."""
 
@@ -131,8 +142,8 @@ class Ledger:
         # The reserve price decided by the pre-trade check for the command being
         # processed: (command, price); used by the Accepted event of that command.
         self.pending: tuple[NewOrder, int] | None = None
-        # account -> (margin_pct, fee_bps, Exposure or None): read once, as the
-        # settlement path would otherwise read them from Limits on every fill.
+        # account -> its AccountTerms (as a plain tuple), read once: the settlement
+        # path would otherwise read them from Limits on every fill.
         self.terms: dict[str, tuple[int, int, Exposure | None]] = {}
         self.reference: dict[str, int] = {}                # symbol -> reference price
         self.sector: dict[str, str] = {}                   # symbol -> sector
@@ -155,8 +166,8 @@ class Ledger:
             self.open_count[name] = 0
             self.orders_today[name] = 0
             exposure = Exposure(limits) if tracks_exposure(limits) else None
-            self.terms[name] = (limits.margin_pct, limits.fee_bps,  # type: ignore[assignment]
-                                exposure)
+            self.terms[name] = tuple(AccountTerms(  # type: ignore[assignment]
+                limits.margin_pct, limits.fee_bps, exposure))  # type: ignore[arg-type]
         self._rebuild_exposure()
 
     # ---------------------------------------------------------------- queries
@@ -177,7 +188,7 @@ class Ledger:
     def exposure(self, account: str) -> tuple[int, dict[str, int], dict[str, int]]:
         """(gross exposure value, sector -> value, symbol -> units) of an account that
         tracks exposure (KeyError for others), at the current marks; zeros left out."""
-        exposure = self.terms[account][2]
+        _, _, exposure = self.terms[account]
         if exposure is None:
             raise KeyError(f"account {account!r} does not track exposure")
         drift, drift_sector = self.drift(exposure)
@@ -333,7 +344,8 @@ class Ledger:
         the fee, the position moves by ``moved``, the order's leaves become ``leaves``
         (its reservation with them), and it goes when done."""
         account, symbol, side = rec[O_ACCOUNT], rec[O_SYMBOL], rec[O_SIDE]
-        paid = notional * self.terms[account][1] // BPS
+        _, fee_bps, _ = self.terms[account]
+        paid = notional * fee_bps // BPS
         if side == BUY:
             self.cash[account] -= notional + paid
         else:

@@ -53,7 +53,7 @@ An instrument's ``collar_bps`` or ``fat_finger_bps`` of 0 turns that check off.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from matching.commands import MassCancel, NewOrder, Replace
 from matching.constants import BUY, LIMIT, MARKET, STOP, STOP_LIMIT
@@ -76,6 +76,7 @@ from .accounts import (
     O_RP,
     O_SIDE,
     O_SYMBOL,
+    AccountTerms,
     AccountView,
     Exposure,
     Ledger,
@@ -113,24 +114,38 @@ _LEDGER_EVENTS: Final = frozenset((Cancelled, Replaced, Expired, Restated))
 Touch = Callable[[str], tuple[int | None, int | None]]
 Verdict = tuple[str, str] | None
 
-# What check() needs of an account's resolved limits, read once (limits do not
-# change after construction): one tuple unpack instead of a dozen attribute reads
-# per order, and flags that skip the position lookups when no limit needs them.
-# (firm, max_order_qty, max_order_value, max_orders_per_day, max_open_orders,
-#  max_long, max_short, allow_short, margin_pct, fee_bps, short_margin_pct,
-#  the ledger's Exposure of the account or None, a buy needs the position checks,
-#  a sell needs them)
-Rules = tuple[str, int, int, int, int, int, int, bool, int, int, int, Exposure | None,
-              bool, bool]
+class Rules(NamedTuple):
+    """What check() needs of an account's resolved limits, read once (limits do not
+    change after construction): check() unpacks it in one go instead of a dozen
+    attribute reads per order; the two flags skip the position lookups when no limit
+    needs them. Kept as a plain tuple in this layout (``_rules``): CPython specializes
+    the unpacking of an exact tuple, not of a NamedTuple (0.2 µs of a 2 µs check)."""
+
+    firm: str
+    max_order_qty: int
+    max_order_value: int
+    max_orders_per_day: int
+    max_open_orders: int
+    max_long: int
+    max_short: int
+    allow_short: bool
+    margin_pct: int
+    fee_bps: int
+    short_margin_pct: int
+    exposure: Exposure | None     # the ledger's exposure totals of the account, or None
+    buy_positions: bool           # a buy needs the position checks
+    sell_positions: bool          # a sell needs them
 
 
-def _rules(firm: str, limits: Limits, exposure: Exposure | None) -> Rules:
-    return (firm, limits.max_order_qty, limits.max_order_value,  # type: ignore[return-value]
-            limits.max_orders_per_day, limits.max_open_orders, limits.max_long,
-            limits.max_short, limits.allow_short, limits.margin_pct, limits.fee_bps,
-            limits.short_margin_pct, exposure,
-            limits.max_long != NO_LIMIT or exposure is not None,
-            not limits.allow_short or limits.max_short != NO_LIMIT or exposure is not None)
+def _rules(firm: str, limits: Limits, exposure: Exposure | None) -> tuple:
+    """The account's Rules, as a plain tuple (see Rules)."""
+    return tuple(Rules(firm, limits.max_order_qty, limits.max_order_value,  # type: ignore[arg-type]
+                 limits.max_orders_per_day, limits.max_open_orders, limits.max_long,
+                 limits.max_short, limits.allow_short, limits.margin_pct, limits.fee_bps,
+                 limits.short_margin_pct, exposure,
+                 limits.max_long != NO_LIMIT or exposure is not None,
+                 not limits.allow_short or limits.max_short != NO_LIMIT
+                 or exposure is not None))
 
 
 def touch_of(engine: Any) -> Touch:
@@ -171,8 +186,9 @@ class RiskEngine:
         self.ledger = Ledger(accounts, {s: (i.reference_price, i.sector)
                                         for s, i in self.instruments.items()})
         # (The ledger keeps each Exposure object for good: load_state refills it.)
-        self._rules: dict[str, Rules] = {name: _rules(firm, limits, self.ledger.terms[name][2])
-                                         for name, (firm, _, _, limits) in accounts.items()}
+        self._rules: dict[str, tuple] = {
+            name: _rules(firm, limits, AccountTerms(*self.ledger.terms[name]).exposure)
+            for name, (firm, _, _, limits) in accounts.items()}
         self.killed_firms: set[str] = set()
         self.killed_accounts: set[str] = set()
         self.killed_sessions: set[str] = set()
