@@ -22,7 +22,6 @@ acceptance suite checks it (see docs in README.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -75,6 +74,17 @@ class Application(Protocol):
         pass to ``session.send`` for any answer."""
 
 
+class MessageLog(Protocol):
+    """Where a session writes every message it sends and receives and its events
+    (FileLogPath). Calls only hand the data over: the writing happens elsewhere."""
+
+    def incoming(self, raw: bytes, now: float) -> None: ...
+
+    def outgoing(self, raw: bytes, now: float) -> None: ...
+
+    def event(self, text: str, now: float) -> None: ...
+
+
 class Session:
     """One FIX session (BeginString, our CompID, their CompID) and its state."""
 
@@ -95,11 +105,12 @@ class Session:
         self.session_id = config.session_id
         self._sender_field = b"49=%b\x01" % self.sender_comp_id
         self._target_field = b"56=%b\x01" % self.target_comp_id
-        self._timestamps = Timestamps()
+        self._timestamps = Timestamps(config.precision)
         # Outgoing messages in order; a large resend is an iterator, read from the
         # store only as the driver drains it.
         self._out: deque[bytes | Iterator[_Stamp]] = deque()
         self.on_output: Callable[[], None] | None = None  # set by the I/O driver
+        self.message_log: MessageLog | None = None  # set by the composition (FileLogPath)
         self._state = SessionState.DISCONNECTED
         self._reset_connection_state(0.0)
 
@@ -108,7 +119,9 @@ class Session:
     def _reset_connection_state(self, now: float) -> None:
         self.logout_sent_at = 0.0
         self.connected_at = now
-        self.schedule_checked_at = now
+        # When the schedule's current period ends (None: it never does): the session
+        # is logged out then.
+        self.period_end: float | None = None
         self.heartbeat_interval = 0
         self.last_sent = now
         self.last_received = now
@@ -146,14 +159,16 @@ class Session:
     def _incr_target(self) -> None:
         self.store.set_next_target(self.store.next_target_seq + 1)
 
+    def _note(self, now: float, text: str) -> None:
+        """An event of the session: to the server's log and the session's event log."""
+        log.info("%s: %s", self.session_id, text)
+        if self.message_log is not None:
+            self.message_log.event(text, now)
+
     def disconnect(self, reason: str) -> None:
         if self.disconnect_reason is None:
             self.disconnect_reason = reason
             log.info("%s: disconnecting: %s", self.session_id, reason)
-
-    def _in_session_time(self, now: float) -> bool:
-        self.schedule_checked_at = now
-        return self.config.in_session_time(dt.datetime.fromtimestamp(now, dt.UTC))
 
     # -- connection events --------------------------------------------------------
 
@@ -168,9 +183,10 @@ class Session:
         self.queue.clear()
         self.resend_range = None
         if self.config.reset_on_disconnect:
-            self.store.reset()
+            self.store.reset(now)
+        self._note(now, f"disconnected: {self.disconnect_reason or 'connection lost'}")
         if was_logged_on:
-            log.info("%s: logged out", self.session_id)
+            self._note(now, "logged out")
             self.app.on_logout(self)
 
     # -- sending --------------------------------------------------------------------
@@ -205,6 +221,8 @@ class Session:
         if self.connected:
             self._out.append(raw)
             self.last_sent = now
+            if self.message_log is not None:
+                self.message_log.outgoing(raw, now)
             if self.on_output is not None:
                 self.on_output()
         return raw
@@ -226,6 +244,9 @@ class Session:
                 continue
             want = limit - len(out)
             chunk = [stamp(now) for stamp in islice(item, want)]
+            if self.message_log is not None:
+                for raw in chunk:
+                    self.message_log.outgoing(raw, now)
             out.extend(chunk)
             if len(chunk) < want:
                 queue.popleft()
@@ -271,8 +292,8 @@ class Session:
                 body.append((373, b"%d" % reason))
         if msg.msg_type not in (b"A", b"4") and msg.get_int(34) == self.next_target_seq:
             self._incr_target()
-        log.info("%s: rejected message %s: %s%s", self.session_id, seq and seq.decode(),
-                 text, f" (tag {tag})" if tag is not None else "")
+        self._note(now, f"rejected message {seq and seq.decode()}: {text}"
+                        + (f" (tag {tag})" if tag is not None else ""))
         self.send(b"3", body, self._reverse_route(msg), now=now)
 
     def business_reject(self, msg: Message, reason: int, text: str,
@@ -306,6 +327,8 @@ class Session:
         """Process one message received on this session's connection."""
         self.last_received = now
         self.test_requests = 0
+        if self.message_log is not None and not queued:
+            self.message_log.incoming(msg.raw, now)
         msg_type = msg.msg_type
         if msg.begin_string != self.begin_string:
             if msg_type == b"5":
@@ -341,8 +364,9 @@ class Session:
             self._next_resend_request(msg, now)
         elif msg_type == b"3":
             if self._verify(msg, now):
-                log.info("%s: counterparty rejected our message %s: %s", self.session_id,
-                         (msg.get(45) or b"?").decode(), (msg.get(58) or b"").decode("latin-1"))
+                self._note(now, f"counterparty rejected our message "
+                                f"{(msg.get(45) or b'?').decode('latin-1')}: "
+                                f"{(msg.get(58) or b'').decode('latin-1')}")
                 self._incr_target()
         elif msg_type == b"4":
             self._next_sequence_reset(msg, now)
@@ -354,7 +378,7 @@ class Session:
             self._process_queue(now)
             rr = self.resend_range
             if rr is not None and self.next_target_seq > rr[1]:
-                log.info("%s: resend of %d..%d complete", self.session_id, *rr)
+                self._note(now, f"resend of {rr[0]}..{rr[1]} complete")
                 self.resend_range = None
 
     def _next_application(self, msg: Message, now: float) -> None:
@@ -403,7 +427,7 @@ class Session:
                         self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM, now)
             return False
         if self.resend_range is not None and seq >= self.resend_range[1]:
-            log.info("%s: resend of %d..%d complete", self.session_id, *self.resend_range)
+            self._note(now, f"resend of {self.resend_range[0]}..{self.resend_range[1]} complete")
             self.resend_range = None
         return True
 
@@ -422,8 +446,8 @@ class Session:
             return
         begin = self.next_target_seq
         end = 0 if self.begin_string >= b"FIX.4.2" else seq - 1
-        log.info("%s: MsgSeqNum too high, expecting %d but received %d: ResendRequest",
-                 self.session_id, begin, seq)
+        self._note(now, f"MsgSeqNum too high, expecting {begin} but received {seq}: "
+                        "ResendRequest")
         self.resend_range = (begin, seq - 1)
         self.send(b"2", [(7, b"%d" % begin), (16, b"%d" % end)], now=now)
 
@@ -443,16 +467,22 @@ class Session:
 
     def _next_logon(self, msg: Message, now: float) -> None:
         cfg = self.config
-        if not self._in_session_time(now):
-            self.disconnect("Logon outside of session time")
+        if cfg.refresh_on_logon:
+            self.store.refresh()     # a standby taking over: the store may be newer
+        schedule = cfg.schedule
+        period_start = schedule.period_start(now)
+        if period_start is None and not schedule.always_open:
+            opens = schedule.next_open(now)
+            assert opens is not None
+            self._send_logout(now, "Logon outside of session time: the session opens at "
+                              f"{schedule.describe(opens)}")
             return
-        period_start = cfg.period_start(dt.datetime.fromtimestamp(now, dt.UTC))
-        if period_start is not None and self.store.creation_time < period_start.timestamp():
-            log.info("%s: new session period: sequence numbers reset", self.session_id)
-            self.store.reset()
+        if period_start is not None and self.store.creation_time < period_start:
+            self._note(now, "new session period: sequence numbers reset")
+            self.store.reset(now)
         reset_requested = msg.get(141) == b"Y"
         if reset_requested or cfg.reset_on_logon:
-            self.store.reset()
+            self.store.reset(now)
         if not self._verify(msg, now, too_high=False, too_low=True):
             if not self.logged_on:
                 self.disconnect(self.disconnect_reason or "Logon refused")
@@ -462,12 +492,13 @@ class Session:
             self.disconnect("Logon with an invalid HeartBtInt")
             return
         self._event(SessionEvent.LOGON_ACCEPTED)
+        self.period_end = schedule.closes_at(now)
         self.heartbeat_interval = heartbeat
         body: list[Field] = [(98, b"0"), (108, b"%d" % heartbeat)]
         if reset_requested:
             body.append((141, b"Y"))
         self.send(b"A", body, now=now)
-        log.info("%s: logged on (HeartBtInt=%d)", self.session_id, heartbeat)
+        self._note(now, f"logged on (HeartBtInt={heartbeat})")
         seq = msg.get_int(34) or 0
         if seq > self.next_target_seq and not reset_requested:
             self._target_too_high(msg, seq, now)
@@ -482,7 +513,7 @@ class Session:
             self._send_logout(now)
         self._incr_target()
         if self.config.reset_on_logout:
-            self.store.reset()
+            self.store.reset(now)
         self.disconnect("Logout")
 
     def _next_sequence_reset(self, msg: Message, now: float) -> None:
@@ -506,7 +537,7 @@ class Session:
         last_sent = self.next_sender_seq - 1
         if end == 0 or end >= last_sent or (self.begin_string <= b"FIX.4.2" and end == 999999):
             end = last_sent
-        log.info("%s: ResendRequest %d..%d", self.session_id, begin, end)
+        self._note(now, f"ResendRequest {begin}..{end}")
         if self.connected:
             self._out.append(self._resend(max(begin, 1), end))
             if self.on_output is not None:
@@ -573,9 +604,8 @@ class Session:
                 deadlines.append(self.last_received + 1.2 * (self.test_requests + 1) * hb)
                 if self.test_requests == 0:
                     deadlines.append(self.last_sent + hb)
-            if self.config.end_time is not None:
-                # EndTime is checked at least once a second from the last check.
-                deadlines.append(self.schedule_checked_at + 1.0)
+            if self.period_end is not None and state is SessionState.LOGGED_ON:
+                deadlines.append(self.period_end)     # then the Logout, once
         return min(deadlines) if deadlines else None
 
     def on_timer(self, now: float) -> None:
@@ -590,7 +620,7 @@ class Session:
             if now - self.connected_at >= self.config.logon_timeout:
                 self.disconnect("no Logon received")
             return
-        if self.config.end_time is not None and not self._in_session_time(now):
+        if self.period_end is not None and now >= self.period_end:
             if state is SessionState.LOGGED_ON:
                 self._send_logout(now, "Session end time reached")
             return
@@ -599,10 +629,12 @@ class Session:
             return
         since_received = now - self.last_received
         if since_received >= 2.4 * hb:
+            if self.config.send_logout_before_timeout_disconnect:
+                self.send(b"5", [(58, b"Timed out waiting for heartbeat")], now=now)
             self.disconnect("timed out waiting for a heartbeat")
         elif since_received >= 1.2 * (self.test_requests + 1) * hb:
             self.send(b"1", [(112, b"TEST")], now=now)
             self.test_requests += 1
-            log.info("%s: sent TestRequest TEST", self.session_id)
+            self._note(now, "sent TestRequest TEST")
         elif now - self.last_sent >= hb and self.test_requests == 0:
             self.send(b"0", [], now=now)

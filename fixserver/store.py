@@ -54,10 +54,16 @@ class MemoryStore:
             if raw is not None:
                 yield seq, raw
 
-    def reset(self) -> None:
+    def reset(self, now: float | None = None) -> None:
+        """Both sequence numbers back to 1, the sent messages forgotten; ``now`` (the
+        session's time) becomes the creation time."""
         self.next_sender_seq = self.next_target_seq = 1
-        self.creation_time = int(time.time())
+        self.creation_time = int(time.time() if now is None else now)
         self._messages.clear()
+
+    def refresh(self) -> None:
+        """Re-read the state from where it is kept (RefreshOnLogon): nothing to re-read
+        in memory."""
 
     def close(self) -> None:
         pass
@@ -162,10 +168,23 @@ class FileStore(MemoryStore):
             start, length = index[seq]
             yield seq, os.pread(self._body.fileno(), length, start)
 
-    def reset(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the sequence numbers and the message index from the files, which
+        another process (a standby taking over) may have written (RefreshOnLogon)."""
+        self.sync()
+        m = _SEQNUMS.match(bytes(self._seq_map[:_SEQNUMS_SIZE]))
+        if m:
+            self.next_sender_seq, self.next_target_seq = int(m[1]), int(m[2])
+            if m[3]:
+                self.creation_time = int(m[3])
+        self._index.clear()
+        self._load_index()
+        self._end = self._body.seek(0, os.SEEK_END)
+
+    def reset(self, now: float | None = None) -> None:
         self._pending.clear()
         self._end = 0
-        super().reset()
+        super().reset(now)
         self._index.clear()
         self._body.truncate(0)
         self._body.flush()

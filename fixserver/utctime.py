@@ -1,4 +1,4 @@
-"""UTCTimestamp text: formatting with milliseconds, and parsing to epoch seconds."""
+"""UTCTimestamp text: formatting (0 to 9 digits of the second), and parsing to epoch seconds."""
 
 from __future__ import annotations
 
@@ -8,29 +8,36 @@ import time
 
 
 class Timestamps:
-    """UTCTimestamp text with milliseconds, the date and time formatted once per second."""
+    """UTCTimestamp text with ``precision`` digits of the second (3: milliseconds, the
+    default; 0: none; up to 9: nanoseconds), the date and time formatted once per second."""
 
-    __slots__ = ("_second", "_prefix")
+    __slots__ = ("_second", "_prefix", "_scale", "_fraction")
 
-    def __init__(self) -> None:
+    def __init__(self, precision: int = 3) -> None:
+        if not 0 <= precision <= 9:
+            raise ValueError(f"timestamp precision must be 0 to 9, got {precision}")
         self._second = -1
         self._prefix = b""
+        self._scale = 10 ** precision
+        self._fraction = b"%%b.%%0%dd" % precision if precision else b"%b"
 
     def format(self, wall: float) -> bytes:
         """Seconds since the epoch (time.time()) -> ``YYYYMMDD-HH:MM:SS.sss``."""
         second = int(wall)
-        return self._text(second, int((wall - second) * 1000))
+        return self._text(second, int((wall - second) * self._scale))
 
     def format_ns(self, ns: int) -> bytes:
         """Nanoseconds since the epoch (the sequencer's stamps) -> the same text."""
         second, rem = divmod(ns, 1_000_000_000)
-        return self._text(second, rem // 1_000_000)
+        return self._text(second, rem * self._scale // 1_000_000_000)
 
-    def _text(self, second: int, millis: int) -> bytes:
+    def _text(self, second: int, fraction: int) -> bytes:
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
-        return b"%b.%03d" % (self._prefix, millis)
+        if self._scale == 1:
+            return self._prefix
+        return self._fraction % (self._prefix, fraction)
 
 
 _UTC = re.compile(rb"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")

@@ -152,11 +152,19 @@ class Validator:
         check_fields_out_of_order: bool = True,
         check_fields_have_values: bool = True,
         check_user_defined_fields: bool = True,
+        allow_unknown_msg_fields: bool = False,
+        check_group_field_order: bool = True,
     ) -> None:
+        """The switches are QuickFIX's: ValidateFieldsOutOfOrder, ValidateFieldsHaveValues,
+        ValidateUserDefinedFields, AllowUnknownMsgFields (a tag below 5000 that the
+        dictionary does not know, or that is not in this message, passes) and
+        ValidateUnorderedGroupFields (a group entry's fields in the dictionary's order)."""
         self.dd = dictionary
         self.check_fields_out_of_order = check_fields_out_of_order
         self.check_fields_have_values = check_fields_have_values
         self.check_user_defined_fields = check_user_defined_fields
+        self.allow_unknown_msg_fields = allow_unknown_msg_fields
+        self.check_group_field_order = check_group_field_order
         self._format = {
             tag: FORMAT_CHECKS.get(fd.type, _always) for tag, fd in dictionary.fields.items()
         }
@@ -327,7 +335,8 @@ class Validator:
                     values = value.split(b" ") if fd.type == "MULTIPLEVALUESTRING" else (value,)
                     if any(v not in fd.enums for v in values):
                         return Problem(SessionRejectReason.VALUE_IS_INCORRECT, tag)
-            if tag < USER_DEFINED_MIN or self.check_user_defined_fields:
+            if (self.check_user_defined_fields if tag >= USER_DEFINED_MIN
+                    else not self.allow_unknown_msg_fields):
                 if fd is None:
                     return Problem(SessionRejectReason.INVALID_TAG_NUMBER, tag)
                 if (not skip_membership and where is not None and tag not in where.tags
@@ -340,10 +349,26 @@ class Validator:
                     return Problem(SessionRejectReason.INCORRECT_NUMINGROUP_COUNT, tag)
                 group = where.groups[tag]
                 for entry in entries:
-                    problem = self._fields(entry, group, skip_membership=False)
-                    if problem is not None:
+                    problem = ((self.check_group_field_order and _order_problem(entry, group))
+                               or self._fields(entry, group, skip_membership=False))
+                    if problem:
                         return problem
         return None
+
+
+def _order_problem(entry: list[Block], group: Group) -> Problem | None:
+    """The first field of a group entry that comes before one the dictionary puts
+    ahead of it (ValidateUnorderedGroupFields)."""
+    rank = {tag: i for i, tag in enumerate(group.order)}
+    last = -1
+    for block in entry:
+        position = rank.get(block.tag)
+        if position is None:
+            continue
+        if position < last:
+            return Problem(SessionRejectReason.REPEATING_GROUP_FIELDS_OUT_OF_ORDER, block.tag)
+        last = position
+    return None
 
 
 def canonical_body(layout: Layout, dictionary: DataDictionary, msg_type: bytes) -> list[Field]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import trio
 
+from fixserver.acceptor import ListenerConfigError, port_options
 from fixserver.connection import SessionRegistry
 from fixserver.settings import SettingsError, load_sessions
 from persistence.journal import JournalCorrupt, JournalFormatError
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         configs = load_sessions(args.sessions)
         if not configs:
             raise ConfigError(f"{args.sessions}: no [SESSION] defined")
+        # TLS contexts and per-port agreement first: a bad certificate fails at once,
+        # not after a journal replay.
+        ports = port_options(configs, args.sessions.resolve().parent)
         args.data_dir.mkdir(parents=True, exist_ok=True)
         exchange_config = None
         if any(c.application in ("exchange", "dropcopy") for c in configs):
@@ -72,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         server = build_server(configs, args.sessions.resolve().parent, args.data_dir,
                               exchange_config)
         gc.freeze()  # the replayed state is long-lived: keep it out of collections
-    except (SettingsError, ConfigError, ExchangeConfigError, JournalCorrupt,
-            JournalFormatError) as e:
+    except (SettingsError, ConfigError, ListenerConfigError, ExchangeConfigError,
+            JournalCorrupt, JournalFormatError) as e:
         print(f"fixserver: {e}", file=sys.stderr)
         return 2
     sessions, exchange = server.sessions, server.exchange
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
-                         stream=server.stream))
+                         stream=server.stream, ports=ports))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +27,11 @@ import trio
 
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
-from fixserver import dictionary
-from fixserver.acceptor import Acceptor
+from fixserver import auth, dictionary
+from fixserver.acceptor import Acceptor, PortOptions
 from fixserver.connection import SessionRegistry
 from fixserver.echo import EchoApplication
+from fixserver.filelog import FileLogWriter, Rotation
 from fixserver.session import Application, Session
 from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
@@ -63,9 +64,17 @@ def _dictionary_for(config: SessionConfig, cfg_dir: Path) -> dictionary.DataDict
     raise ConfigError(f"{config.session_id}: DataDictionary {config.data_dictionary} not found")
 
 
+def _in_data_dir(path: str, data_dir: Path) -> Path:
+    """A path of sessions.cfg (FileStorePath, FileLogPath): relative to the data directory."""
+    p = Path(path)
+    return p if p.is_absolute() else data_dir / p
+
+
 def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
-                   exchange: Exchange | None = None) -> list[Session]:
-    """Create each configured session with its store, validator and application."""
+                   exchange: Exchange | None = None,
+                   file_logs: FileLogWriter | None = None) -> list[Session]:
+    """Create each configured session with its store, validator and application; a
+    session with FileLogPath gets its message and event log from ``file_logs``."""
     apps: dict[str, Application] = {"echo": EchoApplication()}
     if exchange is not None:
         apps["exchange"] = ExchangeApplication(exchange)
@@ -75,6 +84,11 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
         if config.application not in apps:
             raise ConfigError(f"{config.session_id}: Application={config.application} "
                               "needs the exchange configuration")
+        if config.password_hash is not None:
+            try:
+                auth.PasswordHash.parse(config.password_hash)
+            except auth.HashFormatError as e:
+                raise ConfigError(f"{config.session_id}: bad PasswordHash: {e}") from None
         validator = None
         if config.use_data_dictionary:
             validator = Validator(
@@ -82,13 +96,16 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                 check_fields_out_of_order=config.validate_fields_out_of_order,
                 check_fields_have_values=config.validate_fields_have_values,
                 check_user_defined_fields=config.validate_user_defined_fields,
+                allow_unknown_msg_fields=config.allow_unknown_msg_fields,
+                check_group_field_order=config.validate_unordered_group_fields,
             )
-        store_dir = Path(config.file_store_path)
-        if not store_dir.is_absolute():
-            store_dir = data_dir / store_dir
+        store_dir = _in_data_dir(config.file_store_path, data_dir)
         name = f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}"
         store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
         session = Session(config, store, apps[config.application], validator)
+        if config.file_log_path is not None and file_logs is not None:
+            session.message_log = file_logs.open(_in_data_dir(config.file_log_path, data_dir),
+                                                 name, Rotation.of(config))
         sessions.append(session)
         if exchange is not None and config.application == "exchange":
             exchange.add_session(session.session_id, config.target_comp_id)
@@ -110,10 +127,12 @@ class Server:
     event_log: EventLog | None = None
     stream: EventStream | None = None
     replayed: int = 0     # commands replayed from the journal at start-up
+    file_logs: FileLogWriter | None = None  # the sessions' message and event logs
 
     def close(self) -> None:
         """Run what is submitted and close the journal, write the rest of the event
-        log and stop the durable feeds, close the log and the stores."""
+        log and stop the durable feeds, close the log and the stores, then write the
+        rest of the sessions' message and event logs."""
         if self.exchange is not None:
             self.exchange.close()
         if self.stream is not None:
@@ -122,6 +141,8 @@ class Server:
             self.event_log.close()
         for session in self.sessions:
             session.store.close()
+        if self.file_logs is not None:  # last: everything above may still send
+            self.file_logs.close()
 
 
 def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
@@ -133,12 +154,17 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
     is the sequencer's (ns since the epoch)."""
     exchange = (Exchange(exchange_config, data_dir, clock=clock)
                 if exchange_config is not None else None)
-    sessions = build_sessions(configs, cfg_dir, data_dir, exchange)
+    file_logs = FileLogWriter()
+    sessions = build_sessions(configs, cfg_dir, data_dir, exchange, file_logs)
     if exchange is None:
-        return Server(sessions)
-    event_log, replayed = _recovered(exchange, sessions, data_dir)
-    stream = connect_consumers(exchange, sessions, event_log, durable)
-    return Server(sessions, exchange, event_log, stream, replayed)
+        server = Server(sessions, file_logs=file_logs)
+    else:
+        event_log, replayed = _recovered(exchange, sessions, data_dir)
+        stream = connect_consumers(exchange, sessions, event_log, durable)
+        server = Server(sessions, exchange, event_log, stream, replayed, file_logs)
+    if file_logs.logs:
+        file_logs.start()  # once the build succeeded: a failed start leaves no thread
+    return server
 
 
 def connect_consumers(exchange: Exchange, sessions: list[Session], event_log: EventLog | None,
@@ -231,11 +257,14 @@ async def write_event_log(stream: EventStream) -> None:
 
 async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
-              *, admin_socket: Path | None = None, stream: EventStream | None = None) -> None:
+              *, admin_socket: Path | None = None, stream: EventStream | None = None,
+              ports: Mapping[int, PortOptions] | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
-    with ``stream``, its event log is written off the order path."""
-    acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None)
+    with ``stream``, its event log is written off the order path. ``ports``: TLS and
+    socket options per port (``fixserver.acceptor.port_options``)."""
+    acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
+                        ports=ports)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             if stream is not None:

@@ -230,38 +230,67 @@ def test_a_missing_file_is_a_settings_error(tmp_path):
     assert "nope.cfg" in str(info.value)
 
 
-# -- session time ----------------------------------------------------------------------
+# -- the schedule keys (their rules: tests/fixserver/test_schedule.py) ---------------------
 
 
-def at(hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
-    return dt.datetime(2024, 4, 15, hour, minute, second, tzinfo=dt.UTC)
+def utc(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
 
 
-def test_a_session_without_start_and_end_time_is_always_in_session(tmp_path):
+def test_a_session_without_start_and_end_time_is_always_open(tmp_path):
     (s,) = load_text(tmp_path, session())
-    assert all(s.in_session_time(at(h)) for h in range(24))
+    assert s.schedule.always_open
+    assert all(s.schedule.is_open(utc(f"2024-04-15 {h:02d}:00")) for h in range(24))
 
 
-def test_a_same_day_window_holds_the_times_between_start_and_end(tmp_path):
+def test_start_and_end_time_make_a_daily_window(tmp_path):
     (s,) = load_text(tmp_path, session("StartTime=08:00:00\nEndTime=17:00:00\n"))
-    assert s.in_session_time(at(8))
-    assert s.in_session_time(at(12, 30))
-    assert s.in_session_time(at(17))
-    assert not s.in_session_time(at(7, 59, 59))
-    assert not s.in_session_time(at(17, 0, 1))
-    assert not s.in_session_time(at(0))
+    assert s.schedule.is_open(utc("2024-04-15 12:00"))
+    assert not s.schedule.is_open(utc("2024-04-15 18:00"))
 
 
-def test_an_overnight_window_holds_the_times_after_start_and_before_end(tmp_path):
-    (s,) = load_text(tmp_path, session("StartTime=22:00:00\nEndTime=06:00:00\n"))
-    assert s.in_session_time(at(22))
-    assert s.in_session_time(at(23, 59, 59))
-    assert s.in_session_time(at(0))
-    assert s.in_session_time(at(3))
-    assert s.in_session_time(at(6))
-    assert not s.in_session_time(at(6, 0, 1))
-    assert not s.in_session_time(at(12))
-    assert not s.in_session_time(at(21, 59, 59))
+def test_equal_start_and_end_time_is_a_24_hour_session(tmp_path):
+    (s,) = load_text(tmp_path, session("StartTime=00:00:00\nEndTime=00:00:00\n"))
+    assert all(s.schedule.is_open(utc(f"2024-04-15 {h:02d}:30")) for h in range(24))
+
+
+def test_start_and_end_day_make_a_weekly_window(tmp_path):
+    (s,) = load_text(tmp_path, session("StartDay=sunday\nStartTime=17:00:00\n"
+                                       "EndDay=fr\nEndTime=17:00:00\n"))
+    assert s.schedule.is_open(utc("2024-04-17 12:00"))       # a Wednesday
+    assert not s.schedule.is_open(utc("2024-04-20 12:00"))   # a Saturday
+
+
+def test_time_zone_names_the_zone_of_start_and_end_time(tmp_path):
+    (s,) = load_text(tmp_path, session("StartTime=09:00:00\nEndTime=17:00:00\n"
+                                       "TimeZone=America/New_York\n"))
+    assert s.schedule.is_open(utc("2024-04-15 13:30"))       # 09:30 in New York
+    assert not s.schedule.is_open(utc("2024-04-15 12:30"))   # 08:30 in New York
+
+
+def test_non_stop_session_never_closes(tmp_path):
+    (s,) = load_text(tmp_path, session("StartTime=08:00:00\nEndTime=17:00:00\n"
+                                       "NonStopSession=Y\n"))
+    assert s.schedule.is_open(utc("2024-04-15 03:00"))
+
+
+def test_an_unknown_time_zone_is_an_error_naming_it(tmp_path):
+    assert "Mars/Olympus" in error_of(tmp_path, session("TimeZone=Mars/Olympus\n"))
+
+
+def test_a_bad_day_is_an_error(tmp_path):
+    text = session("StartDay=someday\nEndDay=fr\nStartTime=08:00:00\nEndTime=17:00:00\n")
+    assert "StartDay" in error_of(tmp_path, text)
+
+
+@pytest.mark.parametrize("given", ["StartDay=mo", "EndDay=fr"])
+def test_start_day_and_end_day_go_together(tmp_path, given):
+    text = session(given + "\nStartTime=08:00:00\nEndTime=17:00:00\n")
+    assert "StartDay and EndDay go together" in error_of(tmp_path, text)
+
+
+def test_days_need_times(tmp_path):
+    assert "need StartTime" in error_of(tmp_path, session("StartDay=mo\nEndDay=fr\n"))
 
 
 # -- the shipped configuration ----------------------------------------------------------
@@ -273,3 +302,151 @@ def test_the_conformance_sessions_load_as_two_sessions_on_one_port():
     assert len({s.port for s in sessions}) == 1
     assert all(s.application == "echo" and s.reset_on_logon for s in sessions)
     assert [s.data_dictionary for s in sessions] == ["FIX42.xml", "FIX44.xml"]
+
+
+# -- QuickFIX's keys: implemented, ignored with a warning, unknown ---------------------------
+
+
+QUICKFIX_ACCEPTOR = """\
+# an acceptor file as QuickFIX's documentation writes one
+[DEFAULT]
+ConnectionType=acceptor
+SocketAcceptPort=5001
+SocketReuseAddress=Y
+SocketNodelay=Y
+SenderCompID=EXCH
+FileStorePath=store
+FileLogPath=log
+StartTime=00:00:00
+EndTime=00:00:00
+UseDataDictionary=Y
+ValidateUserDefinedFields=N
+AllowUnknownMsgFields=Y
+ValidateUnorderedGroupFields=N
+TimeStampPrecision=6
+LogonTimeout=30
+LogoutTimeout=5
+SendLogoutBeforeDisconnectFromTimeout=Y
+RefreshOnLogon=Y
+MillisecondsInTimeStamp=Y
+ScreenLogShowIncoming=N
+ReconnectInterval=60
+
+[SESSION]
+BeginString=FIX.4.4
+TargetCompID=BRK1
+SessionQualifier=MAIN
+
+[SESSION]
+BeginString=FIX.4.2
+TargetCompID=BRK2
+StartDay=su
+StartTime=17:00:00
+EndDay=fr
+EndTime=17:00:00
+TimeZone=America/Chicago
+"""
+
+
+def test_an_acceptor_file_written_as_quickfix_documents_it_loads(tmp_path):
+    brk1, brk2 = load_text(tmp_path, QUICKFIX_ACCEPTOR)
+    assert (brk1.file_log_path, brk1.precision, brk1.logout_timeout) == ("log", 6, 5)
+    assert brk1.allow_unknown_msg_fields and not brk1.validate_unordered_group_fields
+    assert brk1.refresh_on_logon and brk1.send_logout_before_timeout_disconnect
+    assert brk2.schedule.weekly and str(brk2.schedule.zone) == "America/Chicago"
+
+
+def test_a_key_quickfix_documents_and_the_exchange_ignores_is_a_warning_once(tmp_path, caplog):
+    load_text(tmp_path, QUICKFIX_ACCEPTOR)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("ReconnectInterval is ignored" in w for w in warned) == 1
+    assert sum("SessionQualifier is ignored" in w for w in warned) == 1
+    assert sum("ScreenLogShowIncoming is ignored" in w for w in warned) == 1
+
+
+def test_an_implemented_key_is_not_warned_about(tmp_path, caplog):
+    load_text(tmp_path, QUICKFIX_ACCEPTOR)
+    assert not any("FileLogPath" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("key", ["SocketConnectHost1", "SocketConnectPort12",
+                                 "MySQLStoreDatabase", "OdbcLogEventTable",
+                                 "PostgreSQLLogUseConnectionPool", "CertificateRevocationListFile"])
+def test_documented_keys_of_other_setups_are_accepted(tmp_path, key):
+    assert load_text(tmp_path, session(f"{key}=x\n"))
+
+
+@pytest.mark.parametrize("typo, suggestion", [("HeartBtInterval", "HeartBtInt"),
+                                              ("StartTIme", "StartTime"),
+                                              ("FileLogPth", "FileLogPath"),
+                                              ("socketnodelay", "SocketNodelay")])
+def test_an_unknown_key_suggests_the_closest_known_one(tmp_path, typo, suggestion):
+    assert f"did you mean {suggestion}?" in error_of(tmp_path, session(f"{typo}=1\n"))
+
+
+def test_a_key_nothing_resembles_has_no_suggestion(tmp_path):
+    message = error_of(tmp_path, session("Zzyzx=1\n"))
+    assert "unknown key 'Zzyzx'" in message and "did you mean" not in message
+
+
+def test_a_plain_text_password_is_refused_with_the_way_to_hash_it(tmp_path):
+    message = error_of(tmp_path, session("Username=u\nPassword=secret\n"))
+    assert "plain-text password" in message and "fixserver-passwd" in message
+    assert "secret" not in message
+
+
+def test_username_and_password_hash_go_together(tmp_path):
+    assert "go together" in error_of(tmp_path, session("Username=u\n"))
+
+
+def test_allowed_remote_addresses_are_addresses_and_networks(tmp_path):
+    (s,) = load_text(tmp_path, session("AllowedRemoteAddresses=127.0.0.1, 10.0.0.0/8 ::1\n"))
+    assert [str(n) for n in s.allowed_remote_addresses] == ["127.0.0.1/32", "10.0.0.0/8",
+                                                            "::1/128"]
+
+
+def test_a_bad_remote_address_is_an_error_naming_it(tmp_path):
+    assert "'10.0.0.999'" in error_of(tmp_path, session("AllowedRemoteAddresses=10.0.0.999\n"))
+
+
+@pytest.mark.parametrize("value", ["-1", "10"])
+def test_timestamp_precision_is_0_to_9(tmp_path, value):
+    assert "0 to 9" in error_of(tmp_path, session(f"TimeStampPrecision={value}\n"))
+
+
+def test_socket_tcp_no_delay_is_quickfixj_s_name_for_socket_nodelay(tmp_path):
+    (s,) = load_text(tmp_path, session("SocketNodelay=Y\nSocketTcpNoDelay=N\n"))
+    assert s.nodelay is False
+
+
+def test_ssl_needs_a_server_certificate(tmp_path):
+    assert "needs ServerCertificateFile" in error_of(tmp_path, session("SocketUseSSL=Y\n"))
+
+
+def test_client_certificate_verification_needs_a_ca_file(tmp_path):
+    text = session("SocketUseSSL=Y\nServerCertificateFile=s.pem\nCertificateVerifyLevel=1\n")
+    assert "needs CertificationAuthoritiesFile" in error_of(tmp_path, text)
+
+
+def test_the_readme_lists_every_key_with_its_status():
+    from fixserver.settings import IGNORED, KEYS
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## sessions.cfg"):text.index("## exchange.toml")]
+    rows = [line.split("|")[1:-1] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| key ")]
+    status_of: dict[str, str] = {}
+    prefixes: dict[str, str] = {}
+    for cells in rows:
+        names, status = cells[0], cells[2].strip()
+        for name in names.replace(" / ", ",").replace(" (and numbered)", "").split(","):
+            name = name.strip().replace("\\*", "*")
+            if name.endswith("*"):
+                prefixes[name[:-1]] = status
+            elif name:
+                status_of[name] = status
+    expected = {IGNORED: "ignored", "implemented": "yes", "extension": "extension"}
+    for key, spec in KEYS.items():
+        status = status_of.get(key) or next(
+            (s for p, s in prefixes.items() if key.startswith(p)), None)
+        want = "refused" if key == "Password" else expected[spec.status]
+        assert status == want, (key, status, want)

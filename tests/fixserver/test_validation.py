@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixserver.codec import encode, parse
+from fixserver.codec import Message, encode, parse
 from fixserver.dictionary import for_begin_string
 from fixserver.validation import (
     REJECT_TEXT,
@@ -379,7 +379,7 @@ def test_canonical_body_orders_fields_ascending_and_keeps_group_entries_in_dicti
         (386, b"1"), (336, b"T1"), (625, b"S1"),
     ]
     msg = message(FIX44, b"D", body)
-    v = Validator(dd)
+    v = Validator(dd, check_group_field_order=False)   # entries written out of order
     assert v.validate(msg) is None
     assert canonical_body(v.layout(msg), dd, b"D") == [
         (11, b"ORD-1"), (38, b"100"), (40, b"2"), (54, b"1"), (55, b"IBM"),
@@ -396,3 +396,50 @@ def test_canonical_body_leaves_out_the_header_and_trailer():
     msg = message(FIX42, b"D", [*reversed(ORDER_42), (93, b"1"), (89, b"s")])
     body = canonical_body(Validator(dd).layout(msg), dd, b"D")
     assert body == sorted(ORDER_42)
+
+
+PARTIES_IN_ORDER = [(448, b"P1"), (447, b"D"), (452, b"1")]
+
+
+def _order_with_parties(parties: list[tuple[int, bytes]]) -> Message:
+    body = [(11, b"ORD-1"), (38, b"100"), (40, b"2"), (44, b"10"), (54, b"1"), (55, b"IBM"),
+            (60, b"20240415-12:00:00"), (453, b"1"), *parties]
+    return message(FIX44, b"D", body)
+
+
+def test_group_fields_in_dictionary_order_pass():
+    v = Validator(for_begin_string(FIX44))
+    assert v.validate(_order_with_parties(PARTIES_IN_ORDER)) is None
+
+
+def test_group_fields_out_of_dictionary_order_are_rejected_by_default():
+    v = Validator(for_begin_string(FIX44))
+    problem = v.validate(_order_with_parties([(448, b"P1"), (452, b"1"), (447, b"D")]))
+    assert problem == Problem(SessionRejectReason.REPEATING_GROUP_FIELDS_OUT_OF_ORDER, 447)
+
+
+def test_group_fields_out_of_order_pass_with_validate_unordered_group_fields_off():
+    v = Validator(for_begin_string(FIX44), check_group_field_order=False)
+    assert v.validate(_order_with_parties([(448, b"P1"), (452, b"1"), (447, b"D")])) is None
+
+
+def test_an_unknown_tag_below_5000_is_rejected_by_default():
+    v = Validator(for_begin_string(FIX44))
+    msg = message(FIX44, b"D", [*ORDER_44, (4999, b"x")])
+    assert v.validate(msg) == Problem(SessionRejectReason.INVALID_TAG_NUMBER, 4999)
+
+
+def test_an_unknown_tag_below_5000_passes_with_allow_unknown_msg_fields():
+    v = Validator(for_begin_string(FIX44), allow_unknown_msg_fields=True)
+    assert v.validate(message(FIX44, b"D", [*ORDER_44, (4999, b"x")])) is None
+
+
+def test_a_known_tag_of_another_message_passes_with_allow_unknown_msg_fields():
+    v = Validator(for_begin_string(FIX44), allow_unknown_msg_fields=True)
+    assert v.validate(message(FIX44, b"D", [*ORDER_44, (108, b"30")])) is None
+
+
+def test_allow_unknown_msg_fields_leaves_user_defined_fields_to_their_own_switch():
+    v = Validator(for_begin_string(FIX44), allow_unknown_msg_fields=True)
+    msg = message(FIX44, b"D", [*ORDER_44, (5001, b"x")])
+    assert v.validate(msg) == Problem(SessionRejectReason.INVALID_TAG_NUMBER, 5001)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,11 @@ class _App(fix.Application):
         self.owner._event("logout")
 
     def toAdmin(self, message, session_id):
+        credentials = self.owner.credentials
+        if credentials is not None and message.getHeader().getField(35) == "A":
+            # Username (553) / Password (554) on every Logon, in FIX 4.2 as in 4.4.
+            message.setField(fix.StringField(553, credentials[0]))
+            message.setField(fix.StringField(554, credentials[1]))
         self.owner._record("out", True, message)
 
     def fromAdmin(self, message, session_id):
@@ -83,8 +88,18 @@ class QuickFixInitiator:
     """
 
     def __init__(self, directory: Path, port: int, begin_string: str, sender: str,
-                 target: str, heartbeat: int = 1, dictionary: Path | None = None) -> None:
+                 target: str, heartbeat: int = 1, dictionary: Path | None = None,
+                 credentials: tuple[str, str] | None = None,
+                 ssl: Mapping[str, str] | None = None) -> None:
+        """``credentials``: (Username, Password) to put on every Logon it sends.
+        ``ssl``: be an SSLSocketInitiator (TLS), with these settings in [DEFAULT],
+        named as QuickFIX C++ names them (``SSLProtocol``,
+        ``CertificationAuthoritiesFile``, ``ClientCertificateFile``,
+        ``ClientCertificateKeyFile``, ...); its quickfix must be built with OpenSSL."""
         self.directory = directory
+        self.credentials = credentials
+        self.ssl = ssl
+        ssl_lines = "".join(f"{key}={value}\n" for key, value in (ssl or {}).items())
         directory.mkdir(parents=True, exist_ok=True)
         self.store_dir = directory / "store"
         self.log_dir = directory / "log"
@@ -110,6 +125,7 @@ class QuickFixInitiator:
             "ResetOnLogon=N\n"
             "ResetOnLogout=N\n"
             "ResetOnDisconnect=N\n"
+            f"{ssl_lines}"
             "[SESSION]\n"
             f"BeginString={begin_string}\n"
             f"SenderCompID={sender}\n"
@@ -119,7 +135,7 @@ class QuickFixInitiator:
         self._cond = threading.Condition()
         self.seen: list[Seen] = []
         self.events: list[str] = []
-        self._initiator: fix.SocketInitiator | None = None
+        self._initiator: fix.SocketInitiator | fix.SSLSocketInitiator | None = None
         self._keep: tuple[object, ...] = ()
 
     # -- callbacks (QuickFIX threads) ---------------------------------------------------
@@ -143,7 +159,8 @@ class QuickFixInitiator:
         app = _App(self)
         store = fix.FileStoreFactory(settings)
         logs = fix.FileLogFactory(settings)
-        self._initiator = fix.SocketInitiator(app, store, settings, logs)
+        kind = fix.SSLSocketInitiator if self.ssl is not None else fix.SocketInitiator
+        self._initiator = kind(app, store, settings, logs)
         self._keep = (settings, app, store, logs)  # QuickFIX holds raw pointers to these
         self._initiator.start()
 
