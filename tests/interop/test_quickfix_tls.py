@@ -164,3 +164,30 @@ def test_quickfix_ssl_protocol_tls_1_2_is_spoken_by_the_server(
     qf.start()
     qf.wait_logon()
     wait_server_log(server, r"TLS connection from 127\.0\.0\.1:\d+ on port \d+: TLSv1\.2 ")
+
+
+def test_quickfix_logs_on_over_mutual_tls_with_a_password_and_a_wrong_one_is_refused(
+        server_factory, tmp_path: Path, certs: Certificates) -> None:
+    from fixserver.auth import hash_password
+    cfg = sessions_cfg(certs, level=1) + ("Username=qf44\n"
+                                          f"PasswordHash={hash_password('s3cret', n=1 << 12)}\n")
+    server = server_factory(cfg)
+    ssl = {"CertificationAuthoritiesFile": str(certs.ca),
+           "ClientCertificateFile": str(certs.client_cert),
+           "ClientCertificateKeyFile": str(certs.client_key)}
+    wrong = QuickFixInitiator(tmp_path / "wrong", server.port, "FIX.4.4", "QF44", "EXCH",
+                              ssl=ssl, credentials=("qf44", "guess"))
+    right = QuickFixInitiator(tmp_path / "right", server.port, "FIX.4.4", "QF44", "EXCH",
+                              ssl=ssl, credentials=("qf44", "s3cret"))
+    try:
+        wrong.start()
+        wait_server_log(server, r"logon refused from 127\.0\.0\.1:\d+ for "
+                                r"FIX\.4\.4:EXCH->QF44: wrong Password")
+        wrong.stop(force=True)
+        assert "logon" not in wrong.events and wrong.messages("in", "A") == []
+        right.start()
+        right.wait_logon()
+        order_is_echoed(right)
+    finally:
+        wrong.stop(force=True)
+        right.stop(force=True)
