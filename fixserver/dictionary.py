@@ -30,18 +30,21 @@ class FieldSet:
     """The tags one message, the header, the trailer or one group entry may hold.
 
     ``order`` is the dictionary order (used to write fields canonically),
+    ``rank`` each tag's position in it,
     ``required`` the tags that must be present, ``groups`` the repeating groups
     that start at this level, keyed by their NumInGroup tag.
     """
 
     name: str
     order: list[int] = field(default_factory=list)
+    rank: dict[int, int] = field(default_factory=dict)
     tags: set[int] = field(default_factory=set)
     required: set[int] = field(default_factory=set)
     groups: dict[int, Group] = field(default_factory=dict)
 
     def add(self, tag: int, required: bool) -> None:
         if tag not in self.tags:
+            self.rank[tag] = len(self.order)
             self.order.append(tag)
             self.tags.add(tag)
         if required:

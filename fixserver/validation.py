@@ -359,7 +359,7 @@ class Validator:
 def _order_problem(entry: list[Block], group: Group) -> Problem | None:
     """The first field of a group entry that comes before one the dictionary puts
     ahead of it (ValidateUnorderedGroupFields)."""
-    rank = {tag: i for i, tag in enumerate(group.order)}
+    rank = group.rank
     last = -1
     for block in entry:
         position = rank.get(block.tag)
@@ -384,7 +384,7 @@ def canonical_body(layout: Layout, dictionary: DataDictionary, msg_type: bytes) 
 def _write_block(block: Block, group: Group | None, out: list[Field]) -> None:
     out.append((block.tag, block.value))
     if block.entries and group is not None:
-        rank = {t: i for i, t in enumerate(group.order)}
+        rank = group.rank
         for entry in block.entries:
             for b in sorted(entry, key=lambda b: rank.get(b.tag, 1 << 30)):
                 _write_block(b, group.groups.get(b.tag), out)

@@ -66,18 +66,27 @@ class EntryFile:
         self.changed = threading.Condition()
 
     def checkpoint(self) -> int:
+        """Called by the feed only (before it writes): a line torn by a crash is
+        cut off, as it is not stored, so not in the checkpoint either."""
         if self.fail:
             raise OSError("the store is down")
-        lines = self._lines()
+        return self._last_seq(self._lines(repair=True))
+
+    def stored(self) -> int:
+        """The last seq stored, for any thread: never cuts the file, which the
+        feed may be writing (a read can see half of its write)."""
+        return self._last_seq(self._lines())
+
+    @staticmethod
+    def _last_seq(lines: list[bytes]) -> int:
         return msgspec.json.decode(lines[-1], type=Entry).seq if lines else 0
 
-    def _lines(self) -> list[bytes]:
+    def _lines(self, repair: bool = False) -> list[bytes]:
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
         complete = data[:data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            # A line torn by a crash: not stored, so not in the checkpoint either.
+        if repair and len(complete) != len(data):
             with open(self.path, "r+b") as f:
                 f.truncate(len(complete))
         return complete.splitlines()
@@ -99,7 +108,7 @@ class EntryFile:
     def wait_for(self, seq: int, timeout: float = 20.0) -> bool:
         """Wait until the store holds ``seq``."""
         deadline = time.monotonic() + timeout
-        while self.checkpoint() < seq:
+        while self.stored() < seq:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
