@@ -19,7 +19,7 @@ from persistence.journal import JournalCorrupt, JournalFormatError
 from venue import admin
 from venue.config import ExchangeConfigError, load_exchange_config
 
-from .compose import ConfigError, build_server, run
+from .compose import ConfigError, build_server, in_data_dir, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
@@ -85,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     registry = SessionRegistry(sessions)
     for s in sessions:
         c = s.config
-        log.info("session %s (Application=%s): connect a %s initiator to %s:%d with "
-                 "SenderCompID=%s TargetCompID=%s", s.session_id, c.application,
+        tls = ports[c.port].tls is not None
+        log.info("session %s (Application=%s): connect a %s initiator to %s:%d%s with "
+                 "SenderCompID=%s TargetCompID=%s%s", s.session_id, c.application,
                  c.begin_string, "127.0.0.1" if c.address in ("0.0.0.0", "") else c.address,
-                 c.port, c.target_comp_id, c.sender_comp_id)
+                 c.port, " over TLS" if tls else "", c.target_comp_id, c.sender_comp_id,
+                 " and a Username/Password" if c.username else "")
+    for directory in sorted({str(in_data_dir(c.file_log_path, args.data_dir).resolve())
+                             for c in configs if c.file_log_path is not None}):
+        log.info("message and event logs of the sessions in %s", directory)
     admin_socket = None
     if exchange is not None:
         admin_socket = admin.socket_path(args.data_dir)

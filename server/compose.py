@@ -64,7 +64,7 @@ def _dictionary_for(config: SessionConfig, cfg_dir: Path) -> dictionary.DataDict
     raise ConfigError(f"{config.session_id}: DataDictionary {config.data_dictionary} not found")
 
 
-def _in_data_dir(path: str, data_dir: Path) -> Path:
+def in_data_dir(path: str, data_dir: Path) -> Path:
     """A path of sessions.cfg (FileStorePath, FileLogPath): relative to the data directory."""
     p = Path(path)
     return p if p.is_absolute() else data_dir / p
@@ -99,12 +99,12 @@ def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                 allow_unknown_msg_fields=config.allow_unknown_msg_fields,
                 check_group_field_order=config.validate_unordered_group_fields,
             )
-        store_dir = _in_data_dir(config.file_store_path, data_dir)
+        store_dir = in_data_dir(config.file_store_path, data_dir)
         name = f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}"
         store = FileStore(store_dir, name) if config.persist_messages else MemoryStore()
         session = Session(config, store, apps[config.application], validator)
         if config.file_log_path is not None and file_logs is not None:
-            session.message_log = file_logs.open(_in_data_dir(config.file_log_path, data_dir),
+            session.message_log = file_logs.open(in_data_dir(config.file_log_path, data_dir),
                                                  name, Rotation.of(config))
         sessions.append(session)
         if exchange is not None and config.application == "exchange":
