@@ -64,23 +64,12 @@ class Order:
         new.level = None
         return new
 
-    # Snapshot support: every field but the level link, which the book rebuilds.
-    # This order is the snapshot format (snapshot.VERSION): it does not follow
-    # __slots__, which is ordered for speed and may change.
-    _STATE = ("oid", "symbol", "side", "ord_type", "price", "stop_price", "qty", "cum",
-              "leaves", "visible", "display", "min_qty", "tif", "expire_time", "cl_ord_id",
-              "session", "account", "stop_key")
-
     def state(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in Order._STATE)
+        """Every field but the queue link, in the snapshot's column order: for
+        comparing orders (the snapshot itself is ``snapshot.OrderColumns``)."""
+        from .snapshot import OrderColumns
 
-    @staticmethod
-    def from_state(state: tuple[Any, ...]) -> Order:
-        new = Order.__new__(Order)
-        for name, value in zip(Order._STATE, state, strict=True):
-            setattr(new, name, value)
-        new.level = None
-        return new
+        return tuple(getattr(self, name) for name in OrderColumns.__struct_fields__)
 
     def __repr__(self) -> str:
         return (f"Order(oid={self.oid}, {self.symbol} side={self.side} type={self.ord_type} "

@@ -322,24 +322,35 @@ def read_records(path: str | Path, *, kind: str, schema_version: int,
 
 
 def read_records_at(path: str | Path, *, kind: str, schema_version: int,
-                    min_schema_version: int | None = None, repair: bool = True
-                    ) -> Iterator[tuple[int, bytes]]:
+                    min_schema_version: int | None = None, repair: bool = True,
+                    start: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield the file offset and payload of every intact record, in order.
 
     The header must name ``kind`` and a schema version in [min_schema_version (default
     schema_version), schema_version], or JournalFormatError is raised before any record.
     A missing file has no records. A torn tail is truncated away (when ``repair``) so
     new records append after the last good one; a file of zeros (a crash before its
-    header was written) is truncated to nothing.
+    header was written) is truncated to nothing. ``start``: the offset of a record to
+    begin at (the file header is checked all the same), rather than the first one.
     """
     path = Path(path)
     minimum = _min_version(schema_version, min_schema_version)
     if not path.exists():
         return
     with open(path, "rb") as f:
-        data = f.read()
-    header = parse_file_header(path, data[:FILE_HEADER_SIZE])
+        if start is None:
+            data = f.read()
+        else:
+            head = f.read(FILE_HEADER_SIZE)
+            f.seek(start)
+            tail = f.read()
+    if start is None:
+        head = data[:FILE_HEADER_SIZE]
+    header = parse_file_header(path, head)
     if header is None:
+        if start is not None:
+            raise JournalFormatError(f"{path}: no journal header, so no record at offset "
+                                     f"{start}")
         if data.count(0) != len(data):
             raise _header_zeroed_but_data_follows(path)
         if data:
@@ -350,7 +361,10 @@ def read_records_at(path: str | Path, *, kind: str, schema_version: int,
         return
     check_file_header(path, header, kind=kind, schema_version=schema_version,
                       min_schema_version=minimum)
-    yield from _scan(path, data, FILE_HEADER_SIZE, repair)
+    if start is None:
+        yield from _scan(path, data, FILE_HEADER_SIZE, repair)
+    else:
+        yield from _scan(path, tail, 0, repair, base=start)
 
 
 def read_legacy_records(path: str | Path) -> Iterator[tuple[int, bytes]]:
@@ -363,7 +377,10 @@ def read_legacy_records(path: str | Path) -> Iterator[tuple[int, bytes]]:
     yield from _scan(path, data, 0, repair=False)
 
 
-def _scan(path: Path, data: bytes, start: int, repair: bool) -> Iterator[tuple[int, bytes]]:
+def _scan(path: Path, data: bytes, start: int, repair: bool, base: int = 0
+          ) -> Iterator[tuple[int, bytes]]:
+    """The records of ``data``, the file's bytes from offset ``base`` on, beginning at
+    ``start`` in ``data``; offsets yielded (and truncated at) are the file's."""
     size = len(data)
     pos = start
     while pos < size:
@@ -375,8 +392,8 @@ def _scan(path: Path, data: bytes, start: int, repair: bool) -> Iterator[tuple[i
                 break  # a zero-filled tail: nothing was ever written there
             if size - pos <= RECORD_HEADER_SIZE:
                 break
-            raise JournalCorrupt(f"{path}: record header at offset {pos} fails its checksum "
-                                 f"({size - pos} bytes from there to the end)")
+            raise JournalCorrupt(f"{path}: record header at offset {base + pos} fails its "
+                                 f"checksum ({size - pos} bytes from there to the end)")
         end = pos + RECORD_HEADER_SIZE + length
         if end > size:
             break
@@ -384,16 +401,16 @@ def _scan(path: Path, data: bytes, start: int, repair: bool) -> Iterator[tuple[i
         if zlib.crc32(payload) != crc:
             if end == size:
                 break
-            raise JournalCorrupt(f"{path}: record at offset {pos} fails its checksum "
+            raise JournalCorrupt(f"{path}: record at offset {base + pos} fails its checksum "
                                  f"and {size - end} bytes follow it")
-        yield pos, payload
+        yield base + pos, payload
         pos = end
     if pos < size:
         if data.count(0, pos) == size - pos:
             log.info("%s: dropping %d preallocated bytes after offset %d", path, size - pos,
-                     pos)
+                     base + pos)
         else:
             log.warning("%s: dropping a torn last record (%d bytes at offset %d)", path,
-                        size - pos, pos)
+                        size - pos, base + pos)
         if repair:
-            os.truncate(path, pos)
+            os.truncate(path, base + pos)

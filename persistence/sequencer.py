@@ -72,20 +72,22 @@ class Sequencer(Generic[C]):
 
 
 def replay(path: str | Path, command_type: Any, *, kind: str = "commands",
-           schema_version: int, min_schema_version: int | None = None
-           ) -> Iterator[Sequenced[Any]]:
+           schema_version: int, min_schema_version: int | None = None,
+           start: int | None = None) -> Iterator[Sequenced[Any]]:
     """Every sequenced command of a journal file, in order (a torn tail is dropped).
 
     ``command_type`` is the type (typically a tagged union of Structs) the commands
     decode to; the file header must name ``kind`` and a schema version in
-    [min_schema_version (default schema_version), schema_version]. Raises
+    [min_schema_version (default schema_version), schema_version]. ``start``: the offset
+    of the record to begin with (a snapshot says where its journal goes on). Raises
     JournalFormatError for a file it must not read, JournalCorrupt for a damaged
     record and JournalDecodeError for one that does not decode.
     """
     decode = msgspec.msgpack.Decoder(Sequenced[command_type]).decode
     last_seq: int | None = None
     for offset, payload in read_records_at(path, kind=kind, schema_version=schema_version,
-                                           min_schema_version=min_schema_version):
+                                           min_schema_version=min_schema_version,
+                                           start=start):
         try:
             stamped = decode(payload)
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError

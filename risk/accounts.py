@@ -40,7 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
+
+import msgspec
 
 from matching.commands import NewOrder
 from matching.constants import BUY, LIMIT, STOP_LIMIT
@@ -54,6 +57,7 @@ from matching.events import (
     Settlement,
     Trade,
 )
+from matching.snapshot import Names
 
 from .config import BPS, NO_LIMIT, Limits
 
@@ -116,6 +120,31 @@ class AccountTerms(NamedTuple):
     margin_pct: int
     fee_bps: int
     exposure: Exposure | None     # None: the account tracks no exposure totals
+
+
+class LedgerState(msgspec.Struct, array_like=True, gc=False):
+    """The ledger's state: balances, positions, open-order totals and counters per
+    account, and every open order's record by column (account and symbol as indexes
+    into ``names``)."""
+
+    cash: dict[str, int]
+    positions: dict[str, dict[str, int]]
+    reserved: dict[str, int]
+    open_buys: dict[str, dict[str, int]]
+    open_sells: dict[str, dict[str, int]]
+    open_count: dict[str, int]
+    orders_today: dict[str, int]
+    last_price: dict[str, int]
+    fees_collected: int
+    settled: int
+    names: list[str]
+    order_oid: list[int]
+    order_account: list[int]
+    order_symbol: list[int]
+    order_side: list[int]
+    order_reserve_price: list[int]
+    order_leaves: list[int]
+    order_reserved: list[int]
 
 
 class Ledger:
@@ -445,26 +474,36 @@ class Ledger:
 
     # ---------------------------------------------------------------- snapshot
 
-    _STATE = ("cash", "positions", "reserved", "open_buys", "open_sells", "open_count",
-              "orders_today", "last_price", "fees_collected", "settled")
+    def state(self) -> LedgerState:
+        """Everything that changes with orders and fills (the accounts' limits and
+        terms come from the configuration; exposure totals are derived)."""
+        orders = list(self.orders.values())
+        names = Names()
+        return LedgerState(
+            dict(self.cash), {a: dict(p) for a, p in self.positions.items()},
+            dict(self.reserved), {a: dict(b) for a, b in self.open_buys.items()},
+            {a: dict(b) for a, b in self.open_sells.items()}, dict(self.open_count),
+            dict(self.orders_today), dict(self.last_price), self.fees_collected, self.settled,
+            names.table, list(self.orders),
+            list(map(names.__getitem__, map(itemgetter(O_ACCOUNT), orders))),
+            list(map(names.__getitem__, map(itemgetter(O_SYMBOL), orders))),
+            list(map(itemgetter(O_SIDE), orders)), list(map(itemgetter(O_RP), orders)),
+            list(map(itemgetter(O_LEAVES), orders)), list(map(itemgetter(O_RESERVED), orders)))
 
-    def state(self) -> dict[str, Any]:
-        """Plain data (dicts of ints/strs/lists) that ``load_state`` restores."""
-        out: dict[str, Any] = {}
-        for name in self._STATE:
-            value = getattr(self, name)
-            if isinstance(value, dict):
-                value = {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
-            out[name] = value
-        out["orders"] = {oid: list(rec) for oid, rec in self.orders.items()}
-        return out
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        for name in self._STATE:
-            value = state[name]
-            if isinstance(value, dict):
-                value = {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
-            setattr(self, name, value)
-        self.orders = {int(oid): list(rec) for oid, rec in state["orders"].items()}
+    def load_state(self, state: LedgerState) -> None:
+        self.cash = dict(state.cash)
+        self.positions = {a: dict(p) for a, p in state.positions.items()}
+        self.reserved = dict(state.reserved)
+        self.open_buys = {a: dict(b) for a, b in state.open_buys.items()}
+        self.open_sells = {a: dict(b) for a, b in state.open_sells.items()}
+        self.open_count = dict(state.open_count)
+        self.orders_today = dict(state.orders_today)
+        self.last_price = dict(state.last_price)
+        self.fees_collected, self.settled = state.fees_collected, state.settled
+        name = state.names.__getitem__
+        self.orders = dict(zip(state.order_oid, map(list, zip(
+            map(name, state.order_account), map(name, state.order_symbol), state.order_side,
+            state.order_reserve_price, state.order_leaves, state.order_reserved,
+            strict=True)), strict=True))
         self.pending = None
         self._rebuild_exposure()     # derived from what was just loaded

@@ -55,6 +55,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
+import msgspec
+
 from matching.commands import MassCancel, NewOrder, Replace
 from matching.constants import BUY, LIMIT, MARKET, STOP, STOP_LIMIT
 from matching.events import (
@@ -80,6 +82,7 @@ from .accounts import (
     AccountView,
     Exposure,
     Ledger,
+    LedgerState,
 )
 from .config import BPS, NO_LIMIT, InstrumentRisk, Limits, RiskConfig, resolve
 
@@ -168,6 +171,15 @@ def px(value: int) -> str:
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), BPS)
     return f"{sign}{whole}.{frac:04d}".rstrip("0").rstrip(".")
+
+
+class RiskState(msgspec.Struct, array_like=True, gc=False):
+    """The risk engine's state: the ledger and who is killed."""
+
+    ledger: LedgerState
+    killed_firms: list[str]
+    killed_accounts: list[str]
+    killed_sessions: list[str]
 
 
 class RiskEngine:
@@ -510,17 +522,16 @@ class RiskEngine:
 
     # ---------------------------------------------------------------- snapshot
 
-    def state(self) -> dict[str, Any]:
-        """Plain data: the ledger and the kill switches (the config is not included)."""
-        return {"ledger": self.ledger.state(),
-                "killed": [sorted(self.killed_firms), sorted(self.killed_accounts),
-                           sorted(self.killed_sessions)]}
+    def state(self) -> RiskState:
+        """The ledger and the kill switches (the configuration is not included)."""
+        return RiskState(self.ledger.state(), sorted(self.killed_firms),
+                         sorted(self.killed_accounts), sorted(self.killed_sessions))
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.ledger.load_state(state["ledger"])
-        firms, accounts, sessions = state["killed"]
-        self.killed_firms, self.killed_accounts = set(firms), set(accounts)
-        self.killed_sessions = set(sessions)
+    def load_state(self, state: RiskState) -> None:
+        self.ledger.load_state(state.ledger)
+        self.killed_firms = set(state.killed_firms)
+        self.killed_accounts = set(state.killed_accounts)
+        self.killed_sessions = set(state.killed_sessions)
 
     def balances(self) -> dict[str, tuple[int, int, dict[str, int]]]:
         """account -> (cash, reserved, positions): for comparisons and audits."""

@@ -189,7 +189,9 @@ def _recovered(exchange: Exchange, sessions: list[Session], data_dir: Path
     the log and the number of commands replayed."""
     path = event_log_path(exchange)
     event_log = EventLog(path, Entry, EVENT_LOG_VERSION)
-    replayed = exchange.recover(replayed=event_log.fill)
+    # A snapshot past the log's end would leave a gap in it: the log must get every
+    # entry after its last one from the replay.
+    replayed = exchange.recover(replayed=event_log.fill, snapshot_limit=event_log.last_seq)
     if event_log.last_seq <= exchange.last_seq:
         return event_log, replayed
     # The log reaches past the journal: the journal lost its tail (fsync off and a

@@ -91,6 +91,7 @@ class ExchangeConfig:
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
+    snapshot_on_close: bool = True     # a clean shutdown writes a snapshot
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
     # Application messages one session may send per second; more are rejected.

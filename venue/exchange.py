@@ -23,17 +23,28 @@ The exchange knows no session and no consumer: the composition module gives it
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import msgspec
+
 from matching.engine import Engine
 from matching.instruments import Instrument
-from persistence.journal import Journal
+from persistence.journal import Journal, JournalCorrupt
 from persistence.sequencer import Sequencer, replay
+from persistence.snapshots import (
+    SnapshotError,
+    SnapshotFile,
+    SnapshotHeader,
+    snapshots,
+    write_snapshot,
+)
 from risk.checks import RiskEngine, touch_of
 
+from . import snapshot as core_state
 from .commands import SCHEMA_VERSION, Command, EndTradingDay, ExpireGTDOrders, KillSwitch
 from .config import ExchangeConfig, FirmConfig
 from .orderentry import OrderEntry
@@ -42,7 +53,13 @@ from .stream import Entry
 log = logging.getLogger("venue.exchange")
 
 JOURNAL_KIND = "commands"
+SNAPSHOT_KIND = "core"
+SNAPSHOT_DIR = "snapshots"      # in the data directory
 Publish = Callable[[Sequence[Entry]], None]
+
+
+class SnapshotMismatch(Exception):
+    """A snapshot whose journal position does not hold the command after it."""
 
 
 class Exchange:
@@ -53,20 +70,12 @@ class Exchange:
     def __init__(self, config: ExchangeConfig, data_dir: Path, *,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.config = config
-        risk_config = config.risk_config()
-        self.risk = RiskEngine(risk_config)
-        self.engine = Engine(
-            [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
-             for i in config.instruments.values()],
-            market_protection_bps=risk_config.market_protection_bps, risk=self.risk.check,
-            self_trade_prevention=self.risk.self_trade_prevention())
-        self.risk.touch = touch_of(self.engine)
-        self.order_entry = OrderEntry(self.engine, self.accounts_of, self._default_account,
-                                      risk=self.risk)
+        self._build_core()
         journal_path = Path(config.journal_path)
         if not journal_path.is_absolute():
             journal_path = data_dir / journal_path
         self.journal_path = journal_path
+        self.snapshot_dir = data_dir / SNAPSHOT_DIR
         self.journal: Journal | None = None
         self.sequencer: Sequencer | None = None
         self.clock = clock
@@ -76,10 +85,25 @@ class Exchange:
         self.session_ids: set[str] = set()
         self._firm_of_session: dict[str, FirmConfig] = {}
         self.commands = 0
+        self.last_ts = 0          # the timestamp of the last command applied
+        self.snapshot_seq = 0     # the seq of the snapshot recovery started from (0: none)
         self._expiry_pending = False
         # The date of the last end of day seen; None until the first timer tick, so a
         # start after the end-of-day time does not expire the day's orders at once.
         self._last_end_of_day: dt.date | None = None
+
+    def _build_core(self) -> None:
+        """The core in its initial state, from the configuration."""
+        risk_config = self.config.risk_config()
+        self.risk = RiskEngine(risk_config)
+        self.engine = Engine(
+            [Instrument(i.symbol, i.tick_size, i.lot_size, i.reference_price)
+             for i in self.config.instruments.values()],
+            market_protection_bps=risk_config.market_protection_bps, risk=self.risk.check,
+            self_trade_prevention=self.risk.self_trade_prevention())
+        self.risk.touch = touch_of(self.engine)
+        self.order_entry = OrderEntry(self.engine, self.accounts_of, self._default_account,
+                                      risk=self.risk)
 
     # -- sessions ----------------------------------------------------------------
 
@@ -105,13 +129,41 @@ class Exchange:
         firm = self._firm_of_session.get(session_id)
         return firm.default_account if firm is not None else None
 
+    def config_digest(self) -> str:
+        """The digest of the configuration the core runs under (see venue.snapshot)."""
+        firms = self._firm_of_session
+        return core_state.config_digest(
+            self.config, [(s, firms[s].name if s in firms else "") for s in self.session_ids])
+
     # -- journal -------------------------------------------------------------------
 
-    def recover(self, replayed: Publish | None = None) -> int:
-        """Replay the journal into the core (nothing is sent to sessions) and open it
-        for appending; returns the number of commands replayed. ``replayed``, if
-        given, receives the replayed entries in order, in batches."""
-        n, last_seq = self.replay(replayed)
+    def recover(self, replayed: Publish | None = None, *,
+                snapshot_limit: int | None = None) -> int:
+        """Bring the core to the end of the journal (nothing is sent to sessions) and
+        open the journal for appending; returns the number of commands replayed.
+
+        The newest usable snapshot is loaded first and only the journal after it is
+        replayed; without one, the whole journal is. ``snapshot_limit``: the highest
+        seq a snapshot may cover (the caller needs every entry after what it has: the
+        event log's end). ``replayed``, if given, receives the replayed entries in
+        order, in batches."""
+        n, last_seq = 0, 0
+        for snap in snapshots(self.snapshot_dir):
+            if not self._usable(snap, snapshot_limit):
+                continue
+            try:
+                self._load(snap)
+                n, last_seq = self.replay(replayed, start=snap.header.journal_offset,
+                                          after=snap.seq)
+                break
+            except (SnapshotError, SnapshotMismatch, JournalCorrupt, msgspec.DecodeError,
+                    ValueError) as e:
+                log.warning("snapshot %s not used: %s; trying the one before it",
+                            snap.path.name, e)
+                self._build_core()
+                self.snapshot_seq = 0
+        else:
+            n, last_seq = self.replay(replayed)
         end = self.journal_path.stat().st_size if self.journal_path.exists() else 0
         self.journal = Journal(self.journal_path, kind=JOURNAL_KIND,
                                schema_version=SCHEMA_VERSION, fsync=self.config.fsync,
@@ -119,16 +171,65 @@ class Exchange:
         self.sequencer = Sequencer(self.journal, last_seq + 1, self.clock)
         return n
 
-    def replay(self, replayed: Publish | None = None, batch: int = 1000) -> tuple[int, int]:
-        """Run every command of the journal through the core; (commands, last seq)."""
-        last_seq = 0
+    def _usable(self, snap: SnapshotFile, limit: int | None) -> bool:
+        """Whether ``snap`` may be loaded, from its header alone (the reason is logged)."""
+        h = snap.header
+        problem = None
+        if h.kind != SNAPSHOT_KIND or h.schema_version != core_state.CORE_STATE_VERSION:
+            problem = (f"it holds {h.kind!r} state of version {h.schema_version}, this "
+                       f"exchange reads {SNAPSHOT_KIND!r} version "
+                       f"{core_state.CORE_STATE_VERSION}")
+        elif h.journal_file != self.journal_path.name:
+            problem = f"it follows the journal {h.journal_file}, not {self.journal_path.name}"
+        elif h.config_digest != self.config_digest():
+            problem = ("the exchange configuration (exchange.toml, or the sessions' firms) "
+                       "changed since it was taken; the journal is replayed under the "
+                       "new one")
+        elif limit is not None and h.seq > limit:
+            problem = f"it reaches seq {h.seq}, past what the event log holds ({limit})"
+        if problem is not None:
+            log.warning("snapshot %s not used: %s", snap.path.name, problem)
+        return problem is None
+
+    def _load(self, snap: SnapshotFile) -> None:
+        t0 = time.perf_counter()
+        payload = snap.payload()
+        state = core_state.decode(payload)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()        # millions of objects that live on: no collection meanwhile
+        try:
+            core_state.restore(self, state)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        self.snapshot_seq = state.seq
+        self.last_ts = state.ts
+        log.info("snapshot %s: seq %d, %d open orders, %.1f MB, loaded in %.3f s",
+                 snap.path.name, state.seq, len(self.engine.orders), len(payload) / 1e6,
+                 time.perf_counter() - t0)
+
+    def replay(self, replayed: Publish | None = None, batch: int = 1000, *,
+               start: int | None = None, after: int = 0) -> tuple[int, int]:
+        """Run the commands of the journal through the core: all of them, or those from
+        the record at offset ``start``, which must be command ``after`` + 1 (a
+        SnapshotMismatch otherwise); (commands, last seq)."""
+        last_seq = after
         n = 0
         t0 = time.perf_counter()
         next_progress = t0 + self.PROGRESS_SECONDS
         process = self.order_entry.process
         pending: list[Entry] = []
+        if start is not None:
+            size = self.journal_path.stat().st_size if self.journal_path.exists() else 0
+            if size < start:
+                raise SnapshotMismatch(f"the journal ends at offset {size}, before the "
+                                       f"snapshot's position {start} (it lost its tail, or "
+                                       "is not the journal the snapshot follows)")
         for stamped in replay(self.journal_path, Command, kind=JOURNAL_KIND,
-                              schema_version=SCHEMA_VERSION):
+                              schema_version=SCHEMA_VERSION, start=start):
+            if n == 0 and start is not None and stamped.seq != after + 1:
+                raise SnapshotMismatch(f"the journal record at offset {start} is seq "
+                                       f"{stamped.seq}, not {after + 1}")
             events, reports = process(stamped.command, stamped.ts)
             last_seq = stamped.seq
             n += 1
@@ -142,12 +243,34 @@ class Exchange:
                 if len(pending) >= batch:
                     replayed(pending)
                     pending = []
+        if n:
+            self.last_ts = stamped.ts
         if pending and replayed is not None:
             replayed(pending)
-        if n:
-            log.info("journal %s: replayed %d commands in %.3f s (%d open orders)",
-                     self.journal_path, n, time.perf_counter() - t0, len(self.engine.orders))
+        if n or start is None:
+            log.info("journal %s: replayed %d commands%s in %.3f s (%d open orders)",
+                     self.journal_path, n, f" after seq {after}" if after else "",
+                     time.perf_counter() - t0, len(self.engine.orders))
         return n, last_seq
+
+    def write_snapshot(self) -> Path | None:
+        """Write a snapshot of the core now (None: nothing new since the last one).
+        It stalls the order path for as long as it takes: at a clean shutdown, or in
+        a process of its own that follows the journal (venue.snapshotter)."""
+        if self.journal is None or self.last_seq == 0 or self.last_seq == self.snapshot_seq:
+            return None
+        t0 = time.perf_counter()
+        state = core_state.capture(self, self.last_seq, self.last_ts)
+        payload = core_state.encode(state)
+        header = SnapshotHeader(0, SNAPSHOT_KIND, core_state.CORE_STATE_VERSION, state.seq,
+                                state.ts, self.journal_path.name, self.journal.end,
+                                state.config_digest, time.time_ns(), 0, 0)
+        path = write_snapshot(self.snapshot_dir, header, payload, fsync=self.config.fsync)
+        self.snapshot_seq = state.seq
+        log.info("snapshot %s: seq %d, %d open orders, %.1f MB, written in %.3f s",
+                 path.name, state.seq, len(self.engine.orders), len(payload) / 1e6,
+                 time.perf_counter() - t0)
+        return path
 
     @property
     def last_seq(self) -> int:
@@ -176,6 +299,7 @@ class Exchange:
             events, reports = process(stamped.command, stamped.ts)
             entries.append(Entry(stamped.seq, stamped.ts, stamped.command, events, reports))
         self.commands += len(batch)
+        self.last_ts = batch[-1].ts
         if self.publish is not None:
             self.publish(entries)
         return len(batch)
@@ -208,7 +332,11 @@ class Exchange:
             raise ValueError(f"unknown {scope} {name!r}")
         self.submit(KillSwitch(scope, name, on))
 
-    def close(self) -> None:
+    def close(self, snapshot: bool = True) -> None:
+        """Run what is submitted, close the journal and (``snapshot``) write a
+        snapshot, so that the next start replays nothing."""
         if self.journal is not None:
             self.flush()
             self.journal.close()
+            if snapshot and self.config.snapshot_on_close:
+                self.write_snapshot()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -40,6 +41,7 @@ from matching.events import (
     Trade,
     Triggered,
 )
+from matching.snapshot import Names, column, interned
 from risk.checks import ORD_REJ_REASON, RiskEngine
 
 from .commands import (
@@ -147,6 +149,74 @@ class OrderView:
             "", replaced, commission)
 
 
+class ViewColumns(msgspec.Struct, array_like=True, gc=False):
+    """Every OrderView, one list per field, in order of the views' index; ``session``,
+    ``account``, ``symbol`` and ``status`` are indexes into ``OrderEntryState.names``."""
+
+    oid: list[int]
+    session: list[int]
+    cl_ord_id: list[str]
+    orig_cl_ord_id: list[str]
+    account: list[int]
+    symbol: list[int]
+    side: list[int]
+    ord_type: list[int]
+    price: list[int]
+    stop_price: list[int]
+    qty: list[int]
+    tif: list[int]
+    expire_time: list[int]
+    cum: list[int]
+    leaves: list[int]
+    notional: list[int]
+    status: list[int]
+
+
+class OrderEntryState(msgspec.Struct, array_like=True, gc=False):
+    """Order entry's state: the views, every ClOrdID an order carried (session index,
+    ClOrdID, oid) and every ClOrdID used on a request, the local ExecID counter and
+    the GTD expiry heap."""
+
+    names: list[str]
+    views: ViewColumns
+    known_session: list[int]
+    known_cl_ord_id: list[str]
+    known_oid: list[int]
+    used_session: list[int]
+    used_cl_ord_id: list[str]
+    next_local_id: int
+    gtd_expiries: list[tuple[int, int]]
+
+
+_new_view = OrderView.__new__
+
+
+def _view(oid: int, session: str, cl_ord_id: str, orig_cl_ord_id: str, account: str,
+          symbol: str, side: int, ord_type: int, price: int, stop_price: int, qty: int,
+          tif: int, expire_time: int, cum: int, leaves: int, notional: int,
+          status: str) -> OrderView:
+    """An OrderView with every field given (restoring a snapshot)."""
+    v = _new_view(OrderView)
+    v.oid = oid
+    v.session = session
+    v.cl_ord_id = cl_ord_id
+    v.orig_cl_ord_id = orig_cl_ord_id
+    v.account = account
+    v.symbol = symbol
+    v.side = side
+    v.ord_type = ord_type
+    v.price = price
+    v.stop_price = stop_price
+    v.qty = qty
+    v.tif = tif
+    v.expire_time = expire_time
+    v.cum = cum
+    v.leaves = leaves
+    v.notional = notional
+    v.status = status
+    return v
+
+
 class OrderEntry:
     """Order-entry state and the engine: sequenced commands in, events and reports out."""
 
@@ -163,7 +233,9 @@ class OrderEntry:
         # (session, ClOrdID) -> oid for every ClOrdID an order has carried.
         self.by_cl_ord_id: dict[tuple[str, str], int] = {}
         # Every ClOrdID a session has used on a request: a second use is a duplicate.
-        self.used_cl_ord_ids: set[tuple[str, str]] = set()
+        # (A dict, not a set: insertion-ordered, so a snapshot of it is the same bytes
+        # whichever way the same history was reached.)
+        self.used_cl_ord_ids: dict[tuple[str, str], None] = {}
         self.next_local_id = 1
         self._handlers: dict[type, Callable[[Any, int, list[Event], list[Report]], None]] = {
             NewOrderSingle: self._new, OrderCancelRequest: self._cancel,
@@ -186,6 +258,46 @@ class OrderEntry:
     def view(self, session: str, cl_ord_id: str) -> OrderView | None:
         oid = self.by_cl_ord_id.get((session, cl_ord_id))
         return self.views.get(oid) if oid is not None else None
+
+    # -- snapshot -----------------------------------------------------------------
+
+    def state(self) -> OrderEntryState:
+        """Everything order entry keeps, as plain data."""
+        views = list(self.views.values())
+        names = Names()
+
+        def strings(name: str) -> list[int]:
+            return interned(views, name, names)
+
+        columns = ViewColumns(
+            column(views, "oid"), strings("session"), column(views, "cl_ord_id"),
+            column(views, "orig_cl_ord_id"), strings("account"), strings("symbol"),
+            column(views, "side"), column(views, "ord_type"), column(views, "price"),
+            column(views, "stop_price"), column(views, "qty"), column(views, "tif"),
+            column(views, "expire_time"), column(views, "cum"), column(views, "leaves"),
+            column(views, "notional"), strings("status"))
+        known, used = list(self.by_cl_ord_id), list(self.used_cl_ord_ids)
+        index = names.__getitem__
+        return OrderEntryState(
+            names.table, columns, list(map(index, map(itemgetter(0), known))),
+            list(map(itemgetter(1), known)), list(self.by_cl_ord_id.values()),
+            list(map(index, map(itemgetter(0), used))), list(map(itemgetter(1), used)),
+            self.next_local_id, list(self.gtd_expiries))
+
+    def load_state(self, state: OrderEntryState) -> None:
+        name = state.names.__getitem__
+        c = state.views
+        self.views = dict(zip(c.oid, map(
+            _view, c.oid, map(name, c.session), c.cl_ord_id, c.orig_cl_ord_id,
+            map(name, c.account), map(name, c.symbol), c.side, c.ord_type, c.price,
+            c.stop_price, c.qty, c.tif, c.expire_time, c.cum, c.leaves, c.notional,
+            map(name, c.status)), strict=True))
+        self.by_cl_ord_id = dict(zip(zip(map(name, state.known_session), state.known_cl_ord_id,
+                                         strict=True), state.known_oid, strict=True))
+        self.used_cl_ord_ids = dict.fromkeys(zip(map(name, state.used_session),
+                                                 state.used_cl_ord_id, strict=True))
+        self.next_local_id = state.next_local_id
+        self.gtd_expiries = list(state.gtd_expiries)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -225,7 +337,7 @@ class OrderEntry:
         key = (session, cl_ord_id)
         if key in self.used_cl_ord_ids:
             return False
-        self.used_cl_ord_ids.add(key)
+        self.used_cl_ord_ids[key] = None
         return True
 
     # -- commands -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from matching.constants import BUY, OPENING_AUCTION, SELL, STOP, STP_CANCEL_REST
 from matching.engine import Engine
 from matching.events import Rejected
 from matching.orders import Order
+from matching.snapshot import OrderColumns
 from tests.matching.helpers import SYM, Exchange, make_engine, px, reasons
 
 # ---------------------------------------------------------------- risk hook
@@ -165,5 +166,13 @@ def test_same_commands_give_identical_events_and_state() -> None:
     assert first.engine.snapshot() == second.engine.snapshot()
 
 
-def test_snapshot_order_fields_cover_every_order_slot_but_the_level_link() -> None:
-    assert sorted(Order._STATE) == sorted(set(Order.__slots__) - {"level"})
+def test_snapshot_order_columns_cover_every_order_slot_but_the_level_link() -> None:
+    assert sorted(OrderColumns.__struct_fields__) == sorted(set(Order.__slots__) - {"level"})
+
+
+def test_a_restored_order_has_every_slot_set() -> None:
+    x = busy_exchange()
+    restored = Engine.restore(x.engine.snapshot())
+    for order in restored.orders.values():
+        assert [name for name in Order.__slots__ if not hasattr(order, name)] == []
+        assert order.state() == x.engine.orders[order.oid].state()

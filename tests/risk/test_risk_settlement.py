@@ -3,11 +3,13 @@ the message throttle and snapshots."""
 
 from __future__ import annotations
 
+import msgspec
+
 from matching.commands import EndOfDay, MassCancel, NewOrder, SetSelfTradePrevention
 from matching.constants import BUY, IOC, MARKET, STOP, STOP_LIMIT, STP_DECREMENT_AND_CANCEL
 from matching.events import Accepted, Trade
 from risk import checks as K
-from risk.checks import RiskEngine
+from risk.checks import RiskEngine, RiskState
 from risk.config import Limits
 from risk.throttle import THROTTLED, Throttle
 from tests.risk.kit import ACME, RICH, Desk, accepted_oid, config, rejection
@@ -207,13 +209,12 @@ def test_stop_buy_reserves_at_its_stop_price_plus_the_protection_band():
 
 
 def test_snapshot_survives_a_json_round_trip():
-    import json
     d = fee_desk(a_bps=5)
     d.sell("B", 10, P)
     d.buy("A", 30, P)
     d.risk.kill(session="X")
     fresh = RiskEngine(d.cfg)
-    fresh.load_state(json.loads(json.dumps(d.risk.state())))
+    fresh.load_state(msgspec.json.decode(msgspec.json.encode(d.risk.state()), type=RiskState))
     assert fresh.state() == d.risk.state()
 
 

@@ -62,7 +62,10 @@ def status(*args: object, symbol: str = "AAPL", **kw: object) -> Command:
 
 
 def relaxed_config() -> ExchangeConfig:
-    return dataclasses.replace(load_exchange_config(SHIPPED_EXCHANGE_TOML), fsync=False)
+    """fsync off, and no snapshot at close: these tests are about replaying the whole
+    journal (recovery from a snapshot: test_snapshot_recovery.py)."""
+    return dataclasses.replace(load_exchange_config(SHIPPED_EXCHANGE_TOML), fsync=False,
+                               snapshot_on_close=False)
 
 
 def journaled(path: Path) -> list:
