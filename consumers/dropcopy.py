@@ -16,6 +16,7 @@ from fixserver.session import Session
 from venue.reports import ExecutionReport
 from venue.stream import Entry
 
+from .delivery import StoredReports, sync_stores
 from .executions import writers_for
 
 
@@ -38,19 +39,33 @@ class DropCopy:
             s.session_id: [(115, s.sender_comp_id), (128, s.target_comp_id)] for s in owners}
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
+        self._send(entries, None)
+
+    def redeliver(self, entries: Sequence[Entry]) -> None:
+        """Replayed entries whose copies may be missing from the stores (after a
+        crash): store those that are (see consumers/delivery.py)."""
+        self._send(entries, StoredReports())
+
+    def _send(self, entries: Sequence[Entry], only_missing: StoredReports | None) -> None:
         if not self.copies:
             return
         now = self.clock()
+        touched: set[Session] = set()
         for entry in entries:
             for report in entry.reports:
                 if type(report) is ExecutionReport:
-                    self._copy(report, now)
+                    self._copy(report, entry.seq, now, only_missing, touched)
+        sync_stores(touched)
 
-    def _copy(self, report: ExecutionReport, now: float) -> None:
+    def _copy(self, report: ExecutionReport, seq: int, now: float,
+              only_missing: StoredReports | None, touched: set[Session]) -> None:
         owner = report.session
         firm = self.firm_of_session.get(owner, "")
         routing = self.routing.get(owner, [])
         for session, firms in self.copies:
             if "*" in firms or firm in firms:
+                if only_missing is not None and not only_missing.missing(session, seq):
+                    continue
                 msg_type, body = self.writers[session.begin_string].write(report)
-                session.send(msg_type, body, routing, now=now)
+                session.send(msg_type, body, routing, now=now, source=seq)
+                touched.add(session)

@@ -3,7 +3,9 @@
 The first consumer of the event stream: every report of a batch goes to the
 session it names, written for that session's FIX version. A session that is not
 logged on still stores the message (its sequence number is taken), so a
-ResendRequest after the next Logon brings it back.
+ResendRequest after the next Logon brings it back. Each message is stored with its
+command's sequence number, and the stores are written at the end of every batch, so
+that none is lost in a crash (consumers/delivery.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fixserver import dictionary
 from fixserver.session import Session
 from venue.report_writer import ReportWriter
 from venue.stream import Entry
+
+from .delivery import StoredReports, sync_stores
 
 log = logging.getLogger("consumers.executions")
 
@@ -44,15 +48,29 @@ class ExecutionReports:
         self.dropped = 0
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
+        self._send(entries, None)
+
+    def redeliver(self, entries: Sequence[Entry]) -> None:
+        """Replayed entries whose reports may be missing from the stores (after a
+        crash): store those that are (see consumers/delivery.py)."""
+        self._send(entries, StoredReports())
+
+    def _send(self, entries: Sequence[Entry], only_missing: StoredReports | None) -> None:
         sessions = self.sessions
         writers = self.writers
         now = self.clock()
+        touched: set[Session] = set()
         for entry in entries:
+            seq = entry.seq
             for report in entry.reports:
                 session = sessions.get(report.session)
                 if session is None:
                     self.dropped += 1
                     log.error("report for unknown session %s dropped", report.session)
                     continue
+                if only_missing is not None and not only_missing.missing(session, seq):
+                    continue
                 msg_type, body = writers[session.begin_string].write(report)
-                session.send(msg_type, body, now=now)
+                session.send(msg_type, body, now=now, source=seq)
+                touched.add(session)
+        sync_stores(touched)

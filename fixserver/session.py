@@ -201,9 +201,12 @@ class Session:
         return header
 
     def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...],
-             header: list[Field] | tuple[Field, ...] = (), *, now: float) -> bytes:
+             header: list[Field] | tuple[Field, ...] = (), *, now: float,
+             source: int = 0) -> bytes:
         """Send a message with the next MsgSeqNum and SendingTime ``now``; application
-        messages are stored first so a ResendRequest can always be answered."""
+        messages are stored first so a ResendRequest can always be answered.
+        ``source``: the application's number for what the message comes from, kept
+        with it in the store (see ``store.py``)."""
         store = self.store
         seq = store.next_sender_seq
         if header:
@@ -216,7 +219,7 @@ class Session:
                 encode_fields(body))
         raw = frame(self.begin_string, payload)
         if self.config.persist_messages and msg_type not in ADMIN_TYPES:
-            store.save(seq, raw)
+            store.save(seq, raw, source)
         store.set_next_sender(seq + 1)
         if self.connected:
             self._out.append(raw)

@@ -3,12 +3,19 @@
 Two files per session under FileStorePath, named after the session:
 
 * ``<id>.seqnums`` — next sender and next target MsgSeqNum, rewritten in place;
-* ``<id>.body``    — append-only records ``<seq> <length>\\n<message>\\n``.
+* ``<id>.body``    — append-only records ``<seq> <length> <source>\\n<message>\\n``.
 
 On open the body file is scanned once to rebuild an index (seq -> offset), so a
 restarted server can answer a ResendRequest for messages sent before the
 restart; messages are read back one at a time, never all at once. A torn last
 record (crash mid-write) is cut off.
+
+``source`` is an opaque number the application gives with a message (the exchange:
+the journal sequence number of the command the message reports on; 0 for none;
+records written before it existed have no third field). The store remembers the
+last source it holds and how many messages carry it (``last_source``): after a
+crash, the exchange knows from it which of the journal's reports reached this
+store and which it must make again.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class MemoryStore:
         # with StartTime/EndTime starts each daily period from 1.
         self.creation_time = int(time.time())
         self._messages: dict[int, bytes] = {}
+        # (source, how many stored messages carry it) of the last message with one.
+        self.last_source = (0, 0)
 
     def set_next_sender(self, seq: int) -> None:
         self.next_sender_seq = seq
@@ -41,8 +50,14 @@ class MemoryStore:
     def set_next_target(self, seq: int) -> None:
         self.next_target_seq = seq
 
-    def save(self, seq: int, raw: bytes) -> None:
+    def save(self, seq: int, raw: bytes, source: int = 0) -> None:
         self._messages[seq] = raw
+        if source:
+            self._note_source(source)
+
+    def _note_source(self, source: int) -> None:
+        last, count = self.last_source
+        self.last_source = (source, count + 1) if source == last else (source, 1)
 
     def sync(self) -> None:
         """Make saved messages durable before they are sent (nothing to do in memory)."""
@@ -60,6 +75,7 @@ class MemoryStore:
         self.next_sender_seq = self.next_target_seq = 1
         self.creation_time = int(time.time() if now is None else now)
         self._messages.clear()
+        self.last_source = (0, 0)
 
     def refresh(self) -> None:
         """Re-read the state from where it is kept (RefreshOnLogon): nothing to re-read
@@ -109,8 +125,8 @@ class FileStore(MemoryStore):
             if not line:
                 break
             head = line.split()
-            if len(head) != 2 or not line.endswith(b"\n") or not (
-                    head[0].isdigit() and head[1].isdigit()):
+            if len(head) not in (2, 3) or not line.endswith(b"\n") or not all(
+                    field.isdigit() for field in head):
                 break
             seq, length = int(head[0]), int(head[1])
             start = offset + len(line)
@@ -118,6 +134,8 @@ class FileStore(MemoryStore):
             if body.read(1) != b"\n":
                 break
             self._index[seq] = (start, length)
+            if len(head) == 3 and head[2] != b"0":
+                self._note_source(int(head[2]))
             offset = start + length + 1
         if offset != body.seek(0, os.SEEK_END):
             body.truncate(offset)  # a torn last record is dropped, never replayed
@@ -137,10 +155,14 @@ class FileStore(MemoryStore):
         self.next_target_seq = seq
         self._write_seqnums()
 
-    def save(self, seq: int, raw: bytes) -> None:
+    def save(self, seq: int, raw: bytes, source: int = 0) -> None:
         """Buffer a sent message; sync() writes it (the session syncs before any
         message leaves, so a message is never sent without being stored)."""
-        head = b"%d %d\n" % (seq, len(raw))
+        if source:
+            head = b"%d %d %d\n" % (seq, len(raw), source)
+            self._note_source(source)
+        else:
+            head = b"%d %d\n" % (seq, len(raw))
         self._index[seq] = (self._end + len(head), len(raw))
         self._end += len(head) + len(raw) + 1
         self._pending.append(head)
@@ -178,6 +200,7 @@ class FileStore(MemoryStore):
             if m[3]:
                 self.creation_time = int(m[3])
         self._index.clear()
+        self.last_source = (0, 0)
         self._load_index()
         self._end = self._body.seek(0, os.SEEK_END)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
 from fixserver import auth, dictionary
@@ -37,13 +38,16 @@ from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
 from persistence.eventlog import EventLog
+from persistence.marks import SeqMark
 from venue import admin
 from venue.application import DropCopyApplication, ExchangeApplication
 from venue.config import ExchangeConfig
 from venue.exchange import Exchange
-from venue.stream import EVENT_LOG_VERSION, DurableConsumer, Entry, EventStream
+from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
 
 log = logging.getLogger("server")
+
+DELIVERED_MARK = "delivered.seq"   # in the data directory (consumers/delivery.py)
 
 
 class ConfigError(Exception):
@@ -128,6 +132,8 @@ class Server:
     stream: EventStream | None = None
     replayed: int = 0     # commands replayed from the journal at start-up
     file_logs: FileLogWriter | None = None  # the sessions' message and event logs
+    delivered: SeqMark | None = None        # how far the reports reached the stores
+    redelivered: int = 0  # replayed entries whose reports were checked against the stores
 
     def close(self) -> None:
         """Run what is submitted and close the journal, write the rest of the event
@@ -141,6 +147,8 @@ class Server:
             self.event_log.close()
         for session in self.sessions:
             session.store.close()
+        if self.delivered is not None:
+            self.delivered.close()
         if self.file_logs is not None:  # last: everything above may still send
             self.file_logs.close()
 
@@ -150,8 +158,8 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                  durable: Sequence[DurableConsumer] = (),
                  clock: Callable[[], int] = time.time_ns) -> Server:
     """Build every session and, with an exchange configuration, the exchange,
-    recovered from its journal, with the event stream and its consumers. ``clock``
-    is the sequencer's (ns since the epoch)."""
+    recovered from its snapshot and journal, with the event stream and its consumers.
+    ``clock`` is the sequencer's (ns since the epoch)."""
     exchange = (Exchange(exchange_config, data_dir, clock=clock)
                 if exchange_config is not None else None)
     file_logs = FileLogWriter()
@@ -159,41 +167,88 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
     if exchange is None:
         server = Server(sessions, file_logs=file_logs)
     else:
-        event_log, replayed = _recovered(exchange, sessions, data_dir)
-        stream = connect_consumers(exchange, sessions, event_log, durable)
-        server = Server(sessions, exchange, event_log, stream, replayed, file_logs)
+        server = _exchange_server(exchange, sessions, data_dir, durable)
+        server.file_logs = file_logs
     if file_logs.logs:
         file_logs.start()  # once the build succeeded: a failed start leaves no thread
     return server
 
 
-def connect_consumers(exchange: Exchange, sessions: list[Session], event_log: EventLog | None,
+def report_consumers(exchange: Exchange, sessions: list[Session]
+                     ) -> tuple[ExecutionReports, DropCopy]:
+    """The consumers that store reports in the sessions: to the owner, and the copies."""
+    owners = [s for s in sessions if s.config.application == "exchange"]
+    return (ExecutionReports(owners),
+            DropCopy(_drop_copies(sessions, exchange.config), owners,
+                     {s.session_id: firm.name for s in owners
+                      if (firm := exchange.firm_of(s.session_id)) is not None}))
+
+
+def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path,
+                     durable: Sequence[DurableConsumer]) -> Server:
+    """Recover the exchange, put back any report a crash kept from the stores, connect
+    the consumers and cancel the orders of sessions a crash left logged on."""
+    reporters = report_consumers(exchange, sessions)
+    mark_path = data_dir / DELIVERED_MARK
+    # A data directory from before the mark existed: its stores hold what they hold.
+    mark = SeqMark(mark_path) if mark_path.exists() else None
+    event_log, replayed, redelivered = _recovered(exchange, sessions, data_dir, reporters,
+                                                  mark.value if mark is not None else None)
+    if mark is None:
+        mark = SeqMark(mark_path, initial=exchange.last_seq)
+    stream = connect_consumers(exchange, event_log, reporters, mark, durable)
+    server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
+                    redelivered=redelivered)
+    _cancel_orders_left_by_a_crash(exchange)
+    return server
+
+
+def connect_consumers(exchange: Exchange, event_log: EventLog | None,
+                      reporters: Sequence[Consumer], mark: SeqMark | None,
                       durable: Sequence[DurableConsumer] = ()) -> EventStream:
     """The event stream of ``exchange`` with every consumer: the one place they are
-    registered. ``event_log`` (None: no durable consumers) gets every batch first."""
+    registered. ``event_log`` (None: no durable consumers) gets every batch first;
+    ``reporters`` store the reports in the sessions, then ``mark`` records it."""
     stream = EventStream(event_log, event_log, event_log.last_seq if event_log else 0)
-    owners = [s for s in sessions if s.config.application == "exchange"]
-    stream.subscribe(ExecutionReports(owners))
-    stream.subscribe(DropCopy(_drop_copies(sessions, exchange.config), owners,
-                              {s.session_id: firm.name for s in owners
-                               if (firm := exchange.firm_of(s.session_id)) is not None}))
+    for reporter in reporters:
+        stream.subscribe(reporter)
+    if mark is not None:
+        stream.subscribe(DeliveryMark(mark))   # after every consumer that stores reports
     for consumer in durable:
         stream.subscribe_durable(consumer)
     exchange.publish = stream.publish
     return stream
 
 
-def _recovered(exchange: Exchange, sessions: list[Session], data_dir: Path
-               ) -> tuple[EventLog, int]:
-    """Replay the journal into the exchange, completing the event log on the way;
-    the log and the number of commands replayed."""
+def _recovered(exchange: Exchange, sessions: list[Session], data_dir: Path,
+               reporters: Sequence[ExecutionReports | DropCopy], delivered: int | None
+               ) -> tuple[EventLog, int, int]:
+    """Replay the journal into the exchange, completing the event log on the way and
+    storing the reports that ``delivered`` (the mark; None: no mark yet) says may be
+    missing; the log, the commands replayed and the entries redelivered."""
     path = event_log_path(exchange)
     event_log = EventLog(path, Entry, EVENT_LOG_VERSION)
-    # A snapshot past the log's end would leave a gap in it: the log must get every
-    # entry after its last one from the replay.
-    replayed = exchange.recover(replayed=event_log.fill, snapshot_limit=event_log.last_seq)
+    redelivered = 0
+
+    def replayed_batch(entries: Sequence[Entry]) -> None:
+        nonlocal redelivered
+        event_log.fill(entries)
+        if delivered is not None and entries[-1].seq > delivered:
+            missing = [e for e in entries if e.seq > delivered]
+            redelivered += len(missing)
+            for reporter in reporters:
+                reporter.redeliver(missing)
+
+    # A snapshot past the log's end would leave a gap in it, and one past the mark
+    # would skip reports that may be missing: the replay must cover both.
+    limit = event_log.last_seq if delivered is None else min(event_log.last_seq, delivered)
+    replayed = exchange.recover(replayed=replayed_batch, snapshot_limit=limit)
+    if redelivered:
+        log.info("after seq %d (the last whose reports were all stored), %d commands were "
+                 "replayed: their reports and drop copies that were not stored are now",
+                 delivered, redelivered)
     if event_log.last_seq <= exchange.last_seq:
-        return event_log, replayed
+        return event_log, replayed, redelivered
     # The log reaches past the journal: the journal lost its tail (fsync off and a
     # power cut). The journal is the truth; the log is made again from it.
     log.error("%s reaches seq %d but the journal only %d (did the journal lose its tail "
@@ -207,7 +262,15 @@ def _recovered(exchange: Exchange, sessions: list[Session], data_dir: Path
         if session.config.application == "exchange":
             shadow.add_session(session.session_id, session.config.target_comp_id)
     shadow.replay(replayed=event_log.fill)
-    return event_log, replayed
+    return event_log, replayed, redelivered
+
+
+def _cancel_orders_left_by_a_crash(exchange: Exchange) -> None:
+    """CancelOnDisconnect for the sessions with CancelOnDisconnect=Y that were logged
+    on when the exchange died (their logon is journaled, their logout was not)."""
+    for session_id in exchange.cancel_on_disconnect_after_crash():
+        log.warning("%s was logged on when the exchange stopped without logging it out: "
+                    "its orders are cancelled (CancelOnDisconnect=Y)", session_id)
 
 
 def _drop_copies(sessions: list[Session], config: ExchangeConfig

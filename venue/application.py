@@ -18,7 +18,7 @@ from risk.accounts import AccountView
 from risk.throttle import Throttle
 
 from . import positions, requests
-from .commands import CancelOnDisconnect
+from .commands import CancelOnDisconnect, SessionLogon
 from .exchange import Exchange
 
 log = logging.getLogger("venue.application")
@@ -41,7 +41,8 @@ class ExchangeApplication:
         self.position_reports = 0
 
     def on_logon(self, session: Session) -> None:
-        pass
+        if session.config.cancel_on_disconnect:
+            self.exchange.submit(SessionLogon(session.session_id))
 
     def on_logout(self, session: Session) -> None:
         if session.config.cancel_on_disconnect:
@@ -87,7 +88,8 @@ class DropCopyApplication:
     """Drop-copy sessions only receive: any application message is refused."""
 
     def on_logon(self, session: Session) -> None:
-        pass
+        if session.config.cancel_on_disconnect:
+            self.exchange.submit(SessionLogon(session.session_id))
 
     def on_logout(self, session: Session) -> None:
         pass

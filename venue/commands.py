@@ -135,9 +135,17 @@ class KillSwitch(_Command, tag=9):
     on: bool = True
 
 
+class SessionLogon(_Command, tag=10):
+    """A session with CancelOnDisconnect=Y logged on. Until its CancelOnDisconnect, it
+    is logged on as far as the core knows: after a crash (no logout was journaled),
+    the next start cancels its orders as a disconnect would have."""
+
+    session: str = ""
+
+
 Command = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest
            | OrderStatusRequest | OrderMassCancelRequest | CancelOnDisconnect
-           | ExpireGTDOrders | EndTradingDay | KillSwitch)
+           | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon)
 
 # The requests a session's FIX messages become (they have ``session`` and ``cl_ord_id``).
 Request = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest

@@ -45,7 +45,14 @@ from persistence.snapshots import (
 from risk.checks import RiskEngine, touch_of
 
 from . import snapshot as core_state
-from .commands import SCHEMA_VERSION, Command, EndTradingDay, ExpireGTDOrders, KillSwitch
+from .commands import (
+    SCHEMA_VERSION,
+    CancelOnDisconnect,
+    Command,
+    EndTradingDay,
+    ExpireGTDOrders,
+    KillSwitch,
+)
 from .config import ExchangeConfig, FirmConfig
 from .orderentry import OrderEntry
 from .stream import Entry
@@ -320,6 +327,15 @@ class Exchange:
             if past_eod and self._last_end_of_day != today:
                 self._last_end_of_day = today
                 self.submit(EndTradingDay())
+
+    def cancel_on_disconnect_after_crash(self) -> list[str]:
+        """CancelOnDisconnect for every session with CancelOnDisconnect=Y that the
+        journal leaves logged on (the exchange died before logging it out); which."""
+        left = list(self.order_entry.logged_on)
+        for session_id in left:
+            self.submit(CancelOnDisconnect(session_id))
+        self.flush()
+        return left
 
     def kill(self, scope: str, name: str, on: bool = True) -> None:
         """Turn the kill switch of a firm, account or session on (its open orders are

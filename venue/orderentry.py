@@ -55,6 +55,7 @@ from .commands import (
     OrderCancelRequest,
     OrderMassCancelRequest,
     OrderStatusRequest,
+    SessionLogon,
 )
 from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
 
@@ -174,8 +175,8 @@ class ViewColumns(msgspec.Struct, array_like=True, gc=False):
 
 class OrderEntryState(msgspec.Struct, array_like=True, gc=False):
     """Order entry's state: the views, every ClOrdID an order carried (session index,
-    ClOrdID, oid) and every ClOrdID used on a request, the local ExecID counter and
-    the GTD expiry heap."""
+    ClOrdID, oid) and every ClOrdID used on a request, the local ExecID counter, the
+    GTD expiry heap and the CancelOnDisconnect sessions logged on."""
 
     names: list[str]
     views: ViewColumns
@@ -186,6 +187,7 @@ class OrderEntryState(msgspec.Struct, array_like=True, gc=False):
     used_cl_ord_id: list[str]
     next_local_id: int
     gtd_expiries: list[tuple[int, int]]
+    logged_on: list[str]
 
 
 _new_view = OrderView.__new__
@@ -242,8 +244,11 @@ class OrderEntry:
             OrderCancelReplaceRequest: self._replace, OrderStatusRequest: self._status,
             OrderMassCancelRequest: self._mass_cancel, CancelOnDisconnect: self._disconnected,
             ExpireGTDOrders: self._expire_gtd, EndTradingDay: self._end_of_day,
-            KillSwitch: self._kill,
+            KillSwitch: self._kill, SessionLogon: self._logon,
         }
+        # The sessions with CancelOnDisconnect=Y logged on (SessionLogon, not yet
+        # CancelOnDisconnect), in logon order.
+        self.logged_on: dict[str, None] = {}
         # (expire_time, oid) of GTD orders, soonest first; closed orders are skipped lazily.
         self.gtd_expiries: list[tuple[int, int]] = []
 
@@ -282,7 +287,7 @@ class OrderEntry:
             names.table, columns, list(map(index, map(itemgetter(0), known))),
             list(map(itemgetter(1), known)), list(self.by_cl_ord_id.values()),
             list(map(index, map(itemgetter(0), used))), list(map(itemgetter(1), used)),
-            self.next_local_id, list(self.gtd_expiries))
+            self.next_local_id, list(self.gtd_expiries), list(self.logged_on))
 
     def load_state(self, state: OrderEntryState) -> None:
         name = state.names.__getitem__
@@ -298,6 +303,7 @@ class OrderEntry:
                                                  state.used_cl_ord_id, strict=True))
         self.next_local_id = state.next_local_id
         self.gtd_expiries = list(state.gtd_expiries)
+        self.logged_on = dict.fromkeys(state.logged_on)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -498,8 +504,13 @@ class OrderEntry:
         for mass_cancel in self.risk.kill(**scope):
             self._apply(self.engine.process(mass_cancel, ts), ts, events, reports, cmd)
 
+    def _logon(self, cmd: SessionLogon, ts: int, events: list[Event],
+               reports: list[Report]) -> None:
+        self.logged_on[cmd.session] = None
+
     def _disconnected(self, cmd: CancelOnDisconnect, ts: int, events: list[Event],
                       reports: list[Report]) -> None:
+        self.logged_on.pop(cmd.session, None)
         engine_events = self.engine.process(MassCancel(session=cmd.session), ts)
         self._apply(engine_events, ts, events, reports, cmd)
 

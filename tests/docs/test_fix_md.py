@@ -30,7 +30,7 @@ from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from matching import reasons as R
 from risk import checks as RC
 from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
-from server.compose import connect_consumers
+from server.compose import connect_consumers, report_consumers
 from tests.session.harness import Driver, Out, encode_raw
 from venue import orderentry as OE
 from venue import positions, requests
@@ -279,8 +279,9 @@ class Venue:
                 self.exchange.add_session(driver.session.session_id, config.target_comp_id)
             self.drivers[config.target_comp_id] = driver
         self.exchange.recover()
-        stream = connect_consumers(self.exchange, [d.session for d in self.drivers.values()],
-                                   None)
+        stream = connect_consumers(
+            self.exchange, None,
+            report_consumers(self.exchange, [d.session for d in self.drivers.values()]), None)
         stream.subscribe(self)
 
     def on_batch(self, entries: Sequence[Entry]) -> None:

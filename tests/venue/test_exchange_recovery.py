@@ -195,10 +195,10 @@ class JournalWatchingStore(MemoryStore):
     journal_path: Path | None = None
     seen: list[int] = []
 
-    def save(self, seq: int, raw: bytes) -> None:
+    def save(self, seq: int, raw: bytes, source: int = 0) -> None:
         assert self.journal_path is not None
         self.seen.append(len(journaled(self.journal_path)))
-        super().save(seq, raw)
+        super().save(seq, raw, source)
 
 
 def test_no_report_is_sent_before_its_command_is_in_the_journal(tmp_path: Path) -> None:
