@@ -28,26 +28,31 @@ from venue.stream import Entry
 
 
 class StoredReports:
-    """Which of an entry's messages for a session its store already holds.
+    """Which of the replayed entries' messages for a session its store already holds.
 
     A store's ``last_source`` is (seq, n): the last entry it holds messages of, and
     how many. Entries before seq are all stored, the first n messages of seq are, and
-    nothing after it. Ask :meth:`missing` for each message in the order they are
-    made, entry by entry.
+    nothing after it. It is read once per session, before anything is redelivered to
+    it (what is redelivered moves it on). Ask :meth:`missing` for each message in the
+    order they are made, entry by entry.
     """
 
     def __init__(self) -> None:
-        self._seen: dict[str, tuple[int, int]] = {}   # session -> (entry seq, messages so far)
+        self._stored: dict[str, tuple[int, int]] = {}  # session -> its last_source at first
+        self._seen: dict[str, tuple[int, int]] = {}    # session -> (entry seq, messages so far)
 
     def missing(self, session: Session, seq: int) -> bool:
-        stored_seq, stored = session.store.last_source
+        key = session.session_id
+        stored = self._stored.get(key)
+        if stored is None:
+            stored = self._stored[key] = session.store.last_source
+        stored_seq, count = stored
         if seq != stored_seq:
             return seq > stored_seq
-        key = session.session_id
         entry, seen = self._seen.get(key, (0, 0))
         seen = seen + 1 if entry == seq else 1
         self._seen[key] = (seq, seen)
-        return seen > stored
+        return seen > count
 
 
 def sync_stores(sessions: set[Session]) -> None:

@@ -37,14 +37,16 @@ class DropCopy:
         # The routing fields of each owner's copies, made once.
         self.routing: dict[str, list[Field]] = {
             s.session_id: [(115, s.sender_comp_id), (128, s.target_comp_id)] for s in owners}
+        self._stored = StoredReports()    # for redeliver: what the stores held at start
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
         self._send(entries, None)
 
     def redeliver(self, entries: Sequence[Entry]) -> None:
         """Replayed entries whose copies may be missing from the stores (after a
-        crash): store those that are (see consumers/delivery.py)."""
-        self._send(entries, StoredReports())
+        crash): store those that are (see consumers/delivery.py). Called with every
+        batch of the start-up's replay after the delivered mark, in order."""
+        self._send(entries, self._stored)
 
     def _send(self, entries: Sequence[Entry], only_missing: StoredReports | None) -> None:
         if not self.copies:

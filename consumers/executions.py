@@ -46,14 +46,16 @@ class ExecutionReports:
         self.clock = clock
         self.writers = writers_for(self.sessions.values())
         self.dropped = 0
+        self._stored = StoredReports()    # for redeliver: what the stores held at start
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
         self._send(entries, None)
 
     def redeliver(self, entries: Sequence[Entry]) -> None:
         """Replayed entries whose reports may be missing from the stores (after a
-        crash): store those that are (see consumers/delivery.py)."""
-        self._send(entries, StoredReports())
+        crash): store those that are (see consumers/delivery.py). Called with every
+        batch of the start-up's replay after the delivered mark, in order."""
+        self._send(entries, self._stored)
 
     def _send(self, entries: Sequence[Entry], only_missing: StoredReports | None) -> None:
         sessions = self.sessions

@@ -264,3 +264,63 @@ def test_a_garbage_record_head_is_dropped_on_reopen(tmp_path, garbage):
     assert list(store.messages(1, 10)) == [(1, raw(1)), (2, raw(2))]
     assert path.stat().st_size == size2
     store.close()
+
+
+# -- the source of each message (what the exchange's crash recovery reads) ------------
+
+
+def test_a_store_knows_the_last_source_and_how_many_messages_carry_it(store):
+    store.save(1, raw(1), source=7)
+    store.save(2, raw(2), source=9)
+    store.save(3, raw(3))
+    store.save(4, raw(4), source=9)
+    assert store.last_source == (9, 2)
+
+
+def test_a_store_without_sourced_messages_has_last_source_zero(store):
+    store.save(1, raw(1))
+    assert store.last_source == (0, 0)
+
+
+def test_reset_forgets_the_last_source(store):
+    store.save(1, raw(1), source=7)
+    store.reset()
+    assert store.last_source == (0, 0)
+
+
+def test_the_last_source_survives_a_reopen(tmp_path):
+    store = FileStore(tmp_path, NAME)
+    for seq, source in ((1, 3), (2, 4), (3, 4), (4, 0)):
+        store.save(seq, raw(seq), source=source)
+    store = reopen(store, tmp_path)
+    assert store.last_source == (4, 2)
+    assert list(store.messages(1, 4)) == [(s, raw(s)) for s in (1, 2, 3, 4)]
+    store.close()
+
+
+def test_a_message_with_a_source_is_recorded_with_it_in_the_body_file(tmp_path):
+    store = FileStore(tmp_path, NAME)
+    store.save(1, raw(1), source=42)
+    store.close()
+    assert body_file(tmp_path).read_bytes().startswith(b"1 %d 42\n" % len(raw(1)))
+
+
+def test_records_written_before_sources_existed_are_read(tmp_path):
+    body = b"".join(b"%d %d\n%b\n" % (seq, len(raw(seq)), raw(seq)) for seq in (1, 2))
+    (tmp_path / "FIX.4.4_ISLD-_TW44.body").write_bytes(body)
+    store = FileStore(tmp_path, NAME)
+    assert list(store.messages(1, 2)) == [(1, raw(1)), (2, raw(2))]
+    assert store.last_source == (0, 0)
+    store.close()
+
+
+def test_a_torn_record_does_not_count_towards_the_last_source(tmp_path):
+    store = FileStore(tmp_path, NAME)
+    store.save(1, raw(1), source=5)
+    store.save(2, raw(2), source=6)
+    store.close()
+    path = body_file(tmp_path)
+    os.truncate(path, path.stat().st_size - 4)
+    store = FileStore(tmp_path, NAME)
+    assert store.last_source == (5, 1)
+    store.close()
