@@ -21,7 +21,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .journal import Journal, JournalCorrupt, read_records_at
+from .journal import RECORD_HEADER_SIZE, Journal, JournalCorrupt
+from .segments import SegmentedJournal, read_segments
 
 C = TypeVar("C")
 
@@ -42,7 +43,7 @@ class JournalDecodeError(JournalCorrupt):
 class Sequencer(Generic[C]):
     """Stamps commands and batches them for one group commit."""
 
-    def __init__(self, journal: Journal, next_seq: int = 1,
+    def __init__(self, journal: Journal | SegmentedJournal, next_seq: int = 1,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.journal = journal
         self.next_seq = next_seq
@@ -73,29 +74,44 @@ class Sequencer(Generic[C]):
 
 def replay(path: str | Path, command_type: Any, *, kind: str = "commands",
            schema_version: int, min_schema_version: int | None = None,
-           start: int | None = None) -> Iterator[Sequenced[Any]]:
-    """Every sequenced command of a journal file, in order (a torn tail is dropped).
+           start: tuple[str, int] | None = None) -> Iterator[Sequenced[Any]]:
+    """Every sequenced command of a journal, in order, across its segments (a torn
+    tail is dropped); see :func:`replay_at`."""
+    for _, _, stamped in replay_at(path, command_type, kind=kind,
+                                   schema_version=schema_version,
+                                   min_schema_version=min_schema_version, start=start):
+        yield stamped
+
+
+def replay_at(path: str | Path, command_type: Any, *, kind: str = "commands",
+              schema_version: int, min_schema_version: int | None = None,
+              start: tuple[str, int] | None = None
+              ) -> Iterator[tuple[Path, int, Sequenced[Any]]]:
+    """(segment, offset after the record, sequenced command) of every record of the
+    journal configured at ``path`` (``persistence.segments``), in order.
 
     ``command_type`` is the type (typically a tagged union of Structs) the commands
-    decode to; the file header must name ``kind`` and a schema version in
-    [min_schema_version (default schema_version), schema_version]. ``start``: the offset
-    of the record to begin with (a snapshot says where its journal goes on). Raises
-    JournalFormatError for a file it must not read, JournalCorrupt for a damaged
-    record and JournalDecodeError for one that does not decode.
+    decode to; each file header must name ``kind`` and a schema version in
+    [min_schema_version (default schema_version), schema_version]. ``start``: the
+    segment's file name and the offset of the record to begin with (a snapshot says
+    where its journal goes on). Raises JournalFormatError for a file it must not
+    read, JournalCorrupt for a damaged record and JournalDecodeError for one that
+    does not decode.
     """
     decode = msgspec.msgpack.Decoder(Sequenced[command_type]).decode
     last_seq: int | None = None
-    for offset, payload in read_records_at(path, kind=kind, schema_version=schema_version,
-                                           min_schema_version=min_schema_version,
-                                           start=start):
+    for segment, offset, payload in read_segments(Path(path), kind=kind,
+                                                  schema_version=schema_version,
+                                                  min_schema_version=min_schema_version,
+                                                  start=start):
         try:
             stamped = decode(payload)
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError
             after = "the first record" if last_seq is None else f"after seq {last_seq}"
             raise JournalDecodeError(
-                f"{path}: the record at offset {offset} ({after}) does not decode as a "
+                f"{segment}: the record at offset {offset} ({after}) does not decode as a "
                 f"{kind} record of schema version {schema_version}: {e}; the journal was "
                 "written by a different version of the exchange, or by a bug: keep the "
                 "file and report it") from None
         last_seq = stamped.seq
-        yield stamped
+        yield segment, offset + RECORD_HEADER_SIZE + len(payload), stamped

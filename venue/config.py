@@ -91,7 +91,13 @@ class ExchangeConfig:
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
+    journal_segment_mb: int = 64       # a journal segment is closed past this size
+    snapshot_interval: float = 1.0     # seconds between snapshots (0: none while running)
+    snapshots_kept: int = 3            # the newest snapshots kept, older ones deleted
     snapshot_on_close: bool = True     # a clean shutdown writes a snapshot
+    # Hours a journal segment (and snapshot) no longer needed for recovery or by a
+    # durable consumer is kept before it is deleted.
+    retention_hours: float = 168.0
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
     # Application messages one session may send per second; more are rejected.
@@ -112,6 +118,10 @@ class ExchangeConfig:
             if account in firm.accounts:
                 return firm
         return None
+
+    @property
+    def journal_segment_bytes(self) -> int:
+        return self.journal_segment_mb << 20
 
     def risk_config(self) -> RiskConfig:
         """What the risk engine needs: [risk] defaults are folded into each firm's limits;
@@ -214,6 +224,22 @@ def _percent(table: dict, key: str, where: str, default: int) -> int:
     return value
 
 
+def _whole(table: dict, key: str, where: str, default: int, minimum: int) -> int:
+    """A whole number of at least ``minimum``."""
+    value = int(_get(table, key, int, where, default))  # type: ignore[arg-type]
+    if value < minimum:
+        raise ExchangeConfigError(f"{where}: {key} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(table: dict, key: str, where: str, default: float) -> float:
+    """A duration: a number >= 0 (an int or a float: a time, never money)."""
+    value = _get(table, key, (int, float), where, default)
+    if isinstance(value, bool) or not 0 <= value < float("inf"):  # type: ignore[operator]
+        raise ExchangeConfigError(f"{where}: {key} must be a number >= 0, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def _stp_mode(table: dict, where: str, default: str | None) -> str | None:
     """The ``self_trade_prevention`` mode name of a firm or account table."""
     name = _get(table, "self_trade_prevention", str, where, default)
@@ -251,7 +277,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     ex = data.get("exchange", {})
     where = f"{path}: [exchange]"
     _check_keys(ex, {"journal", "fsync", "market_protection_pct", "end_of_day",
-                     "max_messages_per_second"}, where)
+                     "max_messages_per_second", "journal_segment_mb", "snapshot_interval",
+                     "snapshots_kept", "snapshot_on_close", "retention_hours"}, where)
     if "end_of_day" in ex:
         try:
             cfg.end_of_day = dt.time.fromisoformat(str(_get(ex, "end_of_day", str, where)))
@@ -263,6 +290,11 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.max_messages_per_second = int(_get(ex, "max_messages_per_second", int, where, 1000))  # type: ignore[arg-type]
     if cfg.max_messages_per_second <= 0:
         raise ExchangeConfigError(f"{where}: max_messages_per_second must be positive")
+    cfg.journal_segment_mb = _whole(ex, "journal_segment_mb", where, cfg.journal_segment_mb, 1)
+    cfg.snapshots_kept = _whole(ex, "snapshots_kept", where, cfg.snapshots_kept, 1)
+    cfg.snapshot_interval = _seconds(ex, "snapshot_interval", where, cfg.snapshot_interval)
+    cfg.retention_hours = _seconds(ex, "retention_hours", where, cfg.retention_hours)
+    cfg.snapshot_on_close = bool(_get(ex, "snapshot_on_close", bool, where, True))
     risk = data.get("risk", {})
     _check_keys(risk, set(LIMIT_KEYS), f"{path}: [risk]")
     cfg.risk_defaults = parse_limits(risk, f"{path}: [risk]")

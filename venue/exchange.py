@@ -33,8 +33,9 @@ import msgspec
 
 from matching.engine import Engine
 from matching.instruments import Instrument
-from persistence.journal import Journal, JournalCorrupt
-from persistence.sequencer import Sequencer, replay
+from persistence.journal import JournalCorrupt
+from persistence.segments import SegmentedJournal
+from persistence.sequencer import Sequencer, replay_at
 from persistence.snapshots import (
     SnapshotError,
     SnapshotFile,
@@ -83,7 +84,7 @@ class Exchange:
             journal_path = data_dir / journal_path
         self.journal_path = journal_path
         self.snapshot_dir = data_dir / SNAPSHOT_DIR
-        self.journal: Journal | None = None
+        self.journal: SegmentedJournal | None = None
         self.sequencer: Sequencer | None = None
         self.clock = clock
         # Where each durable batch goes (the event stream); set by the composition module.
@@ -92,8 +93,10 @@ class Exchange:
         self.session_ids: set[str] = set()
         self._firm_of_session: dict[str, FirmConfig] = {}
         self.commands = 0
-        self.last_ts = 0          # the timestamp of the last command applied
-        self.snapshot_seq = 0     # the seq of the snapshot recovery started from (0: none)
+        self.applied_seq = 0      # the last command applied to the core
+        self.last_ts = 0          # its timestamp
+        self.snapshot_seq = 0     # the seq of the last snapshot loaded or written (0: none)
+        self._journal_end: int | None = None   # after load: the end of the last segment
         self._expiry_pending = False
         # The date of the last end of day seen; None until the first timer tick, so a
         # start after the end-of-day time does not expire the day's orders at once.
@@ -147,36 +150,41 @@ class Exchange:
     def recover(self, replayed: Publish | None = None, *,
                 snapshot_limit: int | None = None) -> int:
         """Bring the core to the end of the journal (nothing is sent to sessions) and
-        open the journal for appending; returns the number of commands replayed.
+        open the journal for appending; returns the number of commands replayed (see
+        :meth:`load`)."""
+        n = self.load(replayed, snapshot_limit=snapshot_limit)
+        self.journal = SegmentedJournal(self.journal_path, kind=JOURNAL_KIND,
+                                        schema_version=SCHEMA_VERSION,
+                                        fsync=self.config.fsync,
+                                        segment_bytes=self.config.journal_segment_bytes,
+                                        end=self._journal_end)
+        self.sequencer = Sequencer(self.journal, self.applied_seq + 1, self.clock)
+        return n
+
+    def load(self, replayed: Publish | None = None, *,
+             snapshot_limit: int | None = None) -> int:
+        """Bring the core to the end of the journal; the number of commands replayed.
 
         The newest usable snapshot is loaded first and only the journal after it is
         replayed; without one, the whole journal is. ``snapshot_limit``: the highest
         seq a snapshot may cover (the caller needs every entry after what it has: the
         event log's end). ``replayed``, if given, receives the replayed entries in
         order, in batches."""
-        n, last_seq = 0, 0
         for snap in snapshots(self.snapshot_dir):
             if not self._usable(snap, snapshot_limit):
                 continue
             try:
                 self._load(snap)
-                n, last_seq = self.replay(replayed, start=snap.header.journal_offset,
-                                          after=snap.seq)
-                break
-            except (SnapshotError, SnapshotMismatch, JournalCorrupt, msgspec.DecodeError,
-                    ValueError) as e:
+                return self.replay(replayed, start=(snap.header.journal_file,
+                                                    snap.header.journal_offset),
+                                   after=snap.seq)
+            except (SnapshotError, SnapshotMismatch, JournalCorrupt, FileNotFoundError,
+                    msgspec.DecodeError, ValueError) as e:
                 log.warning("snapshot %s not used: %s; trying the one before it",
                             snap.path.name, e)
                 self._build_core()
-                self.snapshot_seq = 0
-        else:
-            n, last_seq = self.replay(replayed)
-        end = self.journal_path.stat().st_size if self.journal_path.exists() else 0
-        self.journal = Journal(self.journal_path, kind=JOURNAL_KIND,
-                               schema_version=SCHEMA_VERSION, fsync=self.config.fsync,
-                               end=end or None)
-        self.sequencer = Sequencer(self.journal, last_seq + 1, self.clock)
-        return n
+                self.snapshot_seq = self.applied_seq = self.last_ts = 0
+        return self.replay(replayed)
 
     def _usable(self, snap: SnapshotFile, limit: int | None) -> bool:
         """Whether ``snap`` may be loaded, from its header alone (the reason is logged)."""
@@ -186,8 +194,6 @@ class Exchange:
             problem = (f"it holds {h.kind!r} state of version {h.schema_version}, this "
                        f"exchange reads {SNAPSHOT_KIND!r} version "
                        f"{core_state.CORE_STATE_VERSION}")
-        elif h.journal_file != self.journal_path.name:
-            problem = f"it follows the journal {h.journal_file}, not {self.journal_path.name}"
         elif h.config_digest != self.config_digest():
             problem = ("the exchange configuration (exchange.toml, or the sessions' firms) "
                        "changed since it was taken; the journal is replayed under the "
@@ -209,69 +215,81 @@ class Exchange:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        self.snapshot_seq = state.seq
+        self.snapshot_seq = self.applied_seq = state.seq
         self.last_ts = state.ts
         log.info("snapshot %s: seq %d, %d open orders, %.1f MB, loaded in %.3f s",
                  snap.path.name, state.seq, len(self.engine.orders), len(payload) / 1e6,
                  time.perf_counter() - t0)
 
     def replay(self, replayed: Publish | None = None, batch: int = 1000, *,
-               start: int | None = None, after: int = 0) -> tuple[int, int]:
+               start: tuple[str, int] | None = None, after: int = 0) -> int:
         """Run the commands of the journal through the core: all of them, or those from
-        the record at offset ``start``, which must be command ``after`` + 1 (a
-        SnapshotMismatch otherwise); (commands, last seq)."""
-        last_seq = after
+        ``start`` (a segment's file name and the offset of a record in it), which must
+        begin with command ``after`` + 1 (a SnapshotMismatch otherwise); returns how
+        many ran."""
         n = 0
         t0 = time.perf_counter()
         next_progress = t0 + self.PROGRESS_SECONDS
         process = self.order_entry.process
         pending: list[Entry] = []
         if start is not None:
-            size = self.journal_path.stat().st_size if self.journal_path.exists() else 0
-            if size < start:
-                raise SnapshotMismatch(f"the journal ends at offset {size}, before the "
-                                       f"snapshot's position {start} (it lost its tail, or "
-                                       "is not the journal the snapshot follows)")
-        for stamped in replay(self.journal_path, Command, kind=JOURNAL_KIND,
-                              schema_version=SCHEMA_VERSION, start=start):
+            segment = self.journal_path.with_name(start[0])
+            size = segment.stat().st_size if segment.exists() else 0
+            if size < start[1]:
+                raise SnapshotMismatch(f"the journal segment {start[0]} ends at offset "
+                                       f"{size}, before the snapshot's position {start[1]} "
+                                       "(it lost its tail, or is not the journal the "
+                                       "snapshot follows)")
+            self._journal_end = start[1]
+        else:
+            self._journal_end = None
+        for segment, end, stamped in replay_at(self.journal_path, Command, kind=JOURNAL_KIND,
+                                               schema_version=SCHEMA_VERSION, start=start):
             if n == 0 and start is not None and stamped.seq != after + 1:
-                raise SnapshotMismatch(f"the journal record at offset {start} is seq "
+                raise SnapshotMismatch(f"the journal record at {start[0]}:{start[1]} is seq "
                                        f"{stamped.seq}, not {after + 1}")
             events, reports = process(stamped.command, stamped.ts)
-            last_seq = stamped.seq
+            self.applied_seq = stamped.seq
+            self.last_ts = stamped.ts
+            self._journal_end = end
             n += 1
             if not n % 8192 and time.perf_counter() >= next_progress:
                 elapsed = time.perf_counter() - t0
                 log.info("journal %s: replaying, %d commands so far (%.0f/s, %d open orders)",
-                         self.journal_path, n, n / elapsed, len(self.engine.orders))
+                         segment.name, n, n / elapsed, len(self.engine.orders))
                 next_progress += self.PROGRESS_SECONDS
             if replayed is not None:
-                pending.append(Entry(last_seq, stamped.ts, stamped.command, events, reports))
+                pending.append(Entry(stamped.seq, stamped.ts, stamped.command, events,
+                                     reports))
                 if len(pending) >= batch:
                     replayed(pending)
                     pending = []
-        if n:
-            self.last_ts = stamped.ts
         if pending and replayed is not None:
             replayed(pending)
         if n or start is None:
             log.info("journal %s: replayed %d commands%s in %.3f s (%d open orders)",
-                     self.journal_path, n, f" after seq {after}" if after else "",
+                     self.journal_path.name, n, f" after seq {after}" if after else "",
                      time.perf_counter() - t0, len(self.engine.orders))
-        return n, last_seq
+        return n
 
-    def write_snapshot(self) -> Path | None:
-        """Write a snapshot of the core now (None: nothing new since the last one).
-        It stalls the order path for as long as it takes: at a clean shutdown, or in
-        a process of its own that follows the journal (venue.snapshotter)."""
-        if self.journal is None or self.last_seq == 0 or self.last_seq == self.snapshot_seq:
+    def write_snapshot(self, position: tuple[str, int] | None = None) -> Path | None:
+        """Write a snapshot of the core as it is now (None: nothing new since the last
+        one); ``position``: where the journal goes on after it (default: the end of the
+        journal this exchange writes). It stalls the order path for as long as it
+        takes: at a clean shutdown, or in a process of its own that follows the journal
+        (venue.snapshotter)."""
+        if position is None:
+            if self.journal is None:
+                return None
+            position = (self.journal.path.name, self.journal.end)
+        if self.applied_seq == 0 or self.applied_seq == self.snapshot_seq:
             return None
         t0 = time.perf_counter()
-        state = core_state.capture(self, self.last_seq, self.last_ts)
+        state = core_state.capture(self, self.applied_seq, self.last_ts)
         payload = core_state.encode(state)
         header = SnapshotHeader(0, SNAPSHOT_KIND, core_state.CORE_STATE_VERSION, state.seq,
-                                state.ts, self.journal_path.name, self.journal.end,
-                                state.config_digest, time.time_ns(), 0, 0)
+                                state.ts, position[0], position[1], state.config_digest,
+                                time.time_ns(), 0, 0)
         path = write_snapshot(self.snapshot_dir, header, payload, fsync=self.config.fsync)
         self.snapshot_seq = state.seq
         log.info("snapshot %s: seq %d, %d open orders, %.1f MB, written in %.3f s",
@@ -282,7 +300,7 @@ class Exchange:
     @property
     def last_seq(self) -> int:
         """The sequence number of the last command sequenced (0: none yet)."""
-        return self.sequencer.next_seq - 1 if self.sequencer is not None else 0
+        return self.sequencer.next_seq - 1 if self.sequencer is not None else self.applied_seq
 
     def submit(self, command: Command) -> None:
         """Sequence a command; it takes effect at the next flush."""
@@ -306,7 +324,10 @@ class Exchange:
             events, reports = process(stamped.command, stamped.ts)
             entries.append(Entry(stamped.seq, stamped.ts, stamped.command, events, reports))
         self.commands += len(batch)
+        self.applied_seq = batch[-1].seq
         self.last_ts = batch[-1].ts
+        assert self.journal is not None
+        self.journal.roll_if_full(sequencer.next_seq)
         if self.publish is not None:
             self.publish(entries)
         return len(batch)

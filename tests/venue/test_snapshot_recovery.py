@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.constants import BUY, GTC, GTD, IOC, SELL
+from persistence.segments import segment_files
 from persistence.snapshots import SnapshotHeader, snapshot_path, snapshots, write_snapshot
 from venue import snapshot as core_state
 from venue.commands import (
@@ -69,7 +70,7 @@ def run(ex: Exchange, commands: Sequence[Command], batch: int = 3) -> None:
 def crash(ex: Exchange) -> None:
     """Leave the journal as a kill -9 would (no close, no truncation of its tail)."""
     assert ex.journal is not None
-    os.close(ex.journal._fd)
+    os.close(ex.journal._journal._fd)
 
 
 def state(ex: Exchange) -> bytes:
@@ -329,3 +330,33 @@ def test_snapshot_files_carry_their_kind_and_journal_position(
         [(SNAPSHOT_KIND, 10, "commands.wal"), (SNAPSHOT_KIND, 5, "commands.wal")]
     assert headers[0].journal_offset > headers[1].journal_offset
     assert isinstance(headers[0], SnapshotHeader)
+
+
+# -- across journal segments -------------------------------------------------------------
+
+
+def test_recovery_reads_the_journal_across_its_segments(tmp_path: Path) -> None:
+    cfg = config(journal_segment_mb=0)     # a new segment after every batch
+    ex = exchange(tmp_path / "data", cfg)
+    run(ex, DAY[:6])
+    ex.write_snapshot()
+    run(ex, DAY[6:])
+    end = state(ex)
+    crash(ex)
+    assert len(segment_files(tmp_path / "data" / "journal" / "commands.wal")) >= 5
+    recovered = exchange(tmp_path / "data", cfg)
+    shutil.copytree(tmp_path / "data", tmp_path / "reference")
+    shutil.rmtree(tmp_path / "reference" / "snapshots")
+    reference = exchange(tmp_path / "reference", cfg)
+    assert recovered.snapshot_seq == 6
+    assert state(recovered) == state(reference) == end
+
+
+def test_a_snapshot_names_the_segment_and_offset_of_the_next_command(tmp_path: Path) -> None:
+    cfg = config(journal_segment_mb=0)
+    ex = exchange(tmp_path, cfg)
+    run(ex, DAY[:6])
+    path = ex.write_snapshot()
+    assert path is not None
+    header = next(iter(snapshots(tmp_path / "snapshots"))).header
+    assert (header.journal_file, header.journal_offset) == ("commands.000000000007.wal", 32)
