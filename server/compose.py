@@ -19,9 +19,11 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -44,6 +46,8 @@ from venue.application import DropCopyApplication, ExchangeApplication
 from venue.config import ExchangeConfig
 from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
+
+from .snapshots import SnapshotterProcess
 
 log = logging.getLogger("server")
 
@@ -323,13 +327,18 @@ async def write_event_log(stream: EventStream) -> None:
 async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
               *, admin_socket: Path | None = None, stream: EventStream | None = None,
-              ports: Mapping[int, PortOptions] | None = None) -> None:
+              ports: Mapping[int, PortOptions] | None = None,
+              snapshots: bool = True) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
-    with ``stream``, its event log is written off the order path. ``ports``: TLS and
-    socket options per port (``fixserver.acceptor.port_options``)."""
+    with ``stream``, its event log is written off the order path; with ``snapshots``
+    and a snapshot interval, a snapshotter process follows the journal once the ports
+    are open (server/snapshots.py). ``ports``: TLS and socket options per port
+    (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
+    snapshotter = (SnapshotterProcess(exchange) if exchange is not None and snapshots
+                   and exchange.config.snapshot_interval > 0 else None)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             if stream is not None:
@@ -339,8 +348,12 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
                 if admin_socket is not None:
                     # Its reports reach the sockets as drive_exchange's do: Session.send
                     # wakes the connection's writer. Listening before the FIX ports.
-                    await nursery.start(admin.serve, exchange, admin_socket)
+                    await nursery.start(partial(
+                        admin.serve, exchange, admin_socket,
+                        snapshot=_snapshot_request(exchange, snapshotter)))
             addresses = await nursery.start(acceptor.serve)
+            if snapshotter is not None:
+                nursery.start_soon(snapshotter.run)
             task_status.started(addresses)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)
@@ -351,3 +364,17 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
                         await trio.sleep(0.05)
                 nursery.cancel_scope.cancel()
                 break
+
+
+def _snapshot_request(exchange: Exchange, snapshotter: SnapshotterProcess | None
+                      ) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The admin interface's ``snapshot``: by the snapshotter when there is one, else
+    in this process (which stalls trading while it writes)."""
+    async def snapshot() -> dict[str, Any]:
+        if snapshotter is not None:
+            return await snapshotter.snapshot(timeout=600)
+        exchange.flush()
+        path = exchange.write_snapshot()
+        return {"event": "snapshot", "new": path is not None, "seq": exchange.snapshot_seq,
+                "file": path.name if path is not None else None}
+    return snapshot

@@ -12,6 +12,8 @@ Three layers:
       account NAME                      balances (decimal strings) and positions
       accounts                          the same for every account
       killed                            the switches that are on
+      snapshot                          write a snapshot now (by the snapshotter
+                                        process; it replies once it is on disk)
 
   A reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. A kill or
   lift is journaled like an order and flushed at once, so the cancels and their
@@ -33,6 +35,7 @@ import os
 import socket
 import stat
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +54,7 @@ log = logging.getLogger("fixserver.admin")
 SOCKET_NAME = "admin.sock"
 SCOPES = ("firm", "account", "session")
 USAGE = ("kill firm|account|session NAME, lift firm|account|session NAME, account NAME, "
-         "accounts, killed")
+         "accounts, killed, snapshot")
 MAX_REQUEST = 4096            # bytes of one request line
 # sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.
 MAX_SOCKET_PATH = 107
@@ -204,10 +207,14 @@ def listen(path: Path) -> trio.SocketListener:
     return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
 
 
-async def serve(exchange: Exchange, path: Path, *,
+Snapshot = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def serve(exchange: Exchange, path: Path, *, snapshot: Snapshot | None = None,
                 task_status: trio.TaskStatus[Path | None] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve admin requests on ``path`` until cancelled, then remove the socket. When
-    the socket cannot be had the error is logged and the exchange runs without it."""
+    the socket cannot be had the error is logged and the exchange runs without it.
+    ``snapshot`` carries out the ``snapshot`` request (the composition provides it)."""
     try:
         listener = listen(path)
     except AdminError as e:
@@ -217,7 +224,7 @@ async def serve(exchange: Exchange, path: Path, *,
     inode = os.stat(path).st_ino
     task_status.started(path)
     try:
-        await trio.serve_listeners(partial(_connection, exchange), [listener])
+        await trio.serve_listeners(partial(_connection, exchange, snapshot), [listener])
     finally:
         listener.socket.close()
         try:
@@ -227,7 +234,28 @@ async def serve(exchange: Exchange, path: Path, *,
             pass
 
 
-async def _connection(exchange: Exchange, stream: trio.SocketStream) -> None:
+async def _answer(exchange: Exchange, snapshot: Snapshot | None, line: str) -> str:
+    """``handle``, and the one request that waits: ``snapshot``."""
+    words = line.split()
+    if not words or words[0].lower() != "snapshot":
+        return handle(exchange, line)
+    if len(words) != 1:
+        return json.dumps({"ok": False, "error": f"snapshot takes no arguments, got "
+                                                 f"{len(words) - 1}: snapshot"})
+    if snapshot is None:
+        return json.dumps({"ok": False, "error": "snapshots are not available here"})
+    try:
+        report = await snapshot()
+    except Exception as e:  # noqa: BLE001 - the operator gets an answer, the log the trace
+        log.exception("admin snapshot failed")
+        return json.dumps({"ok": False, "error": f"snapshot failed: {e}"})
+    log.warning("admin: snapshot at seq %s (%s)", report.get("seq"), report.get("file"))
+    return json.dumps({"ok": True, "snapshot": {k: v for k, v in report.items()
+                                                 if k != "event"}})
+
+
+async def _connection(exchange: Exchange, snapshot: Snapshot | None,
+                      stream: trio.SocketStream) -> None:
     """Requests of one connection, a reply line per request line, in order.
 
     Replies are written here; the ExecutionReports a kill causes reach their sessions
@@ -242,9 +270,10 @@ async def _connection(exchange: Exchange, stream: trio.SocketStream) -> None:
                 while (end := buffer.find(b"\n")) >= 0:
                     line = buffer[:end].decode("utf-8", "replace")
                     del buffer[:end + 1]
-                    replies.append(handle(exchange, line) + "\n")
+                    replies.append(await _answer(exchange, snapshot, line) + "\n")
                 if not data and buffer:  # a last request without its newline
-                    replies.append(handle(exchange, buffer.decode("utf-8", "replace")) + "\n")
+                    last = buffer.decode("utf-8", "replace")
+                    replies.append(await _answer(exchange, snapshot, last) + "\n")
                     buffer.clear()
                 too_long = len(buffer) > MAX_REQUEST
                 if too_long:

@@ -34,8 +34,8 @@ import msgspec
 from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import JournalCorrupt
-from persistence.segments import SegmentedJournal
-from persistence.sequencer import Sequencer, replay_at
+from persistence.segments import SegmentedJournal, segment_files
+from persistence.sequencer import Sequenced, Sequencer, replay_at
 from persistence.snapshots import (
     SnapshotError,
     SnapshotFile,
@@ -83,6 +83,7 @@ class Exchange:
         if not journal_path.is_absolute():
             journal_path = data_dir / journal_path
         self.journal_path = journal_path
+        self.data_dir = data_dir
         self.snapshot_dir = data_dir / SNAPSHOT_DIR
         self.journal: SegmentedJournal | None = None
         self.sequencer: Sequencer | None = None
@@ -91,12 +92,15 @@ class Exchange:
         self.publish: Publish | None = None
         # The order-entry sessions by id, and the firm each belongs to.
         self.session_ids: set[str] = set()
+        self.comp_ids: dict[str, str] = {}      # session id -> its counterparty's CompID
         self._firm_of_session: dict[str, FirmConfig] = {}
         self.commands = 0
         self.applied_seq = 0      # the last command applied to the core
         self.last_ts = 0          # its timestamp
         self.snapshot_seq = 0     # the seq of the last snapshot loaded or written (0: none)
-        self._journal_end: int | None = None   # after load: the end of the last segment
+        # After load: where the journal goes on after the last command applied
+        # (segment file name, offset); None for a journal with no record.
+        self.journal_position: tuple[str, int] | None = None
         self._expiry_pending = False
         # The date of the last end of day seen; None until the first timer tick, so a
         # start after the end-of-day time does not expire the day's orders at once.
@@ -121,6 +125,7 @@ class Exchange:
         """An order-entry session whose counterparty is ``comp_id``: its orders are
         for the accounts of the firm that owns that CompID."""
         self.session_ids.add(session_id)
+        self.comp_ids[session_id] = comp_id
         firm = self.config.firm_of_comp_id(comp_id)
         if firm is None:
             log.warning("%s: CompID %s belongs to no firm in %s: its orders will be rejected",
@@ -153,11 +158,16 @@ class Exchange:
         open the journal for appending; returns the number of commands replayed (see
         :meth:`load`)."""
         n = self.load(replayed, snapshot_limit=snapshot_limit)
+        files = segment_files(self.journal_path)
+        position = self.journal_position
+        # Where the last segment ends, when the replay read to it (else it is read).
+        end = (position[1] if position is not None and files and files[-1].name == position[0]
+               else None)
         self.journal = SegmentedJournal(self.journal_path, kind=JOURNAL_KIND,
                                         schema_version=SCHEMA_VERSION,
                                         fsync=self.config.fsync,
                                         segment_bytes=self.config.journal_segment_bytes,
-                                        end=self._journal_end)
+                                        end=end)
         self.sequencer = Sequencer(self.journal, self.applied_seq + 1, self.clock)
         return n
 
@@ -240,9 +250,7 @@ class Exchange:
                                        f"{size}, before the snapshot's position {start[1]} "
                                        "(it lost its tail, or is not the journal the "
                                        "snapshot follows)")
-            self._journal_end = start[1]
-        else:
-            self._journal_end = None
+        self.journal_position = start
         for segment, end, stamped in replay_at(self.journal_path, Command, kind=JOURNAL_KIND,
                                                schema_version=SCHEMA_VERSION, start=start):
             if n == 0 and start is not None and stamped.seq != after + 1:
@@ -251,7 +259,7 @@ class Exchange:
             events, reports = process(stamped.command, stamped.ts)
             self.applied_seq = stamped.seq
             self.last_ts = stamped.ts
-            self._journal_end = end
+            self.journal_position = (segment.name, end)
             n += 1
             if not n % 8192 and time.perf_counter() >= next_progress:
                 elapsed = time.perf_counter() - t0
@@ -271,6 +279,16 @@ class Exchange:
                      self.journal_path.name, n, f" after seq {after}" if after else "",
                      time.perf_counter() - t0, len(self.engine.orders))
         return n
+
+    def apply(self, stamped: Sequenced[Command]) -> None:
+        """Run one journaled command through the core, as replay does (for a process
+        that follows the journal another one writes)."""
+        if stamped.seq != self.applied_seq + 1:
+            raise SnapshotMismatch(f"the journal gives seq {stamped.seq} after "
+                                   f"{self.applied_seq}")
+        self.order_entry.process(stamped.command, stamped.ts)
+        self.applied_seq = stamped.seq
+        self.last_ts = stamped.ts
 
     def write_snapshot(self, position: tuple[str, int] | None = None) -> Path | None:
         """Write a snapshot of the core as it is now (None: nothing new since the last
