@@ -52,12 +52,13 @@ def segment_path(path: Path, first_seq: int) -> Path:
 
 def read_segments(path: Path, *, kind: str, schema_version: int,
                   min_schema_version: int | None = None,
-                  start: tuple[str, int] | None = None
+                  start: tuple[str, int] | None = None, repair: bool = True
                   ) -> Iterator[tuple[Path, int, bytes]]:
     """(segment, offset, payload) of every record from ``start`` (a segment's file
     name and the offset of a record in it; None: the first record of the first
     segment) to the end. FileNotFoundError when ``start`` names no segment. Only the
-    last segment's torn tail is repaired (cut off); one elsewhere is corruption."""
+    last segment's torn tail is repaired (cut off, unless not ``repair``: a reader
+    beside the writer); one elsewhere is corruption."""
     files = segment_files(path)
     first = 0
     if start is not None:
@@ -72,7 +73,7 @@ def read_segments(path: Path, *, kind: str, schema_version: int,
         end = offset if offset is not None else FILE_HEADER_SIZE
         for pos, payload in read_records_at(files[i], kind=kind, schema_version=schema_version,
                                             min_schema_version=min_schema_version,
-                                            repair=last, start=offset):
+                                            repair=repair and last, start=offset):
             end = pos + RECORD_HEADER_SIZE + len(payload)
             yield files[i], pos, payload
         # A segment is closed (its preallocated tail cut off) before the next begins.

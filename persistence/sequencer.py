@@ -85,7 +85,7 @@ def replay(path: str | Path, command_type: Any, *, kind: str = "commands",
 
 def replay_at(path: str | Path, command_type: Any, *, kind: str = "commands",
               schema_version: int, min_schema_version: int | None = None,
-              start: tuple[str, int] | None = None
+              start: tuple[str, int] | None = None, repair: bool = True
               ) -> Iterator[tuple[Path, int, Sequenced[Any]]]:
     """(segment, offset after the record, sequenced command) of every record of the
     journal configured at ``path`` (``persistence.segments``), in order.
@@ -94,16 +94,17 @@ def replay_at(path: str | Path, command_type: Any, *, kind: str = "commands",
     decode to; each file header must name ``kind`` and a schema version in
     [min_schema_version (default schema_version), schema_version]. ``start``: the
     segment's file name and the offset of the record to begin with (a snapshot says
-    where its journal goes on). Raises JournalFormatError for a file it must not
-    read, JournalCorrupt for a damaged record and JournalDecodeError for one that
-    does not decode.
+    where its journal goes on). ``repair``: cut a torn tail off the last segment
+    (False for a reader beside the running exchange). Raises JournalFormatError for a
+    file it must not read, JournalCorrupt for a damaged record and JournalDecodeError
+    for one that does not decode.
     """
     decode = msgspec.msgpack.Decoder(Sequenced[command_type]).decode
     last_seq: int | None = None
     for segment, offset, payload in read_segments(Path(path), kind=kind,
                                                   schema_version=schema_version,
                                                   min_schema_version=min_schema_version,
-                                                  start=start):
+                                                  start=start, repair=repair):
         try:
             stamped = decode(payload)
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError

@@ -172,14 +172,19 @@ class Exchange:
         return n
 
     def load(self, replayed: Publish | None = None, *,
-             snapshot_limit: int | None = None) -> int:
-        """Bring the core to the end of the journal; the number of commands replayed.
+             snapshot_limit: int | None = None, until: int | None = None,
+             repair: bool = True) -> int:
+        """Bring the core to the end of the journal (or to command ``until``); the
+        number of commands replayed.
 
         The newest usable snapshot is loaded first and only the journal after it is
         replayed; without one, the whole journal is. ``snapshot_limit``: the highest
         seq a snapshot may cover (the caller needs every entry after what it has: the
         event log's end). ``replayed``, if given, receives the replayed entries in
-        order, in batches."""
+        order, in batches. ``repair``: cut a torn last record off the journal (False:
+        a reader beside a running exchange, which owns the files)."""
+        if until is not None:
+            snapshot_limit = until if snapshot_limit is None else min(snapshot_limit, until)
         for snap in snapshots(self.snapshot_dir):
             if not self._usable(snap, snapshot_limit):
                 continue
@@ -187,14 +192,14 @@ class Exchange:
                 self._load(snap)
                 return self.replay(replayed, start=(snap.header.journal_file,
                                                     snap.header.journal_offset),
-                                   after=snap.seq)
+                                   after=snap.seq, until=until, repair=repair)
             except (SnapshotError, SnapshotMismatch, JournalCorrupt, FileNotFoundError,
                     msgspec.DecodeError, ValueError) as e:
                 log.warning("snapshot %s not used: %s; trying the one before it",
                             snap.path.name, e)
                 self._build_core()
                 self.snapshot_seq = self.applied_seq = self.last_ts = 0
-        return self.replay(replayed)
+        return self.replay(replayed, until=until, repair=repair)
 
     def _usable(self, snap: SnapshotFile, limit: int | None) -> bool:
         """Whether ``snap`` may be loaded, from its header alone (the reason is logged)."""
@@ -232,11 +237,12 @@ class Exchange:
                  time.perf_counter() - t0)
 
     def replay(self, replayed: Publish | None = None, batch: int = 1000, *,
-               start: tuple[str, int] | None = None, after: int = 0) -> int:
+               start: tuple[str, int] | None = None, after: int = 0,
+               until: int | None = None, repair: bool = True) -> int:
         """Run the commands of the journal through the core: all of them, or those from
         ``start`` (a segment's file name and the offset of a record in it), which must
-        begin with command ``after`` + 1 (a SnapshotMismatch otherwise); returns how
-        many ran."""
+        begin with command ``after`` + 1 (a SnapshotMismatch otherwise), up to command
+        ``until`` if given; returns how many ran."""
         n = 0
         t0 = time.perf_counter()
         next_progress = t0 + self.PROGRESS_SECONDS
@@ -252,10 +258,13 @@ class Exchange:
                                        "snapshot follows)")
         self.journal_position = start
         for segment, end, stamped in replay_at(self.journal_path, Command, kind=JOURNAL_KIND,
-                                               schema_version=SCHEMA_VERSION, start=start):
+                                               schema_version=SCHEMA_VERSION, start=start,
+                                               repair=repair):
             if n == 0 and start is not None and stamped.seq != after + 1:
                 raise SnapshotMismatch(f"the journal record at {start[0]}:{start[1]} is seq "
                                        f"{stamped.seq}, not {after + 1}")
+            if until is not None and stamped.seq > until:
+                break
             events, reports = process(stamped.command, stamped.ts)
             self.applied_seq = stamped.seq
             self.last_ts = stamped.ts

@@ -79,7 +79,7 @@ class Snapshotter:
 
     def load(self) -> None:
         ex = self.exchange
-        ex.load()
+        ex.load(repair=False)     # the exchange owns the journal: never cut it here
         self.tail = JournalTail(ex.journal_path, kind=JOURNAL_KIND,
                                 schema_version=SCHEMA_VERSION, position=ex.journal_position)
         gc.freeze()
