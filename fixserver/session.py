@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
-from itertools import islice
+from time import perf_counter
 from typing import Protocol
 
 from .codec import Field, Message, encode, encode_fields, frame, parse
@@ -41,6 +41,13 @@ log = logging.getLogger("fixserver.session")
 ADMIN_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
 # Header fields a session writes itself; everything else in a header is the message's.
 SESSION_HEADER_TAGS = frozenset((8, 9, 35, 34, 49, 52, 56, 43, 122, 10))
+# A large resend goes out in slices, with the event loop's other work between them:
+# at most RESEND_SLICE stored messages re-stamped per drain, and no more than
+# RESEND_SLICE_SECONDS of it. With 1000 per drain, another broker's orders waited
+# 25 ms (p50) during a 100,000-message resend; with 0.1 ms slices, p50 460 us, p99
+# 710 us, max 4.5 ms (as without a resend), at 58k messages/s (bench/bench_resend.py).
+RESEND_SLICE = 64
+RESEND_SLICE_SECONDS = 0.0001
 # Routing fields swapped when answering a message (OnBehalfOf <-> DeliverTo, Sub/Location IDs).
 REVERSE_ROUTE = {115: 128, 128: 115, 116: 129, 129: 116, 144: 145, 145: 144,
                  50: 57, 57: 50, 142: 143, 143: 142}
@@ -72,6 +79,65 @@ class Application(Protocol):
     def on_message(self, session: Session, msg: Message, now: float) -> None:
         """``now`` is the session's time (wall clock, seconds since the epoch), to
         pass to ``session.send`` for any answer."""
+
+
+# Header tags whose values may hold any byte (data fields): their messages take the
+# full parse when resent.
+_DATA_HEADER_TAGS = frozenset((90, 91, 95, 96, 212, 213))
+
+
+def restamp(stored: bytes, begin_string: bytes, now_ts: bytes,
+            header_tags: frozenset[int] | set[int]) -> bytes | None:
+    """A stored message as it is resent: PossDupFlag (43)=Y, SendingTime ``now_ts`` and
+    OrigSendingTime (122) its first SendingTime, in a header sorted by tag, body as it
+    was. Only the header is read, which makes it about three times cheaper than a
+    parse and an encode (11 us a message; a resend of 100,000 is this in a loop).
+    None for a message it does not handle (a data field in the header, 43 or 122
+    already there): the caller does it the long way."""
+    start = stored.find(b"\x0135=") + 1
+    end = stored.rfind(b"\x0110=") + 1
+    if start <= 0 or end <= start:
+        return None
+    msg_type_end = stored.index(b"\x01", start) + 1
+    pos = msg_type_end
+    fields: list[Field] = [(43, b"Y"), (52, now_ts)]
+    orig = b""
+    while pos < end:
+        eq = stored.find(b"=", pos, end)
+        if eq < 0:
+            return None
+        tag_text = stored[pos:eq]
+        if not tag_text.isdigit():
+            return None
+        tag = int(tag_text)
+        if tag not in header_tags:
+            break
+        if tag in _DATA_HEADER_TAGS or tag == 43 or tag == 122:
+            return None
+        value_end = stored.find(b"\x01", eq, end)
+        if value_end < 0:
+            return None
+        if tag == 52:
+            orig = stored[eq + 1:value_end]
+        else:
+            fields.append((tag, stored[eq + 1:value_end]))
+        pos = value_end + 1
+    fields.append((122, orig))
+    fields.sort(key=lambda f: f[0])
+    return frame(begin_string, b"%b%b%b" % (stored[start:msg_type_end], encode_fields(fields),
+                                            stored[pos:end]))
+
+
+def _slice(resend: Iterator[_Stamp], most: int, now: float) -> tuple[list[bytes], bool]:
+    """The next messages of a resend, stamped: up to ``most`` and as many as
+    RESEND_SLICE_SECONDS allows (at least one); and whether the resend is done."""
+    deadline = perf_counter() + RESEND_SLICE_SECONDS
+    out = []
+    for stamp in resend:
+        out.append(stamp(now))
+        if len(out) >= most or perf_counter() >= deadline:
+            return out, False
+    return out, True
 
 
 class MessageLog(Protocol):
@@ -236,8 +302,9 @@ class Session:
         return [m for m in self._out if isinstance(m, bytes)]
 
     def drain(self, now: float, limit: int = 1000) -> list[bytes]:
-        """Take up to about ``limit`` messages to write, in order; resent messages
-        get ``now`` as their SendingTime."""
+        """Take up to about ``limit`` messages to write, in order, and at most one
+        slice (RESEND_SLICE) of a resend; resent messages get ``now`` as their
+        SendingTime."""
         out: list[bytes] = []
         queue = self._out
         while queue and len(out) < limit:
@@ -245,14 +312,15 @@ class Session:
             if isinstance(item, bytes):
                 out.append(queue.popleft())
                 continue
-            want = limit - len(out)
-            chunk = [stamp(now) for stamp in islice(item, want)]
+            chunk, done = _slice(item, min(limit - len(out), RESEND_SLICE), now)
             if self.message_log is not None:
                 for raw in chunk:
                     self.message_log.outgoing(raw, now)
             out.extend(chunk)
-            if len(chunk) < want:
+            if done:
                 queue.popleft()
+            if chunk:
+                break   # the caller writes this slice (and yields) before the next
         if out:
             self.store.sync()  # stored before sent: a resend can always be answered
             self.last_sent = now
@@ -574,12 +642,15 @@ class Session:
                                           (123, b"Y")])
 
     def _possdup(self, stored: bytes, now: float) -> bytes:
+        header_tags = self.validator.dd.header.tags if self.validator else SESSION_HEADER_TAGS
+        now_ts = self._timestamps.format(now)
+        restamped = restamp(stored, self.begin_string, now_ts, header_tags)
+        if restamped is not None:
+            return restamped
         msg = parse(stored)
         orig_time = msg.get(52) or b""
-        header: list[Field] = [(43, b"Y"), (52, self._timestamps.format(now)),
-                               (122, orig_time)]
+        header: list[Field] = [(43, b"Y"), (52, now_ts), (122, orig_time)]
         body: list[Field] = []
-        header_tags = self.validator.dd.header.tags if self.validator else SESSION_HEADER_TAGS
         for tag, value in msg.fields[1:]:
             if tag in (43, 52, 122):
                 continue

@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from fixserver import dictionary
+from fixserver.codec import encode, parse
 from fixserver.echo import EchoApplication
+from fixserver.session import RESEND_SLICE, restamp
 from fixserver.store import FileStore
 
 from .harness import Driver, FakeClock, base_config, decode_all, logged_on, order_fields, types
@@ -291,11 +296,54 @@ def test_large_resend_reads_the_store_lazily(large_session):
     d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.wall)
     assert reads == []
     first = d.session.drain(d.clock.wall, limit=100)
-    assert len(first) == 100
-    assert len(reads) == 100
+    assert 0 < len(first) <= RESEND_SLICE
+    assert len(reads) == len(first)
     rest = d.drain()
-    assert len(rest) == LARGE - 100
+    assert len(rest) == LARGE - len(first)
     assert reads == list(range(2, LARGE + 2))
+
+
+def test_a_large_resend_is_drained_one_slice_at_a_time(large_session):
+    """So that the driver writes (and the event loop serves other sessions) between
+    slices: no drain re-stamps more than RESEND_SLICE stored messages."""
+    d = large_session
+    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.wall)
+    sizes = []
+    while batch := d.session.drain(d.clock.wall):
+        sizes.append(len(batch))
+    assert sum(sizes) == LARGE and max(sizes) <= RESEND_SLICE
+
+
+def test_messages_queued_behind_a_finished_resend_are_drained(large_session):
+    d = large_session
+    d.session.on_message(d.message("2", (7, 2), (16, LARGE + 1)), d.clock.wall)
+    d.session.send(b"8", [(58, b"after the resend")], now=d.clock.wall)
+    out = []
+    while batch := d.session.drain(d.clock.wall):
+        out.extend(batch)
+    assert len(out) == LARGE + 1 and b"58=after the resend" in out[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(extra=st.lists(st.sampled_from([(115, b"BRK1"), (128, b"EXCH"), (50, b"DESK"),
+                                       (57, b"TRADER"), (97, b"N")]), unique=True),
+       body=st.lists(st.tuples(st.sampled_from([11, 17, 55, 58, 6, 14, 9999]),
+                               st.binary(min_size=1, max_size=12).filter(
+                                   lambda b: b"\x01" not in b and b"=" not in b)),
+                     min_size=1, max_size=8))
+def test_restamping_a_stored_message_gives_what_a_full_parse_and_encode_gives(
+        extra: list, body: list) -> None:
+    stored = encode(b"FIX.4.4", [(35, b"8"), (34, b"7"), (49, b"EXCH"),
+                                 (52, b"20261201-10:00:00.000"), (56, b"BRK1"),
+                                 *sorted(extra), *body])
+    header_tags = dictionary.for_begin_string(b"FIX.4.4").header.tags
+    msg = parse(stored)
+    now = b"20261201-11:00:00.000"
+    header = sorted([(43, b"Y"), (52, now), (122, b"20261201-10:00:00.000")]
+                    + [f for f in msg.fields[1:] if f[0] in header_tags and f[0] != 52])
+    full = encode(b"FIX.4.4", [(35, b"8"), *header,
+                               *[f for f in msg.fields[1:] if f[0] not in header_tags]])
+    assert restamp(stored, b"FIX.4.4", now, header_tags) == full
 
 
 def test_large_resend_is_handed_to_the_driver_in_bounded_batches(large_session):
