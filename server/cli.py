@@ -47,6 +47,13 @@ def _raise_open_files_limit() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["replay"]:
+        # Imported here: replay reads this module's defaults, and the server's start
+        # need not load it.
+        from .replay import main as replay
+        return replay(argv[1:])
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
                         help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
