@@ -12,7 +12,7 @@ records). :class:`SegmentedJournal` appends to the last one and starts a new one
 it has grown past its size at a commit, so a segment ends on a batch boundary and
 never changes once the next exists. :func:`read_segments` reads them in order, from a
 position a snapshot gave or from the first; only the last may end in a torn record.
-Retention (``delete_segments_before``) removes whole segments from the front.
+Retention (``persistence.retention``) removes whole segments from the front.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ log = logging.getLogger("persistence.segments")
 _DIGITS = 12
 
 
+class JournalIncomplete(JournalCorrupt):
+    """The journal does not begin where a replay must: its first segments are gone."""
+
+
 def segment_files(path: Path) -> list[Path]:
     """The segments of the journal configured at ``path``, in order (the file at
     ``path`` itself first, when it exists)."""
@@ -48,6 +52,18 @@ def segment_files(path: Path) -> list[Path]:
 def segment_path(path: Path, first_seq: int) -> Path:
     """The name of the segment that starts with ``first_seq``."""
     return path.with_name(f"{path.stem}.{first_seq:0{_DIGITS}d}{path.suffix}")
+
+
+def first_seq_of(segment: Path, path: Path) -> int:
+    """The seq the segment ``segment`` of the journal configured at ``path`` begins
+    with, from its name (the configured file itself: 1)."""
+    if segment == path:
+        return 1
+    m = re.fullmatch(re.escape(path.stem) + rf"\.(\d{{{_DIGITS}}})" + re.escape(path.suffix),
+                     segment.name)
+    if m is None:
+        raise ValueError(f"{segment}: not a segment of the journal {path}")
+    return int(m[1])
 
 
 def read_segments(path: Path, *, kind: str, schema_version: int,

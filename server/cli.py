@@ -19,7 +19,7 @@ from persistence.journal import JournalCorrupt, JournalFormatError
 from venue import admin
 from venue.config import ExchangeConfigError, load_exchange_config
 
-from .compose import ConfigError, build_server, in_data_dir, run
+from .compose import ConfigError, build_server, in_data_dir, journal_retention, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
-                         stream=server.stream, ports=ports))
+                         stream=server.stream, ports=ports,
+                         retention=journal_retention(server)))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -47,6 +47,7 @@ from venue.config import ExchangeConfig
 from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
 
+from .retention import JournalRetention, keep_journal
 from .snapshots import SnapshotterProcess
 
 log = logging.getLogger("server")
@@ -207,6 +208,21 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
     return server
 
 
+def journal_retention(server: Server) -> JournalRetention | None:
+    """Retention of ``server``'s journal, with every reader that still needs some of
+    it: the report stores, the event log and its durable consumers."""
+    if server.exchange is None:
+        return None
+    needs: dict[str, Callable[[], int]] = {}
+    if server.delivered is not None:
+        needs["the report stores (delivered.seq)"] = lambda mark=server.delivered: mark.value
+    if server.event_log is not None:
+        needs["the event log"] = lambda log=server.event_log: log.last_seq
+    for feed in server.stream.feeds if server.stream is not None else ():
+        needs[f"consumer {feed.consumer.name}"] = lambda feed=feed: feed.position
+    return JournalRetention(server.exchange, needs)
+
+
 def connect_consumers(exchange: Exchange, event_log: EventLog | None,
                       reporters: Sequence[Consumer], mark: SeqMark | None,
                       durable: Sequence[DurableConsumer] = ()) -> EventStream:
@@ -328,13 +344,14 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
               *, admin_socket: Path | None = None, stream: EventStream | None = None,
               ports: Mapping[int, PortOptions] | None = None,
-              snapshots: bool = True) -> None:
+              snapshots: bool = True, retention: JournalRetention | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
     and a snapshot interval, a snapshotter process follows the journal once the ports
-    are open (server/snapshots.py). ``ports``: TLS and socket options per port
-    (``fixserver.acceptor.port_options``)."""
+    are open (server/snapshots.py); with ``retention``, the journal segments nothing
+    needs are deleted as they age (server/retention.py). ``ports``: TLS and socket
+    options per port (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
     snapshotter = (SnapshotterProcess(exchange) if exchange is not None and snapshots
@@ -354,6 +371,11 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             addresses = await nursery.start(acceptor.serve)
             if snapshotter is not None:
                 nursery.start_soon(snapshotter.run)
+            if retention is not None:
+                never = trio.Event()
+                nursery.start_soon(keep_journal, retention,
+                                   (lambda: snapshotter.written) if snapshotter is not None
+                                   else (lambda: never))
             task_status.started(addresses)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)

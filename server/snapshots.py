@@ -38,6 +38,7 @@ class SnapshotterProcess:
         self.ready = trio.Event()
         self.last: dict[str, Any] | None = None     # the last snapshot event
         self._snapshot_done = trio.Event()
+        self.written = trio.Event()                 # set (and replaced) at each new one
         self._lock = trio.Lock()                    # one request at a time
 
     def _setup(self) -> bytes:
@@ -93,6 +94,8 @@ class SnapshotterProcess:
                 log.info("snapshot %s: seq %d, %d open orders, %.1f MB, in %.3f s "
                          "(snapshotter)", event["file"], event["seq"], event["orders"],
                          event["bytes"] / 1e6, event["seconds"])
+                written, self.written = self.written, trio.Event()
+                written.set()
             done, self._snapshot_done = self._snapshot_done, trio.Event()
             done.set()
         else:

@@ -91,12 +91,12 @@ class ExchangeConfig:
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
-    journal_segment_mb: int = 64       # a journal segment is closed past this size
+    journal_segment_mb: float = 64     # a journal segment is closed past this size
     snapshot_interval: float = 1.0     # seconds between snapshots (0: none while running)
     snapshots_kept: int = 3            # the newest snapshots kept, older ones deleted
     snapshot_on_close: bool = True     # a clean shutdown writes a snapshot
-    # Hours a journal segment (and snapshot) no longer needed for recovery or by a
-    # durable consumer is kept before it is deleted.
+    # Hours a journal segment no longer needed for recovery or by a durable consumer
+    # is kept before it is deleted (snapshots: the newest snapshots_kept are kept).
     retention_hours: float = 168.0
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
@@ -121,7 +121,7 @@ class ExchangeConfig:
 
     @property
     def journal_segment_bytes(self) -> int:
-        return self.journal_segment_mb << 20
+        return int(self.journal_segment_mb * (1 << 20))
 
     def risk_config(self) -> RiskConfig:
         """What the risk engine needs: [risk] defaults are folded into each firm's limits;
@@ -232,8 +232,8 @@ def _whole(table: dict, key: str, where: str, default: int, minimum: int) -> int
     return value
 
 
-def _seconds(table: dict, key: str, where: str, default: float) -> float:
-    """A duration: a number >= 0 (an int or a float: a time, never money)."""
+def _non_negative(table: dict, key: str, where: str, default: float) -> float:
+    """A number >= 0, an int or a float: a time or a size, never money."""
     value = _get(table, key, (int, float), where, default)
     if isinstance(value, bool) or not 0 <= value < float("inf"):  # type: ignore[operator]
         raise ExchangeConfigError(f"{where}: {key} must be a number >= 0, got {value!r}")
@@ -290,10 +290,12 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.max_messages_per_second = int(_get(ex, "max_messages_per_second", int, where, 1000))  # type: ignore[arg-type]
     if cfg.max_messages_per_second <= 0:
         raise ExchangeConfigError(f"{where}: max_messages_per_second must be positive")
-    cfg.journal_segment_mb = _whole(ex, "journal_segment_mb", where, cfg.journal_segment_mb, 1)
+    # A fraction of a MB is allowed (small segments to try retention with); 0 rolls
+    # the journal at every commit.
+    cfg.journal_segment_mb = _non_negative(ex, "journal_segment_mb", where, cfg.journal_segment_mb)
     cfg.snapshots_kept = _whole(ex, "snapshots_kept", where, cfg.snapshots_kept, 1)
-    cfg.snapshot_interval = _seconds(ex, "snapshot_interval", where, cfg.snapshot_interval)
-    cfg.retention_hours = _seconds(ex, "retention_hours", where, cfg.retention_hours)
+    cfg.snapshot_interval = _non_negative(ex, "snapshot_interval", where, cfg.snapshot_interval)
+    cfg.retention_hours = _non_negative(ex, "retention_hours", where, cfg.retention_hours)
     cfg.snapshot_on_close = bool(_get(ex, "snapshot_on_close", bool, where, True))
     risk = data.get("risk", {})
     _check_keys(risk, set(LIMIT_KEYS), f"{path}: [risk]")

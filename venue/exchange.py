@@ -34,7 +34,12 @@ import msgspec
 from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import JournalCorrupt
-from persistence.segments import SegmentedJournal, segment_files
+from persistence.segments import (
+    JournalIncomplete,
+    SegmentedJournal,
+    first_seq_of,
+    segment_files,
+)
 from persistence.sequencer import Sequenced, Sequencer, replay_at
 from persistence.snapshots import (
     SnapshotError,
@@ -203,6 +208,13 @@ class Exchange:
 
     def _usable(self, snap: SnapshotFile, limit: int | None) -> bool:
         """Whether ``snap`` may be loaded, from its header alone (the reason is logged)."""
+        problem = self.unusable(snap, limit)
+        if problem is not None:
+            log.warning("snapshot %s not used: %s", snap.path.name, problem)
+        return problem is None
+
+    def unusable(self, snap: SnapshotFile, limit: int | None = None) -> str | None:
+        """Why ``snap`` cannot be loaded, from its header alone (None: it can)."""
         h = snap.header
         problem = None
         if h.kind != SNAPSHOT_KIND or h.schema_version != core_state.CORE_STATE_VERSION:
@@ -215,9 +227,7 @@ class Exchange:
                        "new one")
         elif limit is not None and h.seq > limit:
             problem = f"it reaches seq {h.seq}, past what the event log holds ({limit})"
-        if problem is not None:
-            log.warning("snapshot %s not used: %s", snap.path.name, problem)
-        return problem is None
+        return problem
 
     def _load(self, snap: SnapshotFile) -> None:
         t0 = time.perf_counter()
@@ -256,13 +266,24 @@ class Exchange:
                                        f"{size}, before the snapshot's position {start[1]} "
                                        "(it lost its tail, or is not the journal the "
                                        "snapshot follows)")
+        else:
+            files = segment_files(self.journal_path)
+            if files and (first := first_seq_of(files[0], self.journal_path)) != 1:
+                raise JournalIncomplete(
+                    f"{files[0]}: the journal begins at seq {first}: its earlier segments "
+                    "were deleted (retention_hours) and no usable snapshot covers them, "
+                    "so the state cannot be rebuilt; restore the snapshots or the "
+                    "segments from a backup")
         self.journal_position = start
         for segment, end, stamped in replay_at(self.journal_path, Command, kind=JOURNAL_KIND,
                                                schema_version=SCHEMA_VERSION, start=start,
                                                repair=repair):
-            if n == 0 and start is not None and stamped.seq != after + 1:
-                raise SnapshotMismatch(f"the journal record at {start[0]}:{start[1]} is seq "
-                                       f"{stamped.seq}, not {after + 1}")
+            if n == 0 and stamped.seq != after + 1:
+                if start is None:
+                    raise JournalIncomplete(f"{segment}: the journal's first record is seq "
+                                            f"{stamped.seq}, not 1")
+                raise SnapshotMismatch(f"the journal record at {start[0]}:{start[1]} is "
+                                       f"seq {stamped.seq}, not {after + 1}")
             if until is not None and stamped.seq > until:
                 break
             events, reports = process(stamped.command, stamped.ts)

@@ -121,3 +121,28 @@ def test_a_restart_after_a_kill_loads_the_snapshot_and_replays_only_the_rest(
     again.logon()
     again.status("B2", SELL)
     assert again.er()[39] == "0"
+
+
+def test_journal_segments_nothing_needs_are_deleted_and_a_restart_still_recovers(
+        start_server, clients: list[Broker]) -> None:
+    # Segments of about 1 KB (a few orders each), kept no time at all once unneeded.
+    server = start_server(durable=True, exchange_options=FAST + "journal_segment_mb = 0.001\n"
+                          "retention_hours = 0\n")
+    journal = server.data_dir / "journal"
+    brk2 = connect(server, "BRK2")
+    clients.append(brk2)
+    brk2.logon()
+    rest_orders(brk2, "A", 40)
+    deadline = time.monotonic() + 20
+    while (journal / "commands.wal").exists():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+    assert "journal retention: deleted" in server.log()
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    brk2.close()
+    server.start()
+    again = connect(server, "BRK2", next_seq=brk2.next_seq)
+    clients.append(again)
+    again.logon()
+    again.status("A0", SELL)      # the first order, in a segment long deleted
+    assert again.er()[39] == "0"
