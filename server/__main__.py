@@ -1,4 +1,4 @@
-"""``python -m fixserver`` is the ``fixserver`` command."""
+"""``python -m server`` is the ``fixserver`` command."""
 
 import sys
 

@@ -275,15 +275,20 @@ class Exchange:
                     "so the state cannot be rebuilt; restore the snapshots or the "
                     "segments from a backup")
         self.journal_position = start
+        expected = after + 1
         for segment, end, stamped in replay_at(self.journal_path, Command, kind=JOURNAL_KIND,
                                                schema_version=SCHEMA_VERSION, start=start,
                                                repair=repair):
-            if n == 0 and stamped.seq != after + 1:
+            if stamped.seq != expected:
+                if n:
+                    raise JournalIncomplete(f"{segment}: seq {stamped.seq} follows seq "
+                                            f"{expected - 1} (a segment is missing?)")
                 if start is None:
                     raise JournalIncomplete(f"{segment}: the journal's first record is seq "
                                             f"{stamped.seq}, not 1")
                 raise SnapshotMismatch(f"the journal record at {start[0]}:{start[1]} is "
                                        f"seq {stamped.seq}, not {after + 1}")
+            expected = stamped.seq + 1
             if until is not None and stamped.seq > until:
                 break
             events, reports = process(stamped.command, stamped.ts)

@@ -151,3 +151,13 @@ def test_replay_before_the_retained_journal_is_an_error_naming_it(
     # The exchange above ran on its own sessions; replay names the shipped ones.
     assert fixserver(["replay", "--data-dir", str(tmp_path), "--until", "5"]) == 1
     assert "begins at seq 10" in capsys.readouterr().err
+
+
+def test_a_journal_with_a_segment_missing_in_the_middle_refuses_to_replay(
+        tmp_path: Path) -> None:
+    ex = exchange(tmp_path, CONFIG)
+    run(ex, DAY[:9])
+    crash(ex)
+    (tmp_path / "journal" / "commands.000000000004.wal").unlink()
+    with pytest.raises(JournalIncomplete, match="seq 7 follows seq 3"):
+        exchange(tmp_path, CONFIG)
