@@ -67,9 +67,9 @@ class Order:
     def state(self) -> tuple[Any, ...]:
         """Every field but the queue link, in the snapshot's column order: for
         comparing orders (the snapshot itself is ``snapshot.OrderColumns``)."""
-        from .snapshot import OrderColumns
+        from .snapshot import ORDER_FIELDS
 
-        return tuple(getattr(self, name) for name in OrderColumns.__struct_fields__)
+        return tuple(getattr(self, name) for name in ORDER_FIELDS)
 
     def __repr__(self) -> str:
         return (f"Order(oid={self.oid}, {self.symbol} side={self.side} type={self.ord_type} "

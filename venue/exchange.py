@@ -232,10 +232,12 @@ class Exchange:
     def _load(self, snap: SnapshotFile) -> None:
         t0 = time.perf_counter()
         payload = snap.payload()
-        state = core_state.decode(payload)
         gc_was_enabled = gc.isenabled()
-        gc.disable()        # millions of objects that live on: no collection meanwhile
+        # Millions of objects that live on: no collection meanwhile (the decode alone
+        # took 1.2 s instead of 0.7 s at a million orders with the collector on).
+        gc.disable()
         try:
+            state = core_state.decode(payload)
             core_state.restore(self, state)
         finally:
             if gc_was_enabled:

@@ -8,7 +8,7 @@ from matching.constants import BUY, OPENING_AUCTION, SELL, STOP, STP_CANCEL_REST
 from matching.engine import Engine
 from matching.events import Rejected
 from matching.orders import Order
-from matching.snapshot import OrderColumns
+from matching.snapshot import ORDER_FIELDS, OrderColumns
 from tests.matching.helpers import SYM, Exchange, make_engine, px, reasons
 
 # ---------------------------------------------------------------- risk hook
@@ -167,7 +167,8 @@ def test_same_commands_give_identical_events_and_state() -> None:
 
 
 def test_snapshot_order_columns_cover_every_order_slot_but_the_level_link() -> None:
-    assert sorted(OrderColumns.__struct_fields__) == sorted(set(Order.__slots__) - {"level"})
+    assert sorted(ORDER_FIELDS) == sorted(set(Order.__slots__) - {"level"})
+    assert OrderColumns.__struct_fields__ == (*ORDER_FIELDS, "level")
 
 
 def test_a_restored_order_has_every_slot_set() -> None:

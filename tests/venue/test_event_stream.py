@@ -170,9 +170,14 @@ def test_a_consumer_down_for_a_while_catches_up_without_loss_or_repeat(
     srv = server(tmp_path / "data", consumer)
     run(srv, DAY[:5])
     assert consumer.wait_for(5)
+    assert srv.stream is not None
+    # The feed moves its position just after the consumer has written the entries.
+    deadline = time.monotonic() + 10
+    while srv.stream.status()[consumer.name]["position"] < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     consumer.fail = True
     run(srv, DAY[5:15])
-    assert srv.stream is not None
     lagging = srv.stream.status()[consumer.name]
     consumer.fail = False
     run(srv, DAY[15:])

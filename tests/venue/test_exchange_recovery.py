@@ -108,9 +108,10 @@ class Running:
     def state(self) -> tuple:
         ex = self.exchange
         oe, engine = ex.order_entry, ex.engine
-        return (engine_orders(engine), view_state(oe), sorted(oe.by_cl_ord_id.items()),
-                sorted(oe.used_cl_ord_ids), oe.next_local_id, engine.next_oid,
-                engine.next_exec_id, engine.next_trade_id, ex.risk.state())
+        cl_ord_ids = sorted((session, sorted(ids.items()))
+                            for session, ids in oe.cl_ord_ids.items())
+        return (engine_orders(engine), view_state(oe), cl_ord_ids, oe.next_local_id,
+                engine.next_oid, engine.next_exec_id, engine.next_trade_id, ex.risk.state())
 
     def close(self) -> None:
         self.server.close()
