@@ -121,9 +121,18 @@ class Snapshotter:
                 and ex.applied_seq > ex.snapshot_seq)
 
 
+class ExchangeGone(Exception):
+    """The exchange closed its end of our stdout (it died, or is stopping)."""
+
+
 def _emit(event: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Nothing may write to the closed pipe again, not even the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise ExchangeGone from None
 
 
 def _lower_priority() -> None:
@@ -138,6 +147,14 @@ def _lower_priority() -> None:
 
 
 def main() -> int:
+    try:
+        return _serve()
+    except ExchangeGone:
+        log.info("the exchange is gone: stopping")
+        return 0
+
+
+def _serve() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s snapshotter: %(message)s")
     stdin = sys.stdin.buffer

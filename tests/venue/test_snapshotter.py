@@ -500,3 +500,30 @@ def test_the_end_of_its_stdin_before_the_setup_makes_it_exit_with_status_0(
         process.wait()
     assert process.returncode == 0
     assert out == b""
+
+
+def test_an_exchange_gone_while_it_writes_a_snapshot_stops_it_quietly(tmp_path: Path) -> None:
+    # A kill -9 of the exchange closes the pipes under a snapshot being written: the
+    # snapshot is finished (it is of the journal, which stays true) and it exits.
+    ex = writer(tmp_path / "data")
+    run(ex, orders(4))
+    setup = Setup(ex.config, str(ex.data_dir), sorted(ex.comp_ids.items()), 0.0, 3)
+    stderr = tmp_path / "snapshotter.log"
+    with open(stderr, "wb") as err:
+        process = subprocess.Popen([sys.executable, "-m", "venue.snapshotter"], cwd=REPO,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(msgspec.json.encode(setup) + b"\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["event"] == "ready"
+        process.stdout.close()
+        process.stdin.write(b"snapshot\n")
+        process.stdin.flush()
+        try:
+            assert process.wait(TIMEOUT) == 0
+        finally:
+            process.kill()
+            process.stdin.close()
+    log = stderr.read_text()
+    assert "the exchange is gone" in log and "Traceback" not in log, log
+    assert snapshot_seqs(tmp_path / "data") == [4]
