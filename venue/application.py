@@ -88,8 +88,7 @@ class DropCopyApplication:
     """Drop-copy sessions only receive: any application message is refused."""
 
     def on_logon(self, session: Session) -> None:
-        if session.config.cancel_on_disconnect:
-            self.exchange.submit(SessionLogon(session.session_id))
+        pass        # it has no orders, so nothing to cancel on disconnect either
 
     def on_logout(self, session: Session) -> None:
         pass
