@@ -65,6 +65,10 @@ class Message:
             index = self._index = dict(self.fields)
         return index.get(tag, default)
 
+    def values(self, tag: int) -> list[bytes]:
+        """Every value of ``tag``, in wire order (a field of a repeating group)."""
+        return [v for t, v in self.fields if t == tag]
+
     def __contains__(self, tag: int) -> bool:
         return self.get(tag) is not None
 

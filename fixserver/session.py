@@ -271,11 +271,13 @@ class Session:
 
     def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...],
              header: list[Field] | tuple[Field, ...] = (), *, now: float,
-             source: int = 0) -> bytes:
+             source: int = 0, persist: bool = True) -> bytes:
         """Send a message with the next MsgSeqNum and SendingTime ``now``; application
         messages are stored first so a ResendRequest can always be answered.
         ``source``: the application's number for what the message comes from, kept
-        with it in the store (see ``store.py``)."""
+        with it in the store (see ``store.py``). ``persist`` False: not stored, so a
+        ResendRequest gap-fills it, as it does session messages (market data: stale
+        once sent, and a subscriber that missed some asks for a new snapshot)."""
         store = self.store
         seq = store.next_sender_seq
         if header:
@@ -287,7 +289,7 @@ class Session:
                 self._timestamps.format(now), self._target_field,
                 encode_fields(body))
         raw = frame(self.begin_string, payload)
-        if self.config.persist_messages and msg_type not in ADMIN_TYPES:
+        if persist and self.config.persist_messages and msg_type not in ADMIN_TYPES:
             store.save(seq, raw, source)
         store.set_next_sender(seq + 1)
         if self.connected:

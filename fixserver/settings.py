@@ -40,7 +40,7 @@ class SettingsError(Exception):
 
 
 IMPLEMENTED, EXTENSION, IGNORED = "implemented", "extension", "ignored"
-APPLICATIONS = ("exchange", "dropcopy", "echo")
+APPLICATIONS = ("exchange", "dropcopy", "marketdata", "echo")
 LOG_ROTATIONS = ("daily", "size", "none")
 
 

@@ -30,6 +30,7 @@ import trio
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
+from consumers.marketdata import MarketData
 from fixserver import auth, dictionary
 from fixserver.acceptor import Acceptor, PortOptions
 from fixserver.connection import SessionRegistry
@@ -39,10 +40,11 @@ from fixserver.session import Application, Session
 from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
+from marketdata.book import engine_levels
 from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
-from venue.application import DropCopyApplication, ExchangeApplication
+from venue.application import DropCopyApplication, ExchangeApplication, MarketDataApplication
 from venue.config import ExchangeConfig
 from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
@@ -81,13 +83,17 @@ def in_data_dir(path: str, data_dir: Path) -> Path:
 
 def build_sessions(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                    exchange: Exchange | None = None,
-                   file_logs: FileLogWriter | None = None) -> list[Session]:
+                   file_logs: FileLogWriter | None = None,
+                   market_data: MarketData | None = None) -> list[Session]:
     """Create each configured session with its store, validator and application; a
-    session with FileLogPath gets its message and event log from ``file_logs``."""
+    session with FileLogPath gets its message and event log from ``file_logs``;
+    ``market_data`` serves MarketDataRequests."""
     apps: dict[str, Application] = {"echo": EchoApplication()}
     if exchange is not None:
-        apps["exchange"] = ExchangeApplication(exchange)
+        apps["exchange"] = ExchangeApplication(exchange, market_data)
         apps["dropcopy"] = DropCopyApplication()
+        if market_data is not None:
+            apps["marketdata"] = MarketDataApplication(exchange, market_data)
     sessions = []
     for config in configs:
         if config.application not in apps:
@@ -168,11 +174,13 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
     exchange = (Exchange(exchange_config, data_dir, clock=clock)
                 if exchange_config is not None else None)
     file_logs = FileLogWriter()
-    sessions = build_sessions(configs, cfg_dir, data_dir, exchange, file_logs)
+    market_data = (MarketData(exchange_config.instruments)
+                   if exchange_config is not None else None)
+    sessions = build_sessions(configs, cfg_dir, data_dir, exchange, file_logs, market_data)
     if exchange is None:
         server = Server(sessions, file_logs=file_logs)
     else:
-        server = _exchange_server(exchange, sessions, data_dir, durable)
+        server = _exchange_server(exchange, sessions, data_dir, durable, market_data)
         server.file_logs = file_logs
     if file_logs.logs:
         file_logs.start()  # once the build succeeded: a failed start leaves no thread
@@ -190,7 +198,8 @@ def report_consumers(exchange: Exchange, sessions: list[Session]
 
 
 def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path,
-                     durable: Sequence[DurableConsumer]) -> Server:
+                     durable: Sequence[DurableConsumer],
+                     market_data: MarketData | None = None) -> Server:
     """Recover the exchange, put back any report a crash kept from the stores, connect
     the consumers and cancel the orders of sessions a crash left logged on."""
     reporters = report_consumers(exchange, sessions)
@@ -201,7 +210,9 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
                                                   mark.value if mark is not None else None)
     if mark is None:
         mark = SeqMark(mark_path, initial=exchange.last_seq)
-    stream = connect_consumers(exchange, event_log, reporters, mark, durable)
+    if market_data is not None:
+        market_data.load(engine_levels(exchange.engine), exchange.last_seq)
+    stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
                     redelivered=redelivered)
     _cancel_orders_left_by_a_crash(exchange)
@@ -225,15 +236,19 @@ def journal_retention(server: Server) -> JournalRetention | None:
 
 def connect_consumers(exchange: Exchange, event_log: EventLog | None,
                       reporters: Sequence[Consumer], mark: SeqMark | None,
-                      durable: Sequence[DurableConsumer] = ()) -> EventStream:
+                      durable: Sequence[DurableConsumer] = (),
+                      market_data: MarketData | None = None) -> EventStream:
     """The event stream of ``exchange`` with every consumer: the one place they are
     registered. ``event_log`` (None: no durable consumers) gets every batch first;
-    ``reporters`` store the reports in the sessions, then ``mark`` records it."""
+    ``reporters`` store the reports in the sessions, then ``mark`` records it;
+    ``market_data`` follows (a broker hears of its order before the market does)."""
     stream = EventStream(event_log, event_log, event_log.last_seq if event_log else 0)
     for reporter in reporters:
         stream.subscribe(reporter)
     if mark is not None:
         stream.subscribe(DeliveryMark(mark))   # after every consumer that stores reports
+    if market_data is not None:
+        stream.subscribe(market_data)
     for consumer in durable:
         stream.subscribe_durable(consumer)
     exchange.publish = stream.publish

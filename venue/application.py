@@ -4,13 +4,17 @@
 command (``requests.py``) submitted to the exchange, which sequences it at once and
 runs it at the next group commit; its reports reach the session through the event
 stream. A RequestForPositions is a query, answered at once from the risk ledger.
-``DropCopyApplication``: a drop-copy session only receives.
+``DropCopyApplication``: a drop-copy session only receives. ``MarketDataApplication``
+(Application=marketdata): market data only. On both order-entry and market-data
+sessions a MarketDataRequest is served by the market-data consumer
+(``consumers/marketdata.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Protocol
 
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session, UnsupportedMessageType
@@ -24,6 +28,14 @@ from .exchange import Exchange
 log = logging.getLogger("venue.application")
 
 
+class MarketDataService(Protocol):
+    """What serves MarketDataRequests (consumers.marketdata.MarketData)."""
+
+    def request(self, session: Session, msg: Message, now: float) -> None: ...
+
+    def drop(self, session: Session) -> None: ...
+
+
 class ExchangeApplication:
     """Order entry on sessions with Application=exchange."""
 
@@ -31,10 +43,12 @@ class ExchangeApplication:
                 b"H": requests.status, b"q": requests.mass_cancel}
     # Every application message accepted: the orders above, and RequestForPositions,
     # a query answered at once rather than sequenced.
-    MSG_TYPES = frozenset((*HANDLERS, b"AN"))
+    MSG_TYPES = frozenset((*HANDLERS, b"AN", b"V"))
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, market_data: MarketDataService | None = None
+                 ) -> None:
         self.exchange = exchange
+        self.market_data = market_data
         # At the edge, before sequencing: a throttled message is never journaled, so the
         # wall clock here does not make replay differ.
         self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
@@ -45,6 +59,8 @@ class ExchangeApplication:
             self.exchange.submit(SessionLogon(session.session_id))
 
     def on_logout(self, session: Session) -> None:
+        if self.market_data is not None:
+            self.market_data.drop(session)
         if session.config.cancel_on_disconnect:
             log.info("%s: cancel on disconnect", session.session_id)
             self.exchange.submit(CancelOnDisconnect(session.session_id))
@@ -58,9 +74,18 @@ class ExchangeApplication:
                                  msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
         handler = self.HANDLERS.get(msg.msg_type)
         if handler is None:
-            self._positions(session, msg, now)
+            if msg.msg_type == b"V":
+                self._market_data(session, msg, now)
+            else:
+                self._positions(session, msg, now)
             return
         self.exchange.submit(handler(msg, session.session_id))
+
+    def _market_data(self, session: Session, msg: Message, now: float) -> None:
+        if self.market_data is None:
+            raise UnsupportedMessageType(msg.msg_type)
+        self.exchange.flush()   # a snapshot shows every order received before it
+        self.market_data.request(session, msg, now)
 
     def _positions(self, session: Session, msg: Message, now: float) -> None:
         if session.begin_string < b"FIX.4.4":
@@ -98,3 +123,23 @@ class DropCopyApplication:
         reason = 6 if session.begin_string >= b"FIX.4.3" else 0
         raise BusinessReject(reason, "Not authorized: a drop-copy session is read only",
                              msg.get(11))
+
+
+class MarketDataApplication:
+    """Sessions with Application=marketdata: MarketDataRequests only."""
+
+    def __init__(self, exchange: Exchange, market_data: MarketDataService) -> None:
+        self.exchange = exchange
+        self.market_data = market_data
+
+    def on_logon(self, session: Session) -> None:
+        pass
+
+    def on_logout(self, session: Session) -> None:
+        self.market_data.drop(session)
+
+    def on_message(self, session: Session, msg: Message, now: float) -> None:
+        if msg.msg_type != b"V":
+            raise UnsupportedMessageType(msg.msg_type)
+        self.exchange.flush()
+        self.market_data.request(session, msg, now)

@@ -23,10 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from consumers.marketdata import MarketData
 from fixserver import dictionary
 from fixserver.codec import Message, parse
 from fixserver.settings import SessionConfig, load_sessions
 from fixserver.validation import REJECT_TEXT, SessionRejectReason
+from marketdata import requests as md_requests
+from marketdata.book import engine_levels
 from matching import reasons as R
 from risk import checks as RC
 from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
@@ -53,11 +56,12 @@ DOC = REPO / "docs" / "FIX.md"
 README = REPO / "README.md"
 VERSIONS = ("FIX.4.2", "FIX.4.4")
 COLUMN = {"FIX.4.2": "FIX 4.2", "FIX.4.4": "FIX 4.4"}
-INBOUND = ("A", "D", "F", "G", "H", "q", "AN")
-OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP")
+INBOUND = ("A", "D", "F", "G", "H", "q", "AN", "V")
+OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP", "W", "X", "Y")
 ORDER_ENTRY = ("D", "F", "G", "H", "q")
-# Messages the exchange application reads: order entry and RequestForPositions.
-APPLICATION = (*ORDER_ENTRY, "AN")
+# Messages the exchange application reads: order entry, RequestForPositions and
+# MarketDataRequest.
+APPLICATION = (*ORDER_ENTRY, "AN", "V")
 ABSENT = "—"
 
 
@@ -271,17 +275,20 @@ class Venue:
         configs.append(dataclasses.replace(SHIPPED["BRK1"], target_comp_id=RISK_SESSION,
                                            cancel_on_disconnect=False))
         configs.extend(extra_sessions)
+        self.market_data = MarketData(cfg.instruments)
         for config in configs:
             app = (DropCopyApplication() if config.application == "dropcopy"
-                   else ExchangeApplication(self.exchange))
+                   else ExchangeApplication(self.exchange, self.market_data))
             driver = Driver(config=config, app=app)
             if config.application == "exchange":
                 self.exchange.add_session(driver.session.session_id, config.target_comp_id)
             self.drivers[config.target_comp_id] = driver
         self.exchange.recover()
+        self.market_data.load(engine_levels(self.exchange.engine), self.exchange.last_seq)
         stream = connect_consumers(
             self.exchange, None,
-            report_consumers(self.exchange, [d.session for d in self.drivers.values()]), None)
+            report_consumers(self.exchange, [d.session for d in self.drivers.values()]), None,
+            market_data=self.market_data)
         stream.subscribe(self)
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
@@ -356,6 +363,24 @@ def new_order(cl_ord_id: str, *, side: int = 1, qty: object = 100, price: object
     return [(t, v) for t, v in fields if t not in skip]
 
 
+def md_request(req_id: str, *, subscription: object = 1, depth: object = 0,
+               update_type: object = 1, aggregated: object = "Y",
+               entry_types: Iterable[object] = (0, 1, 2),
+               symbols: Iterable[str] = ("AAPL",), extra: Iterable[tuple[int, object]] = (),
+               omit: Iterable[int] = ()) -> list[tuple[int, object]]:
+    """A MarketDataRequest (V) with every field the dictionaries know of that the
+    exchange reads."""
+    types, syms = list(entry_types), list(symbols)
+    fields: list[tuple[int, object]] = [
+        (262, req_id), (263, subscription), (264, depth), (265, update_type), (266, aggregated),
+        *extra, (267, len(types)), *((269, t) for t in types), (146, len(syms)),
+        *((55, sym) for sym in syms)]
+    skip = set(omit)
+    if update_type is None:
+        skip.add(265)
+    return [(t, v) for t, v in fields if t not in skip]
+
+
 def position_request(req_id: str, account: str, *, symbol: str | None = None,
                      pos_req_type: object = 0, extra: Iterable[tuple[int, object]] = (),
                      omit: Iterable[int] = ()) -> list[tuple[int, object]]:
@@ -401,6 +426,21 @@ def run_scenarios(v: Venue) -> None:
     v.logon("BRK9", reset=True)
     a = "BRK1"
     b = "BRK2"
+    # Market data: subscriptions on both versions that see the trading below, a
+    # snapshot, and every reject.
+    for comp_id in (a, b):
+        v.send(comp_id, "V", *md_request("inc", depth=2))
+        v.send(comp_id, "V", *md_request("full", update_type=0, entry_types=(0, 1),
+                                         symbols=("AAPL", "MSFT")))
+        v.send(comp_id, "V", *md_request("top", depth=1, entry_types=(2,),
+                                         symbols=("MSFT",)))
+        v.send(comp_id, "V", *md_request("inc", depth=2))                    # duplicate
+        v.send(comp_id, "V", *md_request("bad1", symbols=("FOO",)))
+        v.send(comp_id, "V", *md_request("bad2", entry_types=(0, 6)))
+        v.send(comp_id, "V", *md_request("bad3", aggregated="N"))
+        v.send(comp_id, "V", *md_request("bad4", update_type=None))
+        v.send(comp_id, "V", *md_request("bad5", depth=-1))
+        v.send(comp_id, "V", *md_request("gone", subscription=2))
     # Orders, fills, status, replace, cancel.
     v.send(a, "D", *new_order("a1", price="189"))
     v.send(b, "D", *new_order("b1", side=2, qty=40, price="189"))
@@ -500,9 +540,9 @@ def run_scenarios(v: Venue) -> None:
     v.send(a, "q", (11, "m5"), (530, 1), (55, "ZZZ"), (60, now_utc()))
     v.send(b, "q", (11, "m6"), (530, 7), (60, now_utc()))
     # Business and session rejects.
-    md_request = [(262, "md1"), (263, 0), (264, 1), (267, 1), (269, 0), (146, 1), (55, "AAPL")]
-    v.send(a, "V", *md_request)
-    v.send(b, "V", *md_request)
+    quote_request = [(131, "qr1"), (146, 1), (55, "AAPL")]     # not served: BMR
+    v.send(a, "R", *quote_request)
+    v.send(b, "R", *quote_request)
     v.send("DC1", "D", *new_order("d1"))
     v.send("DC2", "D", *new_order("d2"))
     v.send(b, "D", *new_order("x1"), (38, 100))
@@ -527,6 +567,9 @@ def run_scenarios(v: Venue) -> None:
     for _ in range(v.exchange.config.max_messages_per_second + 1):
         v.send(RISK_SESSION, "H", (11, "burst"), (54, 1), (55, "AAPL"))
     v.exchange.clock = lambda: clock() + 10 * 10**9
+    # A snapshot of the trades so far.
+    v.send(a, "V", *md_request("last", subscription=0, update_type=None, entry_types=(2,)))
+    v.send(b, "V", *md_request("last", subscription=0, update_type=None, entry_types=(2,)))
     # Resend of everything sent so far.
     v.send(a, "2", (7, 1), (16, 0))
     v.send(b, "2", (7, 1), (16, 0))
@@ -714,6 +757,17 @@ def recorded_reads(msg_type: str) -> set[int]:
             self.seen.add(tag)
             return super().get(tag, default)
 
+        def values(self, tag: int) -> list[bytes]:
+            self.seen.add(tag)
+            return super().values(tag)
+
+    if msg_type == "V":
+        # The longest path: a subscription that is served.
+        msg = Recording(b"FIX.4.4", [(35, b"V"), *((t, str(v).encode())
+                                                   for t, v in md_request("m1"))])
+        msg.seen = set()
+        md_requests.read(msg, ("AAPL",))
+        return msg.seen
     if msg_type == "AN":
         msg = Recording(b"FIX.4.4", [(35, b"AN"), (724, b"0")])
         msg.seen = set()
@@ -809,11 +863,13 @@ def refused(out: list[Out]) -> bool:
             return True
         if m.msg_type == "AO" and m.get(729) != "0":
             return True
+        if m.msg_type == "Y":
+            return True
     return False
 
 
 def answered(out: list[Out]) -> bool:
-    return any(m.msg_type in ("8", "r", "AO") for m in out)
+    return any(m.msg_type in ("8", "r", "AO", "W") for m in out)
 
 
 def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> list[Out]:
@@ -831,6 +887,9 @@ def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> 
         fields = position_request(cl, "BRK1-MAIN", symbol="AAPL", extra=[(263, 0)],
                                   omit=[tag])
         return v.send(comp_id, "AN", *fields)
+    if msg_type == "V":
+        fields = md_request(cl, subscription=0, update_type=None)
+        return v.send(comp_id, "V", *[(t, x) for t, x in fields if t != tag])
     placed = reports_of(v.send(comp_id, "D", *new_order("o" + cl, price="180")))
     order_id = placed[0].get(37)
     common = [(11, cl), (37, order_id), (41, "o" + cl), (54, 1), (55, "AAPL")]
@@ -1611,3 +1670,21 @@ def test_position_reports_show_the_documented_starting_balances(doc: Doc, venue:
     cash = re.match(r"cash (\S+), reserved 0, buying power (\S+)$", ack.get(58))
     assert cash and parse_price(cash[1].encode()) == parse_price(row["Cash"].encode())
     assert cash[1] == cash[2]
+
+
+# -- market data ---------------------------------------------------------------------
+
+
+def test_market_data_rejects_are_the_documented_ones(doc: Doc, corpus: Corpus) -> None:
+    rows = []
+    for row in doc.table("MarketDataRequestReject reasons").rows:
+        codes = backticked(row["MDReqRejReason"])
+        rows.append((codes[0] if codes else None, pattern(backticked(row["Text"])[0])))
+    seen = set()
+    for version in VERSIONS:
+        for m in corpus.messages(version, "Y"):
+            match = [i for i, (code, text) in enumerate(rows)
+                     if code == m.get(281) and text.fullmatch(m.get(58) or "")]
+            assert match, (version, m.get(281), m.get(58))
+            seen.update(match)
+    assert seen == set(range(len(rows)))

@@ -176,3 +176,9 @@ def brk3(login) -> Broker:
 def dc1(login) -> Broker:
     """Drop copy of every firm, FIX.4.4."""
     return login("DC1")
+
+
+@pytest.fixture
+def md1(login) -> Broker:
+    """Market data only (Application=marketdata), FIX.4.4."""
+    return login("MD1")

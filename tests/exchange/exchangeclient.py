@@ -57,6 +57,11 @@ Application=dropcopy
 BeginString=FIX.4.2
 TargetCompID=DC2
 Application=dropcopy
+
+[SESSION]
+BeginString=FIX.4.4
+TargetCompID=MD1
+Application=marketdata
 """
 
 # As the shipped exchange.toml (AAPL: band 10% around 190.00, max 100000; XOM: lot
@@ -140,7 +145,7 @@ firms = ["BROKER1"]
 """
 
 VERSIONS = {"BRK1": "FIX.4.4", "BRK2": "FIX.4.2", "BRK3": "FIX.4.4", "DC1": "FIX.4.4",
-            "DC2": "FIX.4.2"}
+            "DC2": "FIX.4.2", "MD1": "FIX.4.4"}
 
 # Fields every ExecutionReport must carry (required in the FIX specification of the
 # version; Symbol is required in 4.2 and part of the required Instrument in 4.4).

@@ -1,0 +1,199 @@
+"""FIX market data: the books and trades, to the sessions that ask for them.
+
+A consumer of the event stream: every batch moves its level books
+(``marketdata.book``) and then each subscription is sent what changed, in one
+message per subscription and batch: a MarketDataIncrementalRefresh (X) with NEW,
+CHANGE and DELETE per level of the subscriber's window (MarketDepth) and a NEW per
+trade, or, for MDUpdateType=0, a MarketDataSnapshotFullRefresh (W) of each symbol
+that changed. A MarketDataRequest (V) reaches it from the session's application
+(:meth:`MarketData.request`): a snapshot is answered at once, a subscription with a
+snapshot and then its updates, an unsubscription by MDReqID. Subscriptions end
+with the session's logon.
+
+Market data is not stored for resends (``Session.send(persist=False)``): a
+ResendRequest gap-fills it, and a subscriber that missed some asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from fixserver.codec import Message
+from fixserver.session import Session
+from marketdata import messages
+from marketdata.book import Level, LevelBook, level_diff
+from marketdata.messages import Entry as MDEntry
+from marketdata.requests import (
+    BID,
+    DUPLICATE_MD_REQ_ID,
+    INCREMENTAL,
+    OFFER,
+    SUBSCRIBE,
+    TRADE,
+    UNSUBSCRIBE,
+    MarketDataRequest,
+    Refused,
+    read,
+)
+from matching.constants import BUY, SELL
+from matching.events import BookChanged, Trade
+from venue.stream import Entry
+
+log = logging.getLogger("consumers.marketdata")
+
+SIDES = ((BUY, BID), (SELL, OFFER))
+
+
+@dataclass
+class Subscription:
+    """One session's subscription, and what it has been shown of each side (for
+    incremental refreshes)."""
+
+    session: Session
+    request: MarketDataRequest
+    shown: dict[tuple[str, int], dict[int, Level]] = field(default_factory=dict)
+
+    def wants(self, entry_type: bytes) -> bool:
+        return entry_type in self.request.entry_types
+
+
+class MarketData:
+    """The level books of every listed symbol and the subscriptions to them."""
+
+    def __init__(self, symbols: Iterable[str], clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall-clock seconds, the SendingTime of updates (read per batch)."""
+        self.books = {symbol: LevelBook(symbol) for symbol in symbols}
+        self.clock = clock
+        self.last_seq = 0          # the last command whose events the books reflect
+        self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
+        self.messages_sent = 0
+
+    # -- the state at start-up ------------------------------------------------------
+
+    def load(self, levels: Iterable[tuple[str, int, Level]], last_seq: int) -> None:
+        """Start from the core's book as recovered: (symbol, side, level) of every
+        level, and the seq it covers."""
+        for symbol, side, level in levels:
+            self.books[symbol].side(side)[level.price] = level
+        self.last_seq = last_seq
+
+    # -- requests -------------------------------------------------------------------
+
+    def request(self, session: Session, msg: Message, now: float) -> None:
+        """Serve a MarketDataRequest from ``session``; a MarketDataRequestReject if it
+        cannot be."""
+        try:
+            request = read(msg, self.books)
+            if request.subscription == UNSUBSCRIBE:
+                self._unsubscribe(session, request)
+                return
+            key = (session.session_id, request.md_req_id)
+            if request.subscription == SUBSCRIBE and key in self.subscriptions:
+                raise Refused(request.md_req_id, DUPLICATE_MD_REQ_ID,
+                              f"MDReqID {request.md_req_id.decode(errors='replace')} is "
+                              "already a subscription of this session")
+        except Refused as refused:
+            self._send(session, b"Y", messages.reject(refused), now, header=False)
+            return
+        subscription = Subscription(session, request)
+        for symbol in request.symbols:
+            self._send(session, b"W", self._snapshot(subscription, symbol), now)
+        if request.subscription == SUBSCRIBE:
+            self.subscriptions[key] = subscription
+            log.info("%s: market data subscription %s: %s", session.session_id,
+                     request.md_req_id.decode(errors="replace"), ", ".join(request.symbols))
+
+    def _unsubscribe(self, session: Session, request: MarketDataRequest) -> None:
+        if self.subscriptions.pop((session.session_id, request.md_req_id), None) is None:
+            # MDReqRejReason has no value for it: a Text alone.
+            raise Refused(request.md_req_id, None,
+                          f"MDReqID {request.md_req_id.decode(errors='replace')} is not a "
+                          "subscription of this session")
+
+    def drop(self, session: Session) -> None:
+        """End the subscriptions of ``session`` (it logged out or lost its connection)."""
+        for key in [k for k in self.subscriptions if k[0] == session.session_id]:
+            del self.subscriptions[key]
+
+    def _snapshot(self, subscription: Subscription, symbol: str) -> list:
+        """The W body of ``symbol`` for ``subscription``, remembering what it shows."""
+        book = self.books[symbol]
+        depth = subscription.request.depth
+        entries: list[MDEntry] = []
+        for side, entry_type in SIDES:
+            if subscription.wants(entry_type):
+                levels = book.top(side, depth)
+                entries += messages.level_entries(entry_type, levels)
+                subscription.shown[(symbol, side)] = {lv.price: lv for lv in levels}
+        if subscription.wants(TRADE) and book.last is not None:
+            entries.append(MDEntry(TRADE, trade=book.last))
+        return messages.snapshot(subscription.request.md_req_id, symbol, entries)
+
+    # -- the event stream -------------------------------------------------------------
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        books = self.books
+        touched: dict[tuple[str, int], None] = {}
+        trades: list[tuple[str, MDEntry]] = []
+        for entry in entries:
+            for event in entry.events:
+                kind = type(event)
+                if kind is BookChanged:
+                    book = books.get(event.symbol)
+                    if book is not None:
+                        book.apply_level(event)
+                        touched[(event.symbol, event.side)] = None
+                elif kind is Trade:
+                    book = books.get(event.symbol)
+                    if book is not None:
+                        print_ = book.apply_trade(event, entry.ts)
+                        trades.append((event.symbol, MDEntry(TRADE, trade=print_)))
+        if entries:
+            self.last_seq = entries[-1].seq
+        if (touched or trades) and self.subscriptions:
+            now = self.clock()
+            for subscription in list(self.subscriptions.values()):
+                self._update(subscription, touched, trades, now)
+
+    def _update(self, subscription: Subscription, touched: dict[tuple[str, int], None],
+                trades: list[tuple[str, MDEntry]], now: float) -> None:
+        request = subscription.request
+        session = subscription.session
+        if not session.logged_on:
+            self.drop(session)
+            return
+        symbols = request.symbols
+        if request.update_type != INCREMENTAL:
+            changed = dict.fromkeys(
+                [s for s, side in touched if s in symbols
+                 and subscription.wants(BID if side == BUY else OFFER)]
+                + [s for s, _ in trades if s in symbols and subscription.wants(TRADE)])
+            for symbol in changed:
+                self._send(session, b"W", self._snapshot(subscription, symbol), now)
+            return
+        changes: list[tuple[str, bytes, MDEntry]] = []
+        for symbol, side in touched:
+            entry_type = BID if side == BUY else OFFER
+            if symbol not in symbols or not subscription.wants(entry_type):
+                continue
+            shown = subscription.shown.setdefault((symbol, side), {})
+            now_levels = self.books[symbol].top(side, request.depth)
+            actions = level_diff(shown, now_levels)
+            if actions:
+                changes += [(symbol, action, e)
+                            for action, e in messages.action_entries(entry_type, actions)]
+                subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
+        if subscription.wants(TRADE):
+            changes += [(symbol, b"0", e) for symbol, e in trades if symbol in symbols]
+        if changes:
+            self._send(session, b"X", messages.incremental(request.md_req_id, changes), now)
+
+    def _send(self, session: Session, msg_type: bytes, body: list, now: float,
+              header: bool = True) -> None:
+        session.send(msg_type, body, messages.header(self.last_seq) if header else (),
+                     now=now, persist=False)
+        self.messages_sent += 1
+

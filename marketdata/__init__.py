@@ -1,0 +1,7 @@
+"""Market data: what the book and the trades look like from outside the core.
+
+``book.py`` follows the core's events into price levels (pure); ``requests.py``
+reads a MarketDataRequest into a subscription or a reject; ``messages.py`` writes
+the FIX messages (W, X, Y). The consumer of the event stream that serves the
+subscriptions is ``consumers/marketdata.py``.
+"""

@@ -1,0 +1,118 @@
+"""The market-data view of one instrument: price levels and trades, from the core's
+events.
+
+:class:`LevelBook` follows ``BookChanged`` events (the aggregated displayed quantity
+and order count at one price after each change) and ``Trade`` events; it knows
+nothing of orders. ``top`` gives the best levels of a side, and :func:`level_diff`
+turns what a subscriber was shown of a side into what it must be shown now, as
+FIX's NEW / CHANGE / DELETE actions, so that a subscriber to the top N levels sees
+a level enter, change and leave its window exactly as the book moves (a level is
+known by its side and price).
+
+Pure and deterministic: no I/O, no clock; prices and quantities are the core's
+integers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from matching.constants import BUY
+from matching.events import BookChanged, Trade
+
+if TYPE_CHECKING:
+    from matching.engine import Engine
+
+# MDUpdateAction (279).
+NEW: Final = b"0"
+CHANGE: Final = b"1"
+DELETE: Final = b"2"
+
+
+class Level(NamedTuple):
+    """One price level as market data shows it."""
+
+    price: int
+    qty: int
+    orders: int
+
+
+class LevelAction(NamedTuple):
+    """A change to show a subscriber: ``action`` on the level at ``position`` (1 =
+    best) of a side; a DELETE carries the level as it was last shown."""
+
+    action: bytes
+    position: int
+    level: Level
+
+
+class Print(NamedTuple):
+    """A trade, as market data prints it (``ts``: its command's time, ns)."""
+
+    trade_id: int
+    price: int
+    qty: int
+    ts: int
+
+
+class LevelBook:
+    """The levels of both sides of one instrument and its last trade."""
+
+    __slots__ = ("symbol", "bids", "asks", "last")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.last: Print | None = None
+
+    def side(self, side: int) -> dict[int, Level]:
+        return self.bids if side == BUY else self.asks
+
+    def apply_level(self, event: BookChanged) -> None:
+        levels = self.bids if event.side == BUY else self.asks
+        if event.qty:
+            levels[event.price] = Level(event.price, event.qty, event.order_count)
+        else:
+            levels.pop(event.price, None)
+
+    def apply_trade(self, event: Trade, ts: int) -> Print:
+        self.last = Print(event.trade_id, event.last_px, event.last_qty, ts)
+        return self.last
+
+    def top(self, side: int, depth: int = 0) -> list[Level]:
+        """The best ``depth`` levels of ``side`` (0: all), best first."""
+        levels = self.side(side)
+        best = heapq.nlargest if side == BUY else heapq.nsmallest
+        if depth <= 0 or depth >= len(levels):
+            return sorted(levels.values(), reverse=side == BUY)
+        return [levels[p] for p in best(depth, levels)]
+
+
+def level_diff(shown: Mapping[int, Level], now: list[Level]) -> list[LevelAction]:
+    """What turns ``shown`` (price -> level: what the subscriber has) into ``now`` (the
+    levels it should have, best first): a DELETE for each shown level that is gone,
+    then, in the order of ``now``, a NEW for each level it lacks and a CHANGE for each
+    it has with another quantity or order count. Levels are told apart by price;
+    the position is the level's rank in ``now`` (0 for a DELETE)."""
+    prices = {level.price for level in now}
+    actions = [LevelAction(DELETE, 0, level) for price, level in shown.items()
+               if price not in prices]
+    for position, level in enumerate(now, 1):
+        old = shown.get(level.price)
+        if old is None:
+            actions.append(LevelAction(NEW, position, level))
+        elif old != level:
+            actions.append(LevelAction(CHANGE, position, level))
+    return actions
+
+
+def engine_levels(engine: Engine) -> Iterator[tuple[str, int, Level]]:
+    """(symbol, side, level) of every level in ``engine``'s books: where market data
+    starts from after a recovery."""
+    for symbol, book in engine.books.items():
+        for side in (book.bids, book.asks):
+            for level in side.iter_levels():
+                yield symbol, side.side, Level(level.price, level.qty, level.count)

@@ -1,0 +1,97 @@
+"""The market-data messages as FIX bodies: MarketDataSnapshotFullRefresh (W),
+MarketDataIncrementalRefresh (X) and MarketDataRequestReject (Y).
+
+Each entry's fields are written in the order of its repeating group in the data
+dictionary (the same for FIX 4.2 and 4.4 in what is used here). A level is an
+entry with MDEntryPx (270), MDEntrySize (271), NumberOfOrders (346) and
+MDEntryPositionNo (290, its rank from the best); a trade has MDEntryPx, MDEntrySize
+and MDEntryTime (273). Every W and X also carries, in the header,
+LastMsgSeqNumProcessed (369) = the exchange sequence number of the last command
+whose effect it shows (docs/FIX.md), so that a snapshot and incrementals line up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from fixserver.codec import Field
+from venue.fixedpoint import format_price
+
+from .book import Level, LevelAction, Print
+from .requests import Refused
+
+LAST_SEQ_PROCESSED = 369
+
+
+class Entry(NamedTuple):
+    """One entry of a W or X: what it is (MDEntryType), and either a level (with its
+    rank from the best, 0: none) or a trade."""
+
+    entry_type: bytes
+    level: Level | None = None
+    position: int = 0
+    trade: Print | None = None
+
+
+def _time(ns: int) -> bytes:
+    moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC)
+    return b"%s.%03d" % (moment.strftime("%H:%M:%S").encode(), ns // 1_000_000 % 1000)
+
+
+def _entry_fields(entry: Entry) -> list[Field]:
+    if entry.level is not None:
+        level = entry.level
+        out: list[Field] = [(270, format_price(level.price)), (271, b"%d" % level.qty),
+                            (346, b"%d" % level.orders)]
+        if entry.position:
+            out.append((290, b"%d" % entry.position))
+        return out
+    assert entry.trade is not None
+    return [(270, format_price(entry.trade.price)), (271, b"%d" % entry.trade.qty),
+            (273, _time(entry.trade.ts))]
+
+
+def header(last_seq: int) -> list[Field]:
+    """The header fields of a W or X."""
+    return [(LAST_SEQ_PROCESSED, b"%d" % last_seq)]
+
+
+def snapshot(md_req_id: bytes, symbol: str, entries: Sequence[Entry]) -> list[Field]:
+    """The body of a MarketDataSnapshotFullRefresh (W) of one symbol."""
+    body: list[Field] = [(262, md_req_id), (55, symbol.encode()), (268, b"%d" % len(entries))]
+    for entry in entries:
+        body.append((269, entry.entry_type))
+        body.extend(_entry_fields(entry))
+    return body
+
+
+def incremental(md_req_id: bytes, changes: Sequence[tuple[str, bytes, Entry]]) -> list[Field]:
+    """The body of a MarketDataIncrementalRefresh (X): (symbol, MDUpdateAction, entry)
+    per change, in order."""
+    body: list[Field] = [(262, md_req_id), (268, b"%d" % len(changes))]
+    for symbol, action, entry in changes:
+        body += [(279, action), (269, entry.entry_type), (55, symbol.encode())]
+        body.extend(_entry_fields(entry))
+    return body
+
+
+def reject(refused: Refused) -> list[Field]:
+    """The body of a MarketDataRequestReject (Y)."""
+    body: list[Field] = [(262, refused.md_req_id)]
+    if refused.reason is not None:
+        body.append((281, refused.reason))
+    body.append((58, refused.text.encode()))
+    return body
+
+
+def level_entries(side_type: bytes, levels: Sequence[Level]) -> list[Entry]:
+    """The entries of one side's levels, best first, with their positions."""
+    return [Entry(side_type, level, i) for i, level in enumerate(levels, 1)]
+
+
+def action_entries(side_type: bytes, actions: Sequence[LevelAction]) -> list[tuple[bytes, Entry]]:
+    """(MDUpdateAction, entry) of each level action of one side."""
+    return [(a.action, Entry(side_type, a.level, a.position)) for a in actions]
+

@@ -1,0 +1,290 @@
+"""FIX market data on real sessions: MarketDataRequest in, W / X / Y out.
+
+The exchange of the shipped exchange.toml (journal fsync off, in a temporary
+folder) with the market-data consumer on its event stream, and sessions played by
+the session test harness: BRK1 (FIX 4.4) and BRK2 (FIX 4.2) trade and subscribe,
+MD1 is a session with Application=marketdata. A subscriber applies what it gets
+the way a client does (levels by side and price) and must hold, after every
+message, exactly what a fresh snapshot shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from consumers.marketdata import MarketData
+from fixserver.settings import load_sessions
+from marketdata.book import engine_levels
+from server.compose import connect_consumers, report_consumers
+from tests.session.harness import Driver, Out
+from venue.application import ExchangeApplication, MarketDataApplication
+from venue.config import load_exchange_config
+from venue.exchange import Exchange
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = {c.target_comp_id: c for c in load_sessions(REPO / "sessions.cfg")}
+BUY, SELL = 1, 2
+
+
+class Venue:
+    """The exchange with BRK1, BRK2 and MD1 as harness-driven sessions."""
+
+    def __init__(self, tmp: Path) -> None:
+        cfg = load_exchange_config(REPO / "exchange.toml")
+        cfg.fsync = False
+        cfg.journal_path = str(tmp / "journal.wal")
+        self.exchange = Exchange(cfg, tmp)
+        self.market_data = MarketData(cfg.instruments)
+        self.drivers: dict[str, Driver] = {}
+        for comp_id in ("BRK1", "BRK2"):
+            config = dataclasses.replace(SHIPPED[comp_id], cancel_on_disconnect=False)
+            driver = Driver(config=config,
+                            app=ExchangeApplication(self.exchange, self.market_data))
+            self.exchange.add_session(driver.session.session_id, comp_id)
+            self.drivers[comp_id] = driver
+        md1 = dataclasses.replace(SHIPPED["BRK1"], target_comp_id="MD1",
+                                  application="marketdata", cancel_on_disconnect=False)
+        self.drivers["MD1"] = Driver(config=md1, app=MarketDataApplication(self.exchange,
+                                                                           self.market_data))
+        self.exchange.recover()
+        self.market_data.load(engine_levels(self.exchange.engine), self.exchange.last_seq)
+        sessions = [d.session for d in self.drivers.values()]
+        connect_consumers(self.exchange, None, report_consumers(self.exchange, sessions), None,
+                          market_data=self.market_data)
+        for driver in self.drivers.values():
+            driver.logon(reset=True)
+        self.n = 0
+        self.inbox: dict[str, list[Out]] = {comp_id: [] for comp_id in self.drivers}
+
+    def send(self, comp_id: str, msg_type: str, *fields: tuple[int, object]) -> list[Out]:
+        """Send from ``comp_id``; what it got back (it is also in its inbox)."""
+        out = self.drivers[comp_id].send(msg_type, *fields)
+        self.inbox[comp_id] += out
+        self.exchange.flush()
+        for cid, driver in self.drivers.items():
+            more = driver.drain()
+            self.inbox[cid] += more
+            if cid == comp_id:
+                out += more
+        return out
+
+    def received(self, comp_id: str) -> list[Out]:
+        """Everything ``comp_id`` got since the last call."""
+        out, self.inbox[comp_id] = self.inbox[comp_id], []
+        return out
+
+    def order(self, comp_id: str, side: int, qty: int, price: str, symbol: str = "AAPL",
+              cl_ord_id: str | None = None) -> str:
+        self.n += 1
+        cl = cl_ord_id or f"o{self.n}"
+        self.send(comp_id, "D", (11, cl), (21, 1), (38, qty), (40, 2), (44, price),
+                  (54, side), (55, symbol), (59, 1), (60, "20260101-00:00:00"))
+        return cl
+
+    def cancel(self, comp_id: str, orig: str, side: int, symbol: str = "AAPL") -> None:
+        self.n += 1
+        self.send(comp_id, "F", (11, f"c{self.n}"), (41, orig), (54, side), (55, symbol),
+                  (60, "20260101-00:00:00"))
+
+
+def md_request(req_id: str, *, subscription: int = 1, depth: int = 0,
+               update_type: int | None = 1, entry_types: Iterable[int] = (0, 1, 2),
+               symbols: Iterable[str] = ("AAPL",)) -> list[tuple[int, object]]:
+    types, syms = list(entry_types), list(symbols)
+    fields: list[tuple[int, object]] = [(262, req_id), (263, subscription), (264, depth)]
+    if update_type is not None:
+        fields.append((265, update_type))
+    fields += [(267, len(types)), *((269, t) for t in types), (146, len(syms)),
+               *((55, s) for s in syms)]
+    return fields
+
+
+def entries(msg: Out) -> list[dict[int, str]]:
+    """The repeating group of a W or X, one dict per entry."""
+    start = 279 if msg.msg_type == "X" else 269
+    out: list[dict[int, str]] = []
+    for tag, value in msg.pairs:
+        if tag == start:
+            out.append({})
+        if out and tag in (279, 269, 55, 270, 271, 346, 290, 273):
+            out[-1][tag] = value
+    return out
+
+
+def book_of(snapshot: Out) -> dict[tuple[str, str], tuple[str, str]]:
+    """(MDEntryType, price) -> (size, orders) of the levels of a W."""
+    return {(e[269], e[270]): (e[271], e[346]) for e in entries(snapshot) if e[269] in "01"}
+
+
+def apply(book: dict[tuple[str, str], tuple[str, str]], update: Out) -> None:
+    """Apply an X's level entries the way a client does: by side and price."""
+    for e in entries(update):
+        if e[269] not in "01":
+            continue
+        key = (e[269], e[270])
+        if e[279] == "2":
+            del book[key]
+        else:
+            assert (e[279] == "0") == (key not in book), e
+            book[key] = (e[271], e[346])
+
+
+def only(out: list[Out], msg_type: str) -> list[Out]:
+    return [m for m in out if m.msg_type == msg_type]
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[Venue]:
+    v = Venue(tmp_path)
+    yield v
+    v.exchange.close(snapshot=False)
+
+
+def test_a_snapshot_shows_each_side_best_first_with_sizes_and_order_counts(venue: Venue
+                                                                            ) -> None:
+    venue.order("BRK2", BUY, 100, "189.00")
+    venue.order("BRK2", BUY, 50, "189.00")
+    venue.order("BRK2", BUY, 10, "189.50")
+    venue.order("BRK1", SELL, 30, "190.10")
+    (w,) = only(venue.send("BRK1", "V", *md_request("s", subscription=0, update_type=None)),
+                "W")
+    assert (w.get(262), w.get(55), w.get(268)) == ("s", "AAPL", "3")
+    assert [(e[269], e[270], e[271], e[346], e[290]) for e in entries(w)] == [
+        ("0", "189.5", "10", "1", "1"), ("0", "189", "150", "2", "2"),
+        ("1", "190.1", "30", "1", "1")]
+
+
+def test_a_snapshot_of_an_empty_book_has_no_entries(venue: Venue) -> None:
+    (w,) = only(venue.send("BRK1", "V", *md_request("s", subscription=0, update_type=None)),
+                "W")
+    assert w.get(268) == "0" and entries(w) == []
+
+
+def test_every_snapshot_and_update_carries_the_exchange_seq_it_reflects(venue: Venue) -> None:
+    venue.order("BRK2", BUY, 100, "189.00")
+    (w,) = only(venue.send("BRK1", "V", *md_request("s")), "W")
+    assert int(w.get(369)) == venue.exchange.last_seq == 1
+    venue.order("BRK2", BUY, 10, "189.00")
+    (x,) = only(venue.received("BRK1"), "X")
+    assert int(x.get(369)) == venue.exchange.last_seq == 2
+
+
+def test_a_subscriber_applying_the_updates_holds_what_a_new_snapshot_shows(
+        venue: Venue) -> None:
+    (w,) = only(venue.send("BRK1", "V", *md_request("inc", entry_types=(0, 1))), "W")
+    held = book_of(w)
+    steps = [("BRK2", BUY, 100, "189.00"), ("BRK2", BUY, 40, "189.20"),
+             ("BRK2", SELL, 70, "190.50"), ("BRK2", SELL, 20, "190.40"),
+             ("BRK1", SELL, 120, "189.10"),       # trades through 189.20, rests at 189.10
+             ("BRK1", BUY, 90, "190.50")]         # takes 190.40 and part of 190.50
+    orders = []
+    for n, (comp_id, side, qty, price) in enumerate(steps):
+        orders.append((comp_id, venue.order(comp_id, side, qty, price), side))
+        for x in only(venue.received("BRK1"), "X"):
+            apply(held, x)
+        (fresh,) = only(venue.send("BRK2", "V", *md_request(f"chk{n}", subscription=0,
+                                                            update_type=None,
+                                                            entry_types=(0, 1))), "W")
+        assert held == book_of(fresh), f"after step {n}"
+    venue.cancel(*orders[0][:2], BUY)
+    for x in only(venue.received("BRK1"), "X"):
+        apply(held, x)
+    (fresh,) = only(venue.send("BRK2", "V", *md_request("end", subscription=0,
+                                                        update_type=None,
+                                                        entry_types=(0, 1))), "W")
+    assert held == book_of(fresh)
+
+
+def test_a_top_of_book_subscriber_sees_levels_enter_and_leave_its_window(venue: Venue
+                                                                       ) -> None:
+    venue.order("BRK2", BUY, 100, "189.00")
+    only(venue.send("BRK1", "V", *md_request("top", depth=1, entry_types=(0,))), "W")
+    venue.order("BRK2", BUY, 10, "188.00")            # below the window: nothing
+    assert only(venue.received("BRK1"), "X") == []
+    venue.order("BRK2", BUY, 10, "189.50")            # a new best
+    (x,) = only(venue.received("BRK1"), "X")
+    assert [(e[279], e[270]) for e in entries(x)] == [("2", "189"), ("0", "189.5")]
+
+
+def test_a_trade_is_one_entry_with_its_price_size_and_time(venue: Venue) -> None:
+    only(venue.send("BRK1", "V", *md_request("t", entry_types=(2,))), "W")
+    venue.order("BRK2", SELL, 30, "190.00")
+    venue.order("BRK1", BUY, 20, "190.00")
+    (x,) = only(venue.received("BRK1"), "X")
+    (trade,) = entries(x)
+    assert (trade[279], trade[269], trade[55], trade[270], trade[271]) == \
+        ("0", "2", "AAPL", "190", "20")
+    assert len(trade[273]) == len("HH:MM:SS.sss")
+    (w,) = only(venue.send("BRK1", "V", *md_request("t2", subscription=0, update_type=None,
+                                                    entry_types=(2,))), "W")
+    assert [(e[269], e[270], e[271]) for e in entries(w)] == [("2", "190", "20")]
+
+
+def test_a_full_refresh_subscription_gets_a_snapshot_of_each_symbol_that_changed(
+        venue: Venue) -> None:
+    out = venue.send("BRK2", "V", *md_request("full", update_type=0,
+                                             symbols=("AAPL", "MSFT")))
+    assert [w.get(55) for w in only(out, "W")] == ["AAPL", "MSFT"]
+    venue.received("BRK2")
+    venue.order("BRK1", BUY, 10, "419.00", symbol="MSFT")
+    (w,) = only(venue.received("BRK2"), "W")
+    assert (w.get(262), w.get(55), [e[270] for e in entries(w)]) == ("full", "MSFT", ["419"])
+    venue.order("BRK1", BUY, 10, "22.00", symbol="INTC")     # not subscribed
+    assert only(venue.received("BRK2"), "W") == []
+
+
+def test_updates_stop_after_an_unsubscription(venue: Venue) -> None:
+    venue.send("BRK1", "V", *md_request("u"))
+    assert only(venue.send("BRK1", "V", *md_request("u", subscription=2)), "Y") == []
+    venue.order("BRK2", BUY, 100, "189.00")
+    assert only(venue.received("BRK1"), "X") == []
+
+
+def test_a_subscription_ends_with_the_session(venue: Venue) -> None:
+    venue.send("BRK1", "V", *md_request("gone"))
+    session = venue.drivers["BRK1"].session
+    session.on_disconnect(venue.drivers["BRK1"].clock.wall)
+    assert venue.market_data.subscriptions == {}
+
+
+def test_market_data_is_gap_filled_on_a_resend(venue: Venue) -> None:
+    out = venue.send("BRK1", "V", *md_request("r"))
+    (w,) = only(out, "W")
+    venue.order("BRK2", BUY, 100, "189.00")
+    (x,) = only(venue.received("BRK1"), "X")
+    resent = venue.send("BRK1", "2", (7, w.seq), (16, 0))
+    assert [m.msg_type for m in resent] == ["4"]
+    assert (resent[0].get(123), int(resent[0].get(36))) == ("Y", x.seq + 1)
+
+
+def test_a_second_subscription_with_the_same_md_req_id_is_refused(venue: Venue) -> None:
+    venue.send("BRK1", "V", *md_request("dup"))
+    (y,) = only(venue.send("BRK1", "V", *md_request("dup")), "Y")
+    assert (y.get(262), y.get(281)) == ("dup", "1")
+
+
+def test_an_unknown_symbol_refuses_the_whole_request(venue: Venue) -> None:
+    out = venue.send("BRK1", "V", *md_request("u", symbols=("AAPL", "NOPE")))
+    assert only(out, "W") == []
+    (y,) = only(out, "Y")
+    assert (y.get(281), y.get(58)) == ("0", "unknown symbol NOPE: not listed on this exchange")
+
+
+def test_a_market_data_session_is_served_market_data(venue: Venue) -> None:
+    venue.order("BRK2", SELL, 5, "191.00")
+    (w,) = only(venue.send("MD1", "V", *md_request("m", entry_types=(1,))), "W")
+    assert [(e[269], e[270]) for e in entries(w)] == [("1", "191")]
+    venue.order("BRK2", SELL, 5, "190.90")
+    assert len(only(venue.received("MD1"), "X")) == 1
+
+
+def test_a_market_data_session_cannot_send_orders(venue: Venue) -> None:
+    out = venue.send("MD1", "D", (11, "x"), (21, 1), (38, 1), (40, 2), (44, "190"), (54, 1),
+                     (55, "AAPL"), (60, "20260101-00:00:00"))
+    (j,) = only(out, "j")
+    assert j.get(380) == "3"
+    assert venue.exchange.last_seq == 0
