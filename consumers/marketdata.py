@@ -12,6 +12,15 @@ with the session's logon.
 
 Market data is not stored for resends (``Session.send(persist=False)``): a
 ResendRequest gap-fills it, and a subscriber that missed some asks again.
+
+A subscriber that does not read as fast as the book moves never holds up the
+exchange nor grows its memory without bound. Once more than ``backlog_limit``
+messages wait to be written to its session, its updates are held back: for levels
+only which (symbol, side) changed is kept, and when it has caught up it is sent
+what its window looks like then (the latest state of each level replaces the
+older ones); the trades meanwhile are kept, up to ``held_trades_limit``, past
+which they are dropped and it is sent fresh snapshots instead. Catching up is
+checked at every batch and by the server's timer (:meth:`MarketData.catch_up`).
 """
 
 from __future__ import annotations
@@ -55,6 +64,10 @@ class Subscription:
     session: Session
     request: MarketDataRequest
     shown: dict[tuple[str, int], dict[int, Level]] = field(default_factory=dict)
+    # Changed since the subscriber was last sent an update: sides, and trades.
+    dirty: dict[tuple[str, int], None] = field(default_factory=dict)
+    trades: list[tuple[str, MDEntry]] = field(default_factory=list)
+    resync: bool = False       # too much was held back: send snapshots instead
 
     def wants(self, entry_type: bytes) -> bool:
         return entry_type in self.request.entry_types
@@ -63,10 +76,14 @@ class Subscription:
 class MarketData:
     """The level books of every listed symbol and the subscriptions to them."""
 
-    def __init__(self, symbols: Iterable[str], clock: Callable[[], float] = time.time) -> None:
-        """``clock``: wall-clock seconds, the SendingTime of updates (read per batch)."""
+    def __init__(self, symbols: Iterable[str], clock: Callable[[], float] = time.time, *,
+                 backlog_limit: int = 1000, held_trades_limit: int = 10_000) -> None:
+        """``clock``: wall-clock seconds, the SendingTime of updates (read per batch);
+        the limits: see the module docstring."""
         self.books = {symbol: LevelBook(symbol) for symbol in symbols}
         self.clock = clock
+        self.backlog_limit = backlog_limit
+        self.held_trades_limit = held_trades_limit
         self.last_seq = 0          # the last command whose events the books reflect
         self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
         self.messages_sent = 0
@@ -160,36 +177,66 @@ class MarketData:
 
     def _update(self, subscription: Subscription, touched: dict[tuple[str, int], None],
                 trades: list[tuple[str, MDEntry]], now: float) -> None:
+        """Note what changed for ``subscription``, and send it unless its session is
+        behind."""
         request = subscription.request
-        session = subscription.session
-        if not session.logged_on:
-            self.drop(session)
+        if not subscription.session.logged_on:
+            self.drop(subscription.session)
             return
         symbols = request.symbols
-        if request.update_type != INCREMENTAL:
-            changed = dict.fromkeys(
-                [s for s, side in touched if s in symbols
-                 and subscription.wants(BID if side == BUY else OFFER)]
-                + [s for s, _ in trades if s in symbols and subscription.wants(TRADE)])
+        for symbol, side in touched:
+            if symbol in symbols and subscription.wants(BID if side == BUY else OFFER):
+                subscription.dirty[(symbol, side)] = None
+        if subscription.wants(TRADE):
+            held = subscription.trades
+            held += [(symbol, e) for symbol, e in trades if symbol in symbols]
+            if len(held) > self.held_trades_limit:
+                held.clear()
+                subscription.resync = True
+        self._flush(subscription, now)
+
+    def catch_up(self, now: float | None = None) -> int:
+        """Send the subscribers that were behind and are no more what they were held
+        back; the number of subscriptions brought up to date."""
+        now = self.clock() if now is None else now
+        caught = 0
+        for subscription in list(self.subscriptions.values()):
+            if subscription.dirty or subscription.trades or subscription.resync:
+                caught += self._flush(subscription, now)
+        return caught
+
+    def _flush(self, subscription: Subscription, now: float) -> bool:
+        """Send ``subscription`` what is held for it, unless its session is behind."""
+        session = subscription.session
+        if session.backlog > self.backlog_limit:
+            return False
+        request = subscription.request
+        if subscription.resync or request.update_type != INCREMENTAL:
+            changed = dict.fromkeys([s for s, _ in subscription.dirty]
+                                    + [s for s, _ in subscription.trades])
+            if subscription.resync:
+                changed = dict.fromkeys(request.symbols)
             for symbol in changed:
                 self._send(session, b"W", self._snapshot(subscription, symbol), now)
-            return
-        changes: list[tuple[str, bytes, MDEntry]] = []
-        for symbol, side in touched:
-            entry_type = BID if side == BUY else OFFER
-            if symbol not in symbols or not subscription.wants(entry_type):
-                continue
-            shown = subscription.shown.setdefault((symbol, side), {})
-            now_levels = self.books[symbol].top(side, request.depth)
-            actions = level_diff(shown, now_levels)
-            if actions:
-                changes += [(symbol, action, e)
-                            for action, e in messages.action_entries(entry_type, actions)]
-                subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
-        if subscription.wants(TRADE):
-            changes += [(symbol, b"0", e) for symbol, e in trades if symbol in symbols]
-        if changes:
-            self._send(session, b"X", messages.incremental(request.md_req_id, changes), now)
+        else:
+            changes: list[tuple[str, bytes, MDEntry]] = []
+            for symbol, side in subscription.dirty:
+                entry_type = BID if side == BUY else OFFER
+                now_levels = self.books[symbol].top(side, request.depth)
+                shown = subscription.shown.get((symbol, side), {})
+                actions = level_diff(shown, now_levels)
+                if actions:
+                    changes += [(symbol, action, e)
+                                for action, e in messages.action_entries(entry_type, actions)]
+                    subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
+            changes += [(symbol, b"0", e) for symbol, e in subscription.trades]
+            if changes:
+                self._send(session, b"X", messages.incremental(request.md_req_id, changes),
+                           now)
+        subscription.dirty.clear()
+        subscription.trades.clear()
+        subscription.resync = False
+        return True
 
     def _send(self, session: Session, msg_type: bytes, body: list, now: float,
               header: bool = True) -> None:

@@ -302,6 +302,12 @@ class Session:
         return raw
 
     @property
+    def backlog(self) -> int:
+        """Messages queued and not yet taken to be written (a resend counts one): a
+        counterparty that stops reading makes it grow."""
+        return len(self._out)
+
+    @property
     def outbox(self) -> list[bytes]:
         """Messages ready to be written (not counting the unread part of a resend)."""
         return [m for m in self._out if isinstance(m, bytes)]

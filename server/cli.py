@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
                          stream=server.stream, ports=ports,
-                         retention=journal_retention(server)))
+                         retention=journal_retention(server),
+                         market_data=server.market_data))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

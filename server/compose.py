@@ -144,6 +144,7 @@ class Server:
     replayed: int = 0     # commands replayed from the journal at start-up
     file_logs: FileLogWriter | None = None  # the sessions' message and event logs
     delivered: SeqMark | None = None        # how far the reports reached the stores
+    market_data: MarketData | None = None   # FIX market data (consumers/marketdata.py)
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
 
     def close(self) -> None:
@@ -214,7 +215,7 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
         market_data.load(engine_levels(exchange.engine), exchange.last_seq)
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
-                    redelivered=redelivered)
+                    redelivered=redelivered, market_data=market_data)
     _cancel_orders_left_by_a_crash(exchange)
     return server
 
@@ -324,12 +325,15 @@ def _drop_copies(sessions: list[Session], config: ExchangeConfig
 
 
 
-async def drive_exchange(exchange: Exchange) -> None:
-    """Once a second: time-driven commands (GTD expiry, end of day) and their flush.
-    Orders are flushed by the connection that read them (the acceptor's hook)."""
+async def drive_exchange(exchange: Exchange, market_data: MarketData | None = None) -> None:
+    """Once a second: time-driven commands (GTD expiry, end of day) and their flush,
+    and market data for subscribers that were behind. Orders are flushed by the
+    connection that read them (the acceptor's hook)."""
     while True:
         exchange.on_timer(time.time_ns())
         exchange.flush()
+        if market_data is not None:
+            market_data.catch_up()
         # Orders live long: move survivors out of the collector's view so a full
         # collection never walks a million resting orders (pauses of ~0.5 s otherwise).
         gc.freeze()
@@ -359,14 +363,16 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
               *, admin_socket: Path | None = None, stream: EventStream | None = None,
               ports: Mapping[int, PortOptions] | None = None,
-              snapshots: bool = True, retention: JournalRetention | None = None) -> None:
+              snapshots: bool = True, retention: JournalRetention | None = None,
+              market_data: MarketData | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
     and a snapshot interval, a snapshotter process follows the journal once the ports
     are open (server/snapshots.py); with ``retention``, the journal segments nothing
-    needs are deleted as they age (server/retention.py). ``ports``: TLS and socket
-    options per port (``fixserver.acceptor.port_options``)."""
+    needs are deleted as they age (server/retention.py); ``market_data`` catches its
+    slow subscribers up on the timer. ``ports``: TLS and socket options per port
+    (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
     snapshotter = (SnapshotterProcess(exchange) if exchange is not None and snapshots
@@ -376,7 +382,7 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             if stream is not None:
                 nursery.start_soon(write_event_log, stream)
             if exchange is not None:
-                nursery.start_soon(drive_exchange, exchange)
+                nursery.start_soon(drive_exchange, exchange, market_data)
                 if admin_socket is not None:
                     # Its reports reach the sockets as drive_exchange's do: Session.send
                     # wakes the connection's writer. Listening before the FIX ports.

@@ -288,3 +288,79 @@ def test_a_market_data_session_cannot_send_orders(venue: Venue) -> None:
     (j,) = only(out, "j")
     assert j.get(380) == "3"
     assert venue.exchange.last_seq == 0
+
+
+# -- a subscriber that does not read ------------------------------------------------------
+
+
+@pytest.fixture
+def slow_venue(tmp_path: Path) -> Iterator[Venue]:
+    v = Venue(tmp_path)
+    v.market_data.backlog_limit = 5
+    v.market_data.held_trades_limit = 3
+    yield v
+    v.exchange.close(snapshot=False)
+
+
+def stalled(v: Venue, comp_id: str) -> None:
+    """From now on ``comp_id`` reads nothing: what it is sent stays queued."""
+    v.drivers[comp_id].drain = lambda: []      # type: ignore[method-assign]
+
+
+def test_a_subscriber_that_stops_reading_is_sent_no_more_than_the_backlog_limit(
+        slow_venue: Venue) -> None:
+    v = slow_venue
+    v.send("BRK1", "V", *md_request("slow", entry_types=(0, 1)))
+    session = v.drivers["BRK1"].session
+    stalled(v, "BRK1")
+    for i in range(40):
+        v.order("BRK2", BUY, 10 + i, f"{180 + i * 0.1:.2f}")
+    assert session.backlog <= v.market_data.backlog_limit + 1
+
+
+def test_once_it_reads_again_it_gets_the_latest_state_of_each_level_in_one_update(
+        slow_venue: Venue) -> None:
+    v = slow_venue
+    (w,) = only(v.send("BRK1", "V", *md_request("slow", entry_types=(0, 1))), "W")
+    held = book_of(w)
+    driver = v.drivers["BRK1"]
+    read = driver.drain
+    stalled(v, "BRK1")
+    orders = [v.order("BRK2", BUY, 10, "189.00") for _ in range(12)]
+    for cl in orders[:3]:
+        v.cancel("BRK2", cl, BUY)
+    v.order("BRK2", SELL, 5, "191.00")
+    driver.drain = read                        # type: ignore[method-assign]
+    backlog = driver.drain()
+    assert v.market_data.catch_up() == 1
+    catch_up = only(driver.drain(), "X")
+    assert len(catch_up) == 1
+    for x in only(backlog, "X"):
+        apply(held, x)
+    apply(held, catch_up[0])
+    # Conflated: the 189.00 level once, at its latest size, not each of its changes.
+    assert [(e[279], e[270], e[271]) for e in entries(catch_up[0]) if e[269] == "0"] == [
+        ("1", "189", "90")]
+    (fresh,) = only(v.send("BRK2", "V", *md_request("chk", subscription=0, update_type=None,
+                                                    entry_types=(0, 1))), "W")
+    assert held == book_of(fresh)
+
+
+def test_past_the_held_trades_limit_it_is_sent_a_fresh_snapshot_instead(
+        slow_venue: Venue) -> None:
+    v = slow_venue
+    v.send("BRK1", "V", *md_request("slow"))
+    driver = v.drivers["BRK1"]
+    read = driver.drain
+    stalled(v, "BRK1")
+    v.order("BRK2", SELL, 100, "190.00")
+    for _ in range(10):
+        v.order("BRK2", BUY, 1, "190.00")
+    driver.drain = read                        # type: ignore[method-assign]
+    driver.drain()
+    v.market_data.catch_up()
+    out = driver.drain()
+    assert only(out, "X") == []
+    (w,) = only(out, "W")
+    assert [(e[269], e[270], e[271]) for e in entries(w)] == [("1", "190", "90"),
+                                                              ("2", "190", "1")]
