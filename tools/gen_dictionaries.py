@@ -39,6 +39,12 @@ APP_MESSAGES = {
     "W",  # MarketDataSnapshotFullRefresh
     "X",  # MarketDataIncrementalRefresh
     "Y",  # MarketDataRequestReject
+    "x",  # SecurityListRequest (4.3+)
+    "y",  # SecurityList (4.3+)
+    "e",  # SecurityStatusRequest
+    "f",  # SecurityStatus
+    "g",  # TradingSessionStatusRequest
+    "h",  # TradingSessionStatus
     "AN",  # RequestForPositions (4.4)
     "AO",  # RequestForPositionsAck (4.4)
     "AP",  # PositionReport (4.4)

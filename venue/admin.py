@@ -1,5 +1,5 @@
-"""The operator's admin interface: kill switches and account balances of a running
-exchange, over a Unix-domain socket in the data directory.
+"""The operator's admin interface: kill switches, trading phases and account balances
+of a running exchange, over a Unix-domain socket in the data directory.
 
 Three layers:
 
@@ -12,11 +12,17 @@ Three layers:
       account NAME                      balances (decimal strings) and positions
       accounts                          the same for every account
       killed                            the switches that are on
+      phase SYMBOL|all PHASE            move to a trading phase: pre_open,
+                                        opening_auction, continuous, halted,
+                                        closing_auction, closed (leaving a call
+                                        auction uncrosses the book)
+      halt SYMBOL|all, resume SYMBOL|all  the same for halted and continuous
+      phases                            every instrument's phase
       snapshot                          write a snapshot now (by the snapshotter
                                         process; it replies once it is on disk)
 
-  A reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. A kill or
-  lift is journaled like an order and flushed at once, so the cancels and their
+  A reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. A kill,
+  lift or phase change is journaled like an order and flushed at once, so the cancels and their
   ExecutionReports are sent before the reply.
 * :func:`serve` is the server's trio task: it listens on ``<data-dir>/admin.sock``
   (mode 0600, only the user that runs the server may connect), line-oriented, any
@@ -42,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from matching.constants import CONTINUOUS, HALTED, PHASE_NAMES
+
 from .fixedpoint import format_price
 
 if TYPE_CHECKING:
@@ -54,7 +62,11 @@ log = logging.getLogger("fixserver.admin")
 SOCKET_NAME = "admin.sock"
 SCOPES = ("firm", "account", "session")
 USAGE = ("kill firm|account|session NAME, lift firm|account|session NAME, account NAME, "
-         "accounts, killed, snapshot")
+         "accounts, killed, phase SYMBOL|all PHASE, halt SYMBOL|all, resume SYMBOL|all, "
+         "phases, snapshot")
+# The phase names an operator types (matching.constants), and the two shortcuts.
+PHASES = {name.lower(): code for code, name in PHASE_NAMES.items()}
+SHORTCUTS = {"halt": HALTED, "resume": CONTINUOUS}
 MAX_REQUEST = 4096            # bytes of one request line
 # sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.
 MAX_SOCKET_PATH = 107
@@ -97,6 +109,16 @@ def _dispatch(exchange: Exchange, words: list[str]) -> dict[str, Any]:
         _arity(command, args, 0, "")
         return {"ok": True,
                 "accounts": [_account(exchange, name) for name in exchange.risk.accounts()]}
+    if command == "phase":
+        _arity(command, args, 2, "SYMBOL|all PHASE")
+        return _phase(exchange, args[0], args[1].lower())
+    if command in SHORTCUTS:
+        _arity(command, args, 1, "SYMBOL|all")
+        return _phase(exchange, args[0], PHASE_NAMES[SHORTCUTS[command]].lower())
+    if command == "phases":
+        _arity(command, args, 0, "")
+        return {"ok": True, "phases": {symbol: PHASE_NAMES[book.phase].lower()
+                                       for symbol, book in sorted(exchange.engine.books.items())}}
     if command == "killed":
         _arity(command, args, 0, "")
         return {"ok": True, "killed": {scope: sorted(names)
@@ -109,6 +131,24 @@ def _arity(command: str, args: list[str], n: int, usage: str) -> None:
         expected = f"{command} {usage}".rstrip()
         raise _Refused(f"{command} takes {n} argument{'' if n == 1 else 's'}, "
                        f"got {len(args)}: {expected}")
+
+
+def _phase(exchange: Exchange, target: str, name: str) -> dict[str, Any]:
+    if name not in PHASES:
+        raise _Refused(f"unknown phase {name!r}: phases are {', '.join(PHASES)}")
+    symbol = "" if target.lower() == "all" else target
+    exchange.flush()
+    before = {s: b.phase for s, b in exchange.engine.books.items()}
+    try:
+        exchange.set_phase(symbol, PHASES[name])
+    except ValueError as e:
+        raise _Refused(f"{e} (symbols: {', '.join(sorted(exchange.engine.books))}, or all)"
+                       ) from None
+    exchange.flush()
+    changed = sorted(s for s, b in exchange.engine.books.items() if b.phase != before[s])
+    log.warning("admin: phase %s %s: %s", target, name, ", ".join(changed) or "no change")
+    return {"ok": True, "command": "phase", "symbol": symbol or "all", "phase": name,
+            "changed": changed}
 
 
 def _killed(exchange: Exchange) -> dict[str, set[str]]:

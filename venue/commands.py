@@ -143,9 +143,18 @@ class SessionLogon(_Command, tag=10):
     session: str = ""
 
 
+class TradingPhase(_Command, tag=11):
+    """The operator moves an instrument ("" = every instrument) to a trading phase
+    (``matching.constants``: PRE_OPEN ... CLOSED). Leaving a call auction uncrosses
+    the book; a halt suspends trading, and a call, until the next phase."""
+
+    symbol: str = ""
+    phase: int = 0
+
+
 Command = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest
            | OrderStatusRequest | OrderMassCancelRequest | CancelOnDisconnect
-           | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon)
+           | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon | TradingPhase)
 
 # The requests a session's FIX messages become (they have ``session`` and ``cl_ord_id``).
 Request = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest

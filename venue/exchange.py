@@ -31,6 +31,7 @@ from pathlib import Path
 
 import msgspec
 
+from matching.constants import PHASE_NAMES
 from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import JournalCorrupt
@@ -58,6 +59,7 @@ from .commands import (
     EndTradingDay,
     ExpireGTDOrders,
     KillSwitch,
+    TradingPhase,
 )
 from .config import ExchangeConfig, FirmConfig
 from .orderentry import OrderEntry
@@ -433,6 +435,15 @@ class Exchange:
         if name not in known[scope]:
             raise ValueError(f"unknown {scope} {name!r}")
         self.submit(KillSwitch(scope, name, on))
+
+    def set_phase(self, symbol: str, phase: int) -> None:
+        """Move ``symbol`` ("" = every instrument) to trading phase ``phase``
+        (``matching.constants``); journaled like an order."""
+        if phase not in PHASE_NAMES:
+            raise ValueError(f"unknown phase {phase!r}")
+        if symbol and symbol not in self.engine.books:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        self.submit(TradingPhase(symbol, phase))
 
     def close(self, snapshot: bool = True) -> None:
         """Run what is submitted, close the journal and (``snapshot``) write a

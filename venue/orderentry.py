@@ -24,7 +24,15 @@ from typing import Any
 import msgspec
 
 from matching import reasons as R
-from matching.commands import Cancel, EndOfDay, ExpireGTD, MassCancel, NewOrder, Replace
+from matching.commands import (
+    Cancel,
+    EndOfDay,
+    ExpireGTD,
+    MassCancel,
+    NewOrder,
+    Replace,
+    SetPhase,
+)
 from matching.constants import BUY, GTD
 from matching.engine import Engine
 from matching.events import (
@@ -55,6 +63,7 @@ from .commands import (
     OrderMassCancelRequest,
     OrderStatusRequest,
     SessionLogon,
+    TradingPhase,
 )
 from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
 
@@ -248,7 +257,7 @@ class OrderEntry:
             OrderCancelReplaceRequest: self._replace, OrderStatusRequest: self._status,
             OrderMassCancelRequest: self._mass_cancel, CancelOnDisconnect: self._disconnected,
             ExpireGTDOrders: self._expire_gtd, EndTradingDay: self._end_of_day,
-            KillSwitch: self._kill, SessionLogon: self._logon,
+            KillSwitch: self._kill, SessionLogon: self._logon, TradingPhase: self._phase,
         }
         # The sessions with CancelOnDisconnect=Y logged on (SessionLogon, not yet
         # CancelOnDisconnect), in logon order.
@@ -505,6 +514,11 @@ class OrderEntry:
             return
         for mass_cancel in self.risk.kill(**scope):
             self._apply(self.engine.process(mass_cancel, ts), ts, events, reports, cmd)
+
+    def _phase(self, cmd: TradingPhase, ts: int, events: list[Event],
+               reports: list[Report]) -> None:
+        self._apply(self.engine.process(SetPhase(cmd.symbol, cmd.phase), ts), ts, events,
+                    reports, cmd)
 
     def _logon(self, cmd: SessionLogon, ts: int, events: list[Event],
                reports: list[Report]) -> None:

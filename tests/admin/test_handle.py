@@ -122,6 +122,57 @@ def test_a_refused_kill_journals_nothing(running: Running) -> None:
     assert (running.exchange.pending, running.exchange.commands) == (0, 0)
 
 
+# -- trading phases --------------------------------------------------------------------------
+
+def test_phases_lists_every_instrument_continuous_on_a_fresh_exchange(running: Running
+                                                                     ) -> None:
+    phases = ok(running, "phases")["phases"]
+    assert set(phases) == set(running.exchange.engine.books)
+    assert set(phases.values()) == {"continuous"}
+
+
+def test_halt_of_one_symbol_refuses_its_new_orders_until_resume(running: Running) -> None:
+    assert ok(running, "halt AAPL")["changed"] == ["AAPL"]
+    running.run([new(B1, "h1", BUY, 100, px("189.00"))])
+    last = running.sent(B1)[-1]
+    assert (last[11], last[39]) == (b"h1", b"8")
+    assert ok(running, "phases")["phases"]["MSFT"] == "continuous"
+    ok(running, "resume AAPL")
+    running.run([new(B1, "h2", BUY, 100, px("189.00"))])
+    assert (running.sent(B1)[-1][11], running.sent(B1)[-1][39]) == (b"h2", b"0")
+
+
+def test_leaving_an_opening_auction_uncrosses_the_book_and_reports_the_fills(
+        running: Running) -> None:
+    ok(running, "phase AAPL opening_auction")
+    running.run([new(B1, "a1", BUY, 100, px("190.00")), new(B2, "a2", 2, 60, px("189.00"))])
+    assert [m[39] for m in running.sent(B1)[-1:]] == [b"0"]        # collected, no trade
+    ok(running, "phase AAPL continuous")
+    fill = running.sent(B1)[-1]        # FIX 4.4
+    assert (fill[11], fill[150], fill[32], fill[151]) == (b"a1", b"F", b"60", b"40")
+
+
+def test_phase_all_moves_every_instrument(running: Running) -> None:
+    changed = ok(running, "phase all closed")["changed"]
+    assert changed == sorted(running.exchange.engine.books)
+
+
+def test_a_phase_is_journaled_and_survives_a_restart(tmp_path: Path) -> None:
+    first = Running(tmp_path)
+    ok(first, "halt MSFT")
+    first.close()
+    second = Running(tmp_path)
+    phases = ok(second, "phases")["phases"]
+    second.close()
+    assert (phases["MSFT"], phases["AAPL"]) == ("halted", "continuous")
+
+
+def test_a_refused_phase_journals_nothing(running: Running) -> None:
+    ask(running, "phase NOPE halted")
+    ask(running, "phase AAPL lunch")
+    assert (running.exchange.pending, running.exchange.commands) == (0, 0)
+
+
 # -- queries ---------------------------------------------------------------------------------
 
 def test_killed_lists_no_switch_on_a_fresh_exchange(running: Running) -> None:
@@ -174,6 +225,11 @@ def test_accounts_gives_every_configured_account(running: Running) -> None:
     ("account", "account takes 1 argument, got 0"),
     ("accounts all", "accounts takes 0 arguments, got 1"),
     ("killed now", "killed takes 0 arguments, got 1"),
+    ("phase AAPL", "phase takes 2 arguments, got 1"),
+    ("phase AAPL lunch", "unknown phase 'lunch'"),
+    ("phase NOPE halted", "unknown symbol 'NOPE'"),
+    ("halt", "halt takes 1 argument, got 0"),
+    ("phases now", "phases takes 0 arguments, got 1"),
 ])
 def test_a_bad_request_gets_an_error_reply_naming_the_problem(
         running: Running, line: str, error: str) -> None:
