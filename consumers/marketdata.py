@@ -21,6 +21,10 @@ what its window looks like then (the latest state of each level replaces the
 older ones); the trades meanwhile are kept, up to ``held_trades_limit``, past
 which they are dropped and it is sent fresh snapshots instead. Catching up is
 checked at every batch and by the server's timer (:meth:`MarketData.catch_up`).
+
+It also answers SecurityStatusRequest (e) and TradingSessionStatusRequest (g) with
+the phase of an instrument (f) or of the market (h), and pushes them to those that
+subscribed whenever the phase changes (``marketdata.status``).
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fixserver.codec import Message
-from fixserver.session import Session
-from marketdata import messages
+from fixserver.session import BusinessReject, Session
+from marketdata import messages, status
 from marketdata.book import Level, LevelBook, level_diff
 from marketdata.messages import Entry as MDEntry
 from marketdata.requests import (
@@ -47,8 +51,8 @@ from marketdata.requests import (
     Refused,
     read,
 )
-from matching.constants import BUY, SELL
-from matching.events import BookChanged, Trade
+from matching.constants import BUY, CONTINUOUS, SELL
+from matching.events import BookChanged, PhaseChanged, Trade
 from venue.stream import Entry
 
 log = logging.getLogger("consumers.marketdata")
@@ -87,15 +91,24 @@ class MarketData:
         self.last_seq = 0          # the last command whose events the books reflect
         self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
         self.messages_sent = 0
+        self.phases = dict.fromkeys(self.books, CONTINUOUS)
+        self.market_phase = CONTINUOUS
+        # (session id, request id) -> (session, symbol; "" for the trading session).
+        self.status_subscriptions: dict[tuple[str, bytes], tuple[Session, str]] = {}
 
     # -- the state at start-up ------------------------------------------------------
 
-    def load(self, levels: Iterable[tuple[str, int, Level]], last_seq: int) -> None:
+    def load(self, levels: Iterable[tuple[str, int, Level]], last_seq: int,
+             phases: dict[str, int] | None = None) -> None:
         """Start from the core's book as recovered: (symbol, side, level) of every
-        level, and the seq it covers."""
+        level, the seq it covers and each instrument's phase."""
         for symbol, side, level in levels:
             self.books[symbol].side(side)[level.price] = level
         self.last_seq = last_seq
+        if phases:
+            self.phases.update(phases)
+            if len(set(self.phases.values())) == 1:
+                self.market_phase = next(iter(self.phases.values()))
 
     # -- requests -------------------------------------------------------------------
 
@@ -134,6 +147,53 @@ class MarketData:
         """End the subscriptions of ``session`` (it logged out or lost its connection)."""
         for key in [k for k in self.subscriptions if k[0] == session.session_id]:
             del self.subscriptions[key]
+        for key in [k for k in self.status_subscriptions if k[0] == session.session_id]:
+            del self.status_subscriptions[key]
+
+    # -- trading status ---------------------------------------------------------------
+
+    def security_status(self, session: Session, msg: Message, now: float) -> None:
+        """Answer a SecurityStatusRequest (a BusinessReject if it cannot be)."""
+        request = status.read_security_status(msg, self.books)
+        if self._status_subscription(session, request, request.symbol):
+            return
+        self._send(session, b"f", status.security_status(
+            session.begin_string, request.req_id, request.symbol,
+            self.phases[request.symbol], False), now, header=False)
+
+    def trading_session_status(self, session: Session, msg: Message, now: float) -> None:
+        """Answer a TradingSessionStatusRequest (a BusinessReject if it cannot be)."""
+        request = status.read_trading_session_status(msg)
+        if self._status_subscription(session, request, ""):
+            return
+        self._send(session, b"h", status.trading_session_status(
+            session.begin_string, request.req_id, self.market_phase, False), now, header=False)
+
+    def _status_subscription(self, session: Session, request: status.StatusRequest,
+                             symbol: str) -> bool:
+        """Subscribe or unsubscribe; True when there is nothing to answer."""
+        key = (session.session_id, request.req_id)
+        if request.subscription == status.UNSUBSCRIBE:
+            if self.status_subscriptions.pop(key, None) is None:
+                raise BusinessReject(status.UNKNOWN_ID, f"{request.req_id.decode(errors='replace')}"
+                                     " is not a status subscription of this session",
+                                     request.req_id)
+            return True
+        if request.subscription == status.SUBSCRIBE:
+            self.status_subscriptions[key] = (session, symbol)
+        return False
+
+    def _push_status(self, changed: Iterable[str], market_changed: bool, now: float) -> None:
+        for (_, req_id), (session, symbol) in list(self.status_subscriptions.items()):
+            if not session.logged_on:
+                self.drop(session)
+            elif symbol and symbol in changed:
+                self._send(session, b"f", status.security_status(
+                    session.begin_string, req_id, symbol, self.phases[symbol], True), now,
+                    header=False)
+            elif not symbol and market_changed:
+                self._send(session, b"h", status.trading_session_status(
+                    session.begin_string, req_id, self.market_phase, True), now, header=False)
 
     def _snapshot(self, subscription: Subscription, symbol: str) -> list:
         """The W body of ``symbol`` for ``subscription``, remembering what it shows."""
@@ -155,10 +215,15 @@ class MarketData:
         books = self.books
         touched: dict[tuple[str, int], None] = {}
         trades: list[tuple[str, MDEntry]] = []
+        phased: dict[str, None] = {}
         for entry in entries:
             for event in entry.events:
                 kind = type(event)
-                if kind is BookChanged:
+                if kind is PhaseChanged:
+                    if event.symbol in self.phases:
+                        self.phases[event.symbol] = event.new_phase
+                        phased[event.symbol] = None
+                elif kind is BookChanged:
                     book = books.get(event.symbol)
                     if book is not None:
                         book.apply_level(event)
@@ -170,6 +235,13 @@ class MarketData:
                         trades.append((event.symbol, MDEntry(TRADE, trade=print_)))
         if entries:
             self.last_seq = entries[-1].seq
+        if phased:
+            phases = set(self.phases.values())
+            market = len(phases) == 1 and self.market_phase not in phases
+            if market:
+                self.market_phase = phases.pop()
+            if self.status_subscriptions:
+                self._push_status(phased, market, self.clock())
         if (touched or trades) and self.subscriptions:
             now = self.clock()
             for subscription in list(self.subscriptions.values()):

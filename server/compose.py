@@ -212,7 +212,8 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
     if mark is None:
         mark = SeqMark(mark_path, initial=exchange.last_seq)
     if market_data is not None:
-        market_data.load(engine_levels(exchange.engine), exchange.last_seq)
+        market_data.load(engine_levels(exchange.engine), exchange.last_seq,
+                         {symbol: book.phase for symbol, book in exchange.engine.books.items()})
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
                     redelivered=redelivered, market_data=market_data)

@@ -29,11 +29,21 @@ log = logging.getLogger("venue.application")
 
 
 class MarketDataService(Protocol):
-    """What serves MarketDataRequests (consumers.marketdata.MarketData)."""
+    """What serves MarketDataRequests and the status requests
+    (consumers.marketdata.MarketData)."""
 
     def request(self, session: Session, msg: Message, now: float) -> None: ...
 
+    def security_status(self, session: Session, msg: Message, now: float) -> None: ...
+
+    def trading_session_status(self, session: Session, msg: Message, now: float) -> None: ...
+
     def drop(self, session: Session) -> None: ...
+
+
+# The market-data requests: MarketDataRequest, SecurityStatusRequest and
+# TradingSessionStatusRequest.
+MARKET_DATA = frozenset((b"V", b"e", b"g"))
 
 
 class ExchangeApplication:
@@ -41,9 +51,9 @@ class ExchangeApplication:
 
     HANDLERS = {b"D": requests.new_order, b"F": requests.cancel, b"G": requests.replace,
                 b"H": requests.status, b"q": requests.mass_cancel}
-    # Every application message accepted: the orders above, and RequestForPositions,
-    # a query answered at once rather than sequenced.
-    MSG_TYPES = frozenset((*HANDLERS, b"AN", b"V"))
+    # Every application message accepted: the orders above, and RequestForPositions
+    # and the market-data requests, queries answered at once rather than sequenced.
+    MSG_TYPES = frozenset((*HANDLERS, b"AN", *MARKET_DATA))
 
     def __init__(self, exchange: Exchange, market_data: MarketDataService | None = None
                  ) -> None:
@@ -74,18 +84,14 @@ class ExchangeApplication:
                                  msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID
         handler = self.HANDLERS.get(msg.msg_type)
         if handler is None:
-            if msg.msg_type == b"V":
-                self._market_data(session, msg, now)
+            if msg.msg_type in MARKET_DATA:
+                if self.market_data is None:
+                    raise UnsupportedMessageType(msg.msg_type)
+                market_data(self.exchange, self.market_data, session, msg, now)
             else:
                 self._positions(session, msg, now)
             return
         self.exchange.submit(handler(msg, session.session_id))
-
-    def _market_data(self, session: Session, msg: Message, now: float) -> None:
-        if self.market_data is None:
-            raise UnsupportedMessageType(msg.msg_type)
-        self.exchange.flush()   # a snapshot shows every order received before it
-        self.market_data.request(session, msg, now)
 
     def _positions(self, session: Session, msg: Message, now: float) -> None:
         if session.begin_string < b"FIX.4.4":
@@ -139,7 +145,20 @@ class MarketDataApplication:
         self.market_data.drop(session)
 
     def on_message(self, session: Session, msg: Message, now: float) -> None:
-        if msg.msg_type != b"V":
+        if msg.msg_type not in MARKET_DATA:
             raise UnsupportedMessageType(msg.msg_type)
-        self.exchange.flush()
-        self.market_data.request(session, msg, now)
+        market_data(self.exchange, self.market_data, session, msg, now)
+
+
+
+def market_data(exchange: Exchange, service: MarketDataService, session: Session,
+                msg: Message, now: float) -> None:
+    """Hand a market-data request to ``service``, after every order received
+    before it has run (a snapshot shows them)."""
+    exchange.flush()
+    if msg.msg_type == b"V":
+        service.request(session, msg, now)
+    elif msg.msg_type == b"e":
+        service.security_status(session, msg, now)
+    else:
+        service.trading_session_status(session, msg, now)

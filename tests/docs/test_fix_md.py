@@ -29,8 +29,17 @@ from fixserver.codec import Message, parse
 from fixserver.settings import SessionConfig, load_sessions
 from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from marketdata import requests as md_requests
+from marketdata import status as md_status
 from marketdata.book import engine_levels
 from matching import reasons as R
+from matching.constants import (
+    CLOSED,
+    CLOSING_AUCTION,
+    CONTINUOUS,
+    HALTED,
+    OPENING_AUCTION,
+    PRE_OPEN,
+)
 from risk import checks as RC
 from risk.config import DEFAULT_LIMITS, NO_LIMIT, Limits
 from server.compose import connect_consumers, report_consumers
@@ -56,12 +65,12 @@ DOC = REPO / "docs" / "FIX.md"
 README = REPO / "README.md"
 VERSIONS = ("FIX.4.2", "FIX.4.4")
 COLUMN = {"FIX.4.2": "FIX 4.2", "FIX.4.4": "FIX 4.4"}
-INBOUND = ("A", "D", "F", "G", "H", "q", "AN", "V")
-OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP", "W", "X", "Y")
+INBOUND = ("A", "D", "F", "G", "H", "q", "AN", "V", "e", "g")
+OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP", "W", "X", "Y", "f", "h")
 ORDER_ENTRY = ("D", "F", "G", "H", "q")
 # Messages the exchange application reads: order entry, RequestForPositions and
-# MarketDataRequest.
-APPLICATION = (*ORDER_ENTRY, "AN", "V")
+# the market-data requests.
+APPLICATION = (*ORDER_ENTRY, "AN", "V", "e", "g")
 ABSENT = "—"
 
 
@@ -381,6 +390,15 @@ def md_request(req_id: str, *, subscription: object = 1, depth: object = 0,
     return [(t, v) for t, v in fields if t not in skip]
 
 
+def status_request(msg_type: str, req_id: str, *, subscription: object = 0,
+                   symbol: str = "AAPL", extra: Iterable[tuple[int, object]] = ()
+                   ) -> list[tuple[int, object]]:
+    """A SecurityStatusRequest (e) or TradingSessionStatusRequest (g)."""
+    if msg_type == "e":
+        return [(324, req_id), (55, symbol), (263, subscription), *extra]
+    return [(335, req_id), *extra, (263, subscription)]
+
+
 def position_request(req_id: str, account: str, *, symbol: str | None = None,
                      pos_req_type: object = 0, extra: Iterable[tuple[int, object]] = (),
                      omit: Iterable[int] = ()) -> list[tuple[int, object]]:
@@ -441,6 +459,19 @@ def run_scenarios(v: Venue) -> None:
         v.send(comp_id, "V", *md_request("bad4", update_type=None))
         v.send(comp_id, "V", *md_request("bad5", depth=-1))
         v.send(comp_id, "V", *md_request("gone", subscription=2))
+        # Trading status: answers, subscriptions (pushed at the phase changes below).
+        v.send(comp_id, "e", *status_request("e", "st1"))
+        v.send(comp_id, "e", *status_request("e", "st2", subscription=1, symbol="MSFT"))
+        v.send(comp_id, "g", *status_request("g", "ts1", extra=[(336, "DAY")]))
+        v.send(comp_id, "g", *status_request("g", "ts2", subscription=1))
+        v.send(comp_id, "e", *status_request("e", "st3", symbol="NOPE"))
+        v.send(comp_id, "g", *status_request("g", "ts3", extra=[(336, "NIGHT")]))
+    v.send(a, "e", (324, "st4"), (263, 0))           # FIX 4.4: Symbol is in a component
+    for symbol, phase in (("MSFT", HALTED), ("MSFT", CONTINUOUS), ("", CLOSING_AUCTION),
+                          ("", CLOSED), ("", PRE_OPEN), ("", OPENING_AUCTION),
+                          ("", CONTINUOUS)):
+        v.exchange.set_phase(symbol, phase)
+        v.collect()
     # Orders, fills, status, replace, cancel.
     v.send(a, "D", *new_order("a1", price="189"))
     v.send(b, "D", *new_order("b1", side=2, qty=40, price="189"))
@@ -768,6 +799,16 @@ def recorded_reads(msg_type: str) -> set[int]:
         msg.seen = set()
         md_requests.read(msg, ("AAPL",))
         return msg.seen
+    if msg_type in ("e", "g"):
+        fields = status_request(msg_type, "s1", extra=[(336, "DAY")])
+        msg = Recording(b"FIX.4.4", [(35, msg_type.encode()),
+                                     *((t, str(v).encode()) for t, v in fields)])
+        msg.seen = set()
+        if msg_type == "e":
+            md_status.read_security_status(msg, ("AAPL",))
+        else:
+            md_status.read_trading_session_status(msg)
+        return msg.seen
     if msg_type == "AN":
         msg = Recording(b"FIX.4.4", [(35, b"AN"), (724, b"0")])
         msg.seen = set()
@@ -863,13 +904,13 @@ def refused(out: list[Out]) -> bool:
             return True
         if m.msg_type == "AO" and m.get(729) != "0":
             return True
-        if m.msg_type == "Y":
+        if m.msg_type in ("Y", "j"):
             return True
     return False
 
 
 def answered(out: list[Out]) -> bool:
-    return any(m.msg_type in ("8", "r", "AO", "W") for m in out)
+    return any(m.msg_type in ("8", "r", "AO", "W", "f", "h") for m in out)
 
 
 def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> list[Out]:
@@ -890,6 +931,9 @@ def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> 
     if msg_type == "V":
         fields = md_request(cl, subscription=0, update_type=None)
         return v.send(comp_id, "V", *[(t, x) for t, x in fields if t != tag])
+    if msg_type in ("e", "g"):
+        fields = status_request(msg_type, cl, extra=[(336, "DAY")])
+        return v.send(comp_id, msg_type, *[(t, x) for t, x in fields if t != tag])
     placed = reports_of(v.send(comp_id, "D", *new_order("o" + cl, price="180")))
     order_id = placed[0].get(37)
     common = [(11, cl), (37, order_id), (41, "o" + cl), (54, 1), (55, "AAPL")]

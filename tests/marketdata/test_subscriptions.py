@@ -19,6 +19,7 @@ import pytest
 from consumers.marketdata import MarketData
 from fixserver.settings import load_sessions
 from marketdata.book import engine_levels
+from matching.constants import CLOSED, HALTED
 from server.compose import connect_consumers, report_consumers
 from tests.session.harness import Driver, Out
 from venue.application import ExchangeApplication, MarketDataApplication
@@ -364,3 +365,58 @@ def test_past_the_held_trades_limit_it_is_sent_a_fresh_snapshot_instead(
     (w,) = only(out, "W")
     assert [(e[269], e[270], e[271]) for e in entries(w)] == [("1", "190", "90"),
                                                               ("2", "190", "1")]
+
+
+# -- trading status ------------------------------------------------------------------------
+
+
+def status_request(msg_type: str, req_id: str, subscription: int = 1,
+                   symbol: str = "AAPL") -> list[tuple[int, object]]:
+    if msg_type == "e":
+        return [(324, req_id), (55, symbol), (263, subscription)]
+    return [(335, req_id), (263, subscription)]
+
+
+def test_a_security_status_request_is_answered_with_the_instruments_phase(venue: Venue
+                                                                         ) -> None:
+    (f,) = only(venue.send("BRK1", "e", *status_request("e", "s", 0)), "f")
+    assert (f.get(324), f.get(55), f.get(325), f.get(326), f.get(625)) == \
+        ("s", "AAPL", "N", "17", "CONTINUOUS")
+
+
+def test_a_halt_is_pushed_to_the_instruments_status_subscribers_only(venue: Venue) -> None:
+    venue.send("BRK1", "e", *status_request("e", "a", symbol="AAPL"))
+    venue.send("BRK2", "e", *status_request("e", "m", symbol="MSFT"))
+    venue.send("BRK1", "g", *status_request("g", "t"))
+    venue.received("BRK1"), venue.received("BRK2")
+    venue.exchange.set_phase("AAPL", HALTED)
+    venue.send("BRK2", "0")                               # any message: a flush
+    got = venue.received("BRK1")
+    (f,) = only(got, "f")
+    assert (f.get(324), f.get(325), f.get(326), f.get(625)) == ("a", "Y", "2", "HALTED")
+    assert only(got, "h") == []                           # one halt is not the market's
+    assert only(venue.received("BRK2"), "f") == []
+
+
+def test_moving_every_instrument_pushes_the_market_status(venue: Venue) -> None:
+    venue.send("BRK2", "g", *status_request("g", "t"))
+    venue.received("BRK2")
+    venue.exchange.set_phase("", CLOSED)
+    venue.send("BRK1", "0")
+    (h,) = only(venue.received("BRK2"), "h")
+    assert (h.get(335), h.get(336), h.get(325), h.get(340), h.get(625)) == \
+        ("t", "DAY", "Y", "3", None)                      # FIX 4.2: no TradingSessionSubID
+
+
+def test_a_status_unsubscription_stops_the_pushes(venue: Venue) -> None:
+    venue.send("BRK1", "e", *status_request("e", "a"))
+    assert only(venue.send("BRK1", "e", *status_request("e", "a", 2)), "j") == []
+    venue.received("BRK1")
+    venue.exchange.set_phase("AAPL", HALTED)
+    venue.send("BRK1", "0")
+    assert only(venue.received("BRK1"), "f") == []
+
+
+def test_a_status_request_for_an_unknown_symbol_is_a_business_reject(venue: Venue) -> None:
+    (j,) = only(venue.send("BRK1", "e", *status_request("e", "x", 0, "NOPE")), "j")
+    assert (j.get(380), j.get(379)) == ("2", "x")
