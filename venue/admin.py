@@ -41,6 +41,7 @@ import os
 import socket
 import stat
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -114,7 +115,8 @@ def _dispatch(exchange: Exchange, words: list[str]) -> dict[str, Any]:
         return _phase(exchange, args[0], args[1].lower())
     if command in SHORTCUTS:
         _arity(command, args, 1, "SYMBOL|all")
-        return _phase(exchange, args[0], PHASE_NAMES[SHORTCUTS[command]].lower())
+        return _phase(exchange, args[0], PHASE_NAMES[SHORTCUTS[command]].lower(),
+                      shortcut=command)
     if command == "phases":
         _arity(command, args, 0, "")
         return {"ok": True, "phases": {symbol: PHASE_NAMES[book.phase].lower()
@@ -133,17 +135,30 @@ def _arity(command: str, args: list[str], n: int, usage: str) -> None:
                        f"got {len(args)}: {expected}")
 
 
-def _phase(exchange: Exchange, target: str, name: str) -> dict[str, Any]:
+def _phase(exchange: Exchange, target: str, name: str, shortcut: str = "") -> dict[str, Any]:
     if name not in PHASES:
         raise _Refused(f"unknown phase {name!r}: phases are {', '.join(PHASES)}")
     symbol = "" if target.lower() == "all" else target
+    if symbol and symbol not in exchange.engine.books:
+        raise _Refused(f"unknown symbol {symbol!r} (symbols: "
+                       f"{', '.join(sorted(exchange.engine.books))}, or all)")
+    symbols = [symbol] if symbol else sorted(exchange.engine.books)
+    scheduled = [s for s in symbols if s in exchange.config.schedules]
+    if scheduled and not shortcut:
+        raise _Refused(f"{', '.join(scheduled)} follow the schedule of exchange.toml: "
+                       "halt and resume them instead")
     exchange.flush()
     before = {s: b.phase for s, b in exchange.engine.books.items()}
+    now = time.time_ns()
     try:
-        exchange.set_phase(symbol, PHASES[name])
+        if scheduled and shortcut == "resume":
+            # Back to the schedule: each to its phase of the moment.
+            for s in symbols:
+                exchange.set_phase(s, exchange.scheduled_phase(s, now) or PHASES[name])
+        else:
+            exchange.set_phase(symbol, PHASES[name])
     except ValueError as e:
-        raise _Refused(f"{e} (symbols: {', '.join(sorted(exchange.engine.books))}, or all)"
-                       ) from None
+        raise _Refused(str(e)) from None
     exchange.flush()
     changed = sorted(s for s, b in exchange.engine.books.items() if b.phase != before[s])
     log.warning("admin: phase %s %s: %s", target, name, ", ".join(changed) or "no change")

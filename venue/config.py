@@ -25,6 +25,7 @@ from risk.config import (
 )
 
 from .fixedpoint import PRICE_DECIMALS, PRICE_SCALE
+from .schedule import Schedule, ScheduleError, parse_schedule
 
 # Self-trade prevention modes by name (the matching engine's STP_* codes).
 STP_MODES = {"none": 0, "cancel_resting": 1, "cancel_aggressor": 2, "cancel_both": 3,
@@ -100,6 +101,9 @@ class ExchangeConfig:
     retention_hours: float = 168.0
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
+    # Symbol -> its trading day (venue.schedule); an instrument without one trades
+    # continuously and the operator alone moves its phase.
+    schedules: dict[str, Schedule] = field(default_factory=dict)
     # Application messages one session may send per second; more are rejected.
     max_messages_per_second: int = 1000
     risk_defaults: Limits = Limits()              # [risk]
@@ -263,9 +267,9 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         raise ExchangeConfigError(f"{path}: cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
-    _check_keys(data, {"exchange", "risk", "instruments", "firms", "accounts", "dropcopy"},
-                str(path))
-    for section in ("exchange", "risk"):
+    _check_keys(data, {"exchange", "risk", "schedule", "instruments", "firms", "accounts",
+                       "dropcopy"}, str(path))
+    for section in ("exchange", "risk", "schedule"):
         if not isinstance(data.get(section, {}), dict):
             raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
     for section in ("instruments", "firms", "accounts", "dropcopy"):
@@ -305,7 +309,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         symbol = str(_get(inst, "symbol", str, where))
         where = f"{path}: instrument {symbol}"
         _check_keys(inst, {"symbol", "tick_size", "lot_size", "reference_price", "sector",
-                           "max_order_qty", "price_band_pct", "fat_finger_pct"}, where)
+                           "max_order_qty", "price_band_pct", "fat_finger_pct", "schedule"},
+                    where)
         tick = parse_price(_get(inst, "tick_size", (str, int), where), f"{where}: tick_size")
         ref = parse_price(_get(inst, "reference_price", (str, int), where),
                           f"{where}: reference_price")
@@ -322,6 +327,13 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         cfg.instruments[symbol] = InstrumentConfig(
             symbol, tick, lot, ref, str(_get(inst, "sector", str, where, "")), max_qty,
             _percent(inst, "price_band_pct", where, 10), _percent(inst, "fat_finger_pct", where, 5))
+        table = inst.get("schedule", data.get("schedule"))
+        if table is not None:
+            try:
+                cfg.schedules[symbol] = parse_schedule(
+                    table, f"{where}: schedule" if "schedule" in inst else f"{path}: [schedule]")
+            except ScheduleError as e:
+                raise ExchangeConfigError(str(e)) from None
     for i, firm in enumerate(data.get("firms", [])):
         where = f"{path}: firms[{i}]"
         name = str(_get(firm, "name", str, where))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import msgspec
 
-from matching.constants import PHASE_NAMES
+from matching.constants import HALTED, PHASE_NAMES
 from matching.engine import Engine
 from matching.instruments import Instrument
 from persistence.journal import JournalCorrupt
@@ -109,6 +109,7 @@ class Exchange:
         # (segment file name, offset); None for a journal with no record.
         self.journal_position: tuple[str, int] | None = None
         self._expiry_pending = False
+        self._phase_pending: dict[str, int] = {}   # scheduled moves not yet flushed
         # The date of the last end of day seen; None until the first timer tick, so a
         # start after the end-of-day time does not expire the day's orders at once.
         self._last_end_of_day: dt.date | None = None
@@ -385,6 +386,7 @@ class Exchange:
             return 0
         batch = sequencer.commit()
         self._expiry_pending = False
+        self._phase_pending.clear()
         process = self.order_entry.process
         entries = []
         for stamped in batch:
@@ -400,7 +402,9 @@ class Exchange:
         return len(batch)
 
     def on_timer(self, now_ns: int) -> None:
-        """Submit the time-driven commands that are due: GTD expiry, end of day."""
+        """Submit the time-driven commands that are due: GTD expiry, end of day, the
+        schedule's phase changes."""
+        self._follow_schedule(now_ns)
         expiry = self.order_entry.next_gtd_expiry()
         if expiry is not None and expiry <= now_ns and not self._expiry_pending:
             self._expiry_pending = True
@@ -415,6 +419,23 @@ class Exchange:
             if past_eod and self._last_end_of_day != today:
                 self._last_end_of_day = today
                 self.submit(EndTradingDay())
+
+    def scheduled_phase(self, symbol: str, now_ns: int) -> int | None:
+        """The phase the schedule puts ``symbol`` in at ``now_ns`` (None: no schedule)."""
+        schedule = self.config.schedules.get(symbol)
+        return schedule.phase_at_ns(now_ns) if schedule is not None else None
+
+    def _follow_schedule(self, now_ns: int) -> None:
+        # By level: every scheduled instrument not in its phase is moved, unless the
+        # operator halted it (``resume`` brings it back to the schedule).
+        for symbol, schedule in self.config.schedules.items():
+            book = self.engine.books.get(symbol)
+            if book is None or book.phase == HALTED:
+                continue
+            phase = schedule.phase_at_ns(now_ns)
+            if book.phase != phase and self._phase_pending.get(symbol) != phase:
+                self._phase_pending[symbol] = phase
+                self.submit(TradingPhase(symbol, phase))
 
     def cancel_on_disconnect_after_crash(self) -> list[str]:
         """CancelOnDisconnect for every session with CancelOnDisconnect=Y that the
