@@ -44,6 +44,7 @@ from marketdata.requests import (
     DUPLICATE_MD_REQ_ID,
     INCREMENTAL,
     OFFER,
+    STATISTICS,
     SUBSCRIBE,
     TRADE,
     UNSUBSCRIBE,
@@ -51,8 +52,10 @@ from marketdata.requests import (
     Refused,
     read,
 )
-from matching.constants import BUY, CONTINUOUS, SELL
+from matching.constants import BUY, CLOSED, CONTINUOUS, SELL
 from matching.events import BookChanged, PhaseChanged, Trade
+from matching.stats import DayStats, closed, new_day, traded
+from venue.commands import EndTradingDay
 from venue.stream import Entry
 
 log = logging.getLogger("consumers.marketdata")
@@ -71,7 +74,12 @@ class Subscription:
     # Changed since the subscriber was last sent an update: sides, and trades.
     dirty: dict[tuple[str, int], None] = field(default_factory=dict)
     trades: list[tuple[str, MDEntry]] = field(default_factory=list)
+    stats_dirty: dict[str, None] = field(default_factory=dict)
+    shown_stats: dict[tuple[str, bytes], int] = field(default_factory=dict)
     resync: bool = False       # too much was held back: send snapshots instead
+
+    def wants_statistics(self) -> bool:
+        return any(t in STATISTICS for t in self.request.entry_types)
 
     def wants(self, entry_type: bytes) -> bool:
         return entry_type in self.request.entry_types
@@ -92,6 +100,7 @@ class MarketData:
         self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
         self.messages_sent = 0
         self.phases = dict.fromkeys(self.books, CONTINUOUS)
+        self.stats = {symbol: DayStats() for symbol in self.books}
         self.market_phase = CONTINUOUS
         # (session id, request id) -> (session, symbol; "" for the trading session).
         self.status_subscriptions: dict[tuple[str, bytes], tuple[Session, str]] = {}
@@ -99,9 +108,11 @@ class MarketData:
     # -- the state at start-up ------------------------------------------------------
 
     def load(self, levels: Iterable[tuple[str, int, Level]], last_seq: int,
-             phases: dict[str, int] | None = None) -> None:
-        """Start from the core's book as recovered: (symbol, side, level) of every
-        level, the seq it covers and each instrument's phase."""
+             phases: dict[str, int] | None = None,
+             stats: dict[str, DayStats] | None = None) -> None:
+        """Start from the core's state as recovered: (symbol, side, level) of every
+        level, the seq it covers, each instrument's phase and statistics."""
+        self.stats.update(stats or {})
         for symbol, side, level in levels:
             self.books[symbol].side(side)[level.price] = level
         self.last_seq = last_seq
@@ -207,7 +218,18 @@ class MarketData:
                 subscription.shown[(symbol, side)] = {lv.price: lv for lv in levels}
         if subscription.wants(TRADE) and book.last is not None:
             entries.append(MDEntry(TRADE, trade=book.last))
+        if subscription.wants_statistics():
+            values = self._statistics(subscription, symbol)
+            entries += [MDEntry(t, value=v) for t, v in values.items()]
+            for t in STATISTICS:
+                subscription.shown_stats.pop((symbol, t), None)
+            subscription.shown_stats.update({(symbol, t): v for t, v in values.items()})
         return messages.snapshot(subscription.request.md_req_id, symbol, entries)
+
+    def _statistics(self, subscription: Subscription, symbol: str) -> dict[bytes, int]:
+        """The statistics of ``symbol`` that ``subscription`` asked for, by type."""
+        return {t: v for t, v in messages.statistics(self.stats[symbol]).items()
+                if subscription.wants(t)}
 
     # -- the event stream -------------------------------------------------------------
 
@@ -216,6 +238,8 @@ class MarketData:
         touched: dict[tuple[str, int], None] = {}
         trades: list[tuple[str, MDEntry]] = []
         phased: dict[str, None] = {}
+        stats = self.stats
+        counted: dict[str, None] = {}       # symbols whose statistics changed
         for entry in entries:
             for event in entry.events:
                 kind = type(event)
@@ -223,6 +247,9 @@ class MarketData:
                     if event.symbol in self.phases:
                         self.phases[event.symbol] = event.new_phase
                         phased[event.symbol] = None
+                        if event.new_phase == CLOSED:
+                            stats[event.symbol] = closed(stats[event.symbol])
+                            counted[event.symbol] = None
                 elif kind is BookChanged:
                     book = books.get(event.symbol)
                     if book is not None:
@@ -233,6 +260,14 @@ class MarketData:
                     if book is not None:
                         print_ = book.apply_trade(event, entry.ts)
                         trades.append((event.symbol, MDEntry(TRADE, trade=print_)))
+                        stats[event.symbol] = traded(stats[event.symbol], event.last_px,
+                                                     event.last_qty)
+                        counted[event.symbol] = None
+            if type(entry.command) is EndTradingDay:
+                # As order entry does, after the command's events (matching.stats).
+                for symbol in stats:
+                    stats[symbol] = new_day(stats[symbol])
+                counted.update(dict.fromkeys(stats))
         if entries:
             self.last_seq = entries[-1].seq
         if phased:
@@ -242,13 +277,14 @@ class MarketData:
                 self.market_phase = phases.pop()
             if self.status_subscriptions:
                 self._push_status(phased, market, self.clock())
-        if (touched or trades) and self.subscriptions:
+        if (touched or trades or counted) and self.subscriptions:
             now = self.clock()
             for subscription in list(self.subscriptions.values()):
-                self._update(subscription, touched, trades, now)
+                self._update(subscription, touched, trades, counted, now)
 
     def _update(self, subscription: Subscription, touched: dict[tuple[str, int], None],
-                trades: list[tuple[str, MDEntry]], now: float) -> None:
+                trades: list[tuple[str, MDEntry]], counted: dict[str, None],
+                now: float) -> None:
         """Note what changed for ``subscription``, and send it unless its session is
         behind."""
         request = subscription.request
@@ -259,6 +295,8 @@ class MarketData:
         for symbol, side in touched:
             if symbol in symbols and subscription.wants(BID if side == BUY else OFFER):
                 subscription.dirty[(symbol, side)] = None
+        if subscription.wants_statistics():
+            subscription.stats_dirty.update(dict.fromkeys(s for s in counted if s in symbols))
         if subscription.wants(TRADE):
             held = subscription.trades
             held += [(symbol, e) for symbol, e in trades if symbol in symbols]
@@ -273,7 +311,8 @@ class MarketData:
         now = self.clock() if now is None else now
         caught = 0
         for subscription in list(self.subscriptions.values()):
-            if subscription.dirty or subscription.trades or subscription.resync:
+            if (subscription.dirty or subscription.trades or subscription.stats_dirty
+                    or subscription.resync):
                 caught += self._flush(subscription, now)
         return caught
 
@@ -285,7 +324,8 @@ class MarketData:
         request = subscription.request
         if subscription.resync or request.update_type != INCREMENTAL:
             changed = dict.fromkeys([s for s, _ in subscription.dirty]
-                                    + [s for s, _ in subscription.trades])
+                                    + [s for s, _ in subscription.trades]
+                                    + list(subscription.stats_dirty))
             if subscription.resync:
                 changed = dict.fromkeys(request.symbols)
             for symbol in changed:
@@ -302,13 +342,32 @@ class MarketData:
                                 for action, e in messages.action_entries(entry_type, actions)]
                     subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
             changes += [(symbol, b"0", e) for symbol, e in subscription.trades]
+            for symbol in subscription.stats_dirty:
+                changes += self._statistics_changes(subscription, symbol)
             if changes:
                 self._send(session, b"X", messages.incremental(request.md_req_id, changes),
                            now)
         subscription.dirty.clear()
         subscription.trades.clear()
+        subscription.stats_dirty.clear()
         subscription.resync = False
         return True
+
+    def _statistics_changes(self, subscription: Subscription, symbol: str
+                            ) -> list[tuple[str, bytes, MDEntry]]:
+        """NEW, CHANGE and DELETE of the statistics the subscriber was shown."""
+        values = self._statistics(subscription, symbol)
+        shown = subscription.shown_stats
+        out = []
+        for t in STATISTICS:
+            old, value = shown.get((symbol, t)), values.get(t)
+            if value is None and old is not None:
+                out.append((symbol, b"2", MDEntry(t, value=old)))
+                del shown[(symbol, t)]
+            elif value is not None and value != old:
+                out.append((symbol, b"0" if old is None else b"1", MDEntry(t, value=value)))
+                shown[(symbol, t)] = value
+        return out
 
     def _send(self, session: Session, msg_type: bytes, body: list, now: float,
               header: bool = True) -> None:

@@ -17,22 +17,32 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from fixserver.codec import Field
+from matching.stats import DayStats
 from venue.fixedpoint import format_price
 
 from .book import Level, LevelAction, Print
-from .requests import Refused
+from .requests import (
+    CLOSING_PRICE,
+    HIGH_PRICE,
+    LOW_PRICE,
+    OPENING_PRICE,
+    TRADE_VOLUME,
+    Refused,
+)
 
 LAST_SEQ_PROCESSED = 369
 
 
 class Entry(NamedTuple):
-    """One entry of a W or X: what it is (MDEntryType), and either a level (with its
-    rank from the best, 0: none) or a trade."""
+    """One entry of a W or X: what it is (MDEntryType), and a level (with its rank
+    from the best, 0: none), a trade, or a statistic's value (a price, or for the
+    trade volume a quantity)."""
 
     entry_type: bytes
     level: Level | None = None
     position: int = 0
     trade: Print | None = None
+    value: int = 0
 
 
 def _time(ns: int) -> bytes:
@@ -48,9 +58,22 @@ def _entry_fields(entry: Entry) -> list[Field]:
         if entry.position:
             out.append((290, b"%d" % entry.position))
         return out
-    assert entry.trade is not None
-    return [(270, format_price(entry.trade.price)), (271, b"%d" % entry.trade.qty),
-            (273, _time(entry.trade.ts))]
+    if entry.trade is not None:
+        return [(270, format_price(entry.trade.price)), (271, b"%d" % entry.trade.qty),
+                (273, _time(entry.trade.ts))]
+    if entry.entry_type == TRADE_VOLUME:
+        return [(271, b"%d" % entry.value)]
+    return [(270, format_price(entry.value))]
+
+
+def statistics(stats: DayStats) -> dict[bytes, int]:
+    """The statistics an instrument has now, by MDEntryType: open, high and low once
+    it has traded today, the close once it has closed, the volume always."""
+    out = {CLOSING_PRICE: stats.close} if stats.close else {}
+    if stats.trades:
+        out.update({OPENING_PRICE: stats.open, HIGH_PRICE: stats.high, LOW_PRICE: stats.low})
+    out[TRADE_VOLUME] = stats.volume
+    return out
 
 
 def header(last_seq: int) -> list[Field]:

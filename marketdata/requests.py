@@ -30,7 +30,13 @@ INCREMENTAL: Final = 1
 BID: Final = b"0"
 OFFER: Final = b"1"
 TRADE: Final = b"2"
-SERVED_ENTRY_TYPES: Final = (BID, OFFER, TRADE)
+OPENING_PRICE: Final = b"4"
+CLOSING_PRICE: Final = b"5"
+HIGH_PRICE: Final = b"7"
+LOW_PRICE: Final = b"8"
+TRADE_VOLUME: Final = b"B"      # FIX 4.4
+STATISTICS: Final = (OPENING_PRICE, CLOSING_PRICE, HIGH_PRICE, LOW_PRICE, TRADE_VOLUME)
+SERVED_ENTRY_TYPES: Final = (BID, OFFER, TRADE, *STATISTICS)
 
 # MDReqRejReason (281).
 UNKNOWN_SYMBOL: Final = b"0"
@@ -100,7 +106,8 @@ def read(msg: Message, listed: Collection[str]) -> MarketDataRequest:
     if unserved:
         raise Refused(md_req_id, UNSUPPORTED_MD_ENTRY_TYPE,
                       f"MDEntryType {b','.join(unserved).decode(errors='replace')} is not "
-                      "published: 0 bid, 1 offer and 2 trade are")
+                      "published: 0 bid, 1 offer, 2 trade, 4 opening, 5 closing, 7 high, "
+                      "8 low and B volume are")
     symbols = tuple(s.decode(errors="replace") for s in _unique(msg.values(_SYMBOL)))
     unknown = [s for s in symbols if s not in listed]
     if unknown and subscription != UNSUBSCRIBE:

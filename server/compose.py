@@ -213,7 +213,8 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
         mark = SeqMark(mark_path, initial=exchange.last_seq)
     if market_data is not None:
         market_data.load(engine_levels(exchange.engine), exchange.last_seq,
-                         {symbol: book.phase for symbol, book in exchange.engine.books.items()})
+                         {symbol: book.phase for symbol, book in exchange.engine.books.items()},
+                         exchange.order_entry.stats)
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
                     redelivered=redelivered, market_data=market_data)

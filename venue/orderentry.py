@@ -33,7 +33,7 @@ from matching.commands import (
     Replace,
     SetPhase,
 )
-from matching.constants import BUY, GTD
+from matching.constants import BUY, CLOSED, GTD
 from matching.engine import Engine
 from matching.events import (
     Accepted,
@@ -42,6 +42,7 @@ from matching.events import (
     Event,
     Expired,
     MassCancelDone,
+    PhaseChanged,
     Rejected,
     Replaced,
     Restated,
@@ -49,6 +50,7 @@ from matching.events import (
     Triggered,
 )
 from matching.snapshot import Names, column, interned
+from matching.stats import DayStats, closed, new_day, traded
 from risk.checks import ORD_REJ_REASON, RiskEngine
 
 from .commands import (
@@ -192,7 +194,8 @@ class SessionClOrdIDs(msgspec.Struct, array_like=True, gc=False):
 
 class OrderEntryState(msgspec.Struct, array_like=True, gc=False):
     """Order entry's state: the views, every session's ClOrdIDs, the local ExecID
-    counter, the GTD expiry heap and the CancelOnDisconnect sessions logged on."""
+    counter, the GTD expiry heap, the CancelOnDisconnect sessions logged on and each
+    instrument's statistics of the day."""
 
     names: list[str]
     views: ViewColumns
@@ -200,6 +203,7 @@ class OrderEntryState(msgspec.Struct, array_like=True, gc=False):
     next_local_id: int
     gtd_expiries: list[tuple[int, int]]
     logged_on: list[str]
+    stats: list[tuple[str, DayStats]]
 
 
 _new_view = OrderView.__new__
@@ -229,6 +233,9 @@ def _view(oid: int, session: str, cl_ord_id: str, orig_cl_ord_id: str, account: 
     v.notional = notional
     v.status = status
     return v
+
+
+NO_TRADES = DayStats()
 
 
 class OrderEntry:
@@ -264,6 +271,8 @@ class OrderEntry:
         self.logged_on: dict[str, None] = {}
         # (expire_time, oid) of GTD orders, soonest first; closed orders are skipped lazily.
         self.gtd_expiries: list[tuple[int, int]] = []
+        # Symbol -> its statistics of the day (matching.stats), once it has traded.
+        self.stats: dict[str, DayStats] = {}
 
     def process(self, command: Command, ts: int) -> tuple[list[Event], list[Report]]:
         """Apply one journaled command stamped at ``ts`` (ns): the core's events, in
@@ -298,7 +307,8 @@ class OrderEntry:
         cl_ord_ids = [SessionClOrdIDs(session, list(ids), list(ids.values()))
                       for session, ids in self.cl_ord_ids.items()]
         return OrderEntryState(names.table, columns, cl_ord_ids, self.next_local_id,
-                               list(self.gtd_expiries), list(self.logged_on))
+                               list(self.gtd_expiries), list(self.logged_on),
+                               list(self.stats.items()))
 
     def load_state(self, state: OrderEntryState) -> None:
         name = state.names.__getitem__
@@ -313,6 +323,7 @@ class OrderEntry:
         self.next_local_id = state.next_local_id
         self.gtd_expiries = list(state.gtd_expiries)
         self.logged_on = dict.fromkeys(state.logged_on)
+        self.stats = dict(state.stats)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -501,6 +512,7 @@ class OrderEntry:
     def _end_of_day(self, cmd: EndTradingDay, ts: int, events: list[Event],
                     reports: list[Report]) -> None:
         self._apply(self.engine.process(EndOfDay(), ts), ts, events, reports, cmd)
+        self.stats = {symbol: new_day(s) for symbol, s in self.stats.items()}
         if self.risk is not None:
             self.risk.new_day()
 
@@ -548,6 +560,8 @@ class OrderEntry:
                 if settlement is not None:
                     add_event(settlement)
                 price, qty, trade_id = ev.last_px, ev.last_qty, ev.trade_id
+                stats = self.stats
+                stats[ev.symbol] = traded(stats.get(ev.symbol, NO_TRADES), price, qty)
                 for oid, exec_id, leaves, cum in (
                         (ev.aggressor_order_id, ev.aggressor_exec_id, ev.aggressor_leaves_qty,
                          ev.aggressor_cum_qty),
@@ -613,6 +627,8 @@ class OrderEntry:
                 view = views[ev.order_id]
                 view.qty, view.leaves, view.cum = ev.order_qty, ev.leaves_qty, ev.cum_qty
                 out(view.report(ts, "D", str(ev.exec_id), ev.text))
+            elif kind is PhaseChanged and ev.new_phase == CLOSED and ev.symbol in self.stats:
+                self.stats[ev.symbol] = closed(self.stats[ev.symbol])
 
     def _engine_cancel_reject(self, ev: CancelRejected, ts: int, out: list[Report],
                               cmd: Command) -> None:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # Version of the CoreState encoding (a snapshot file records it): bump it when any
 # part's state record changes; a snapshot of another version is skipped, and the
 # journal, which is the truth, is replayed instead.
-CORE_STATE_VERSION: Final = 2     # 2: levels by index (matching.snapshot VERSION 3)
+CORE_STATE_VERSION: Final = 3     # 3: the day's statistics; 2: levels by index
 
 
 class CoreState(msgspec.Struct, array_like=True, gc=False):

@@ -452,6 +452,8 @@ def run_scenarios(v: Venue) -> None:
                                          symbols=("AAPL", "MSFT")))
         v.send(comp_id, "V", *md_request("top", depth=1, entry_types=(2,),
                                          symbols=("MSFT",)))
+        v.send(comp_id, "V", *md_request("day", entry_types=(4, 5, 7, 8) + (
+            ("B",) if comp_id == a else ())))
         v.send(comp_id, "V", *md_request("inc", depth=2))                    # duplicate
         v.send(comp_id, "V", *md_request("bad1", symbols=("FOO",)))
         v.send(comp_id, "V", *md_request("bad2", entry_types=(0, 6)))

@@ -23,6 +23,7 @@ from matching.constants import CLOSED, HALTED
 from server.compose import connect_consumers, report_consumers
 from tests.session.harness import Driver, Out
 from venue.application import ExchangeApplication, MarketDataApplication
+from venue.commands import EndTradingDay
 from venue.config import load_exchange_config
 from venue.exchange import Exchange
 
@@ -420,3 +421,30 @@ def test_a_status_unsubscription_stops_the_pushes(venue: Venue) -> None:
 def test_a_status_request_for_an_unknown_symbol_is_a_business_reject(venue: Venue) -> None:
     (j,) = only(venue.send("BRK1", "e", *status_request("e", "x", 0, "NOPE")), "j")
     assert (j.get(380), j.get(379)) == ("2", "x")
+
+
+# -- statistics of the day ----------------------------------------------------------------
+
+
+def test_the_days_statistics_are_new_then_changed_then_deleted_at_the_day_end(
+        venue: Venue) -> None:
+    (w,) = only(venue.send("BRK1", "V", *md_request("day", entry_types=(4, 5, 7, 8, "B"))),
+                "W")
+    assert [(e[269], e.get(271)) for e in entries(w)] == [("B", "0")]      # no trade yet
+    venue.order("BRK2", SELL, 100, "190.00")
+    venue.order("BRK2", SELL, 100, "190.50")
+    venue.order("BRK1", BUY, 30, "190.00")
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    assert sorted((e[279], e[269], e.get(270), e.get(271)) for e in entries(x)) == [
+        ("0", "4", "190", None), ("0", "7", "190", None), ("0", "8", "190", None),
+        ("1", "B", None, "30")]
+    venue.order("BRK1", BUY, 100, "190.50")                 # 70 at 190.00, 30 at 190.50
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    assert sorted((e[279], e[269], e.get(270), e.get(271)) for e in entries(x)) == [
+        ("1", "7", "190.5", None), ("1", "B", None, "130")]
+    venue.exchange.submit(EndTradingDay())
+    venue.send("BRK2", "0")
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    assert sorted((e[279], e[269], e.get(270), e.get(271)) for e in entries(x)) == [
+        ("0", "5", "190.5", None), ("1", "B", None, "0"), ("2", "4", "190", None),
+        ("2", "7", "190.5", None), ("2", "8", "190", None)]

@@ -22,7 +22,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.constants import BUY, GTC, GTD, IOC, SELL
+from matching.constants import (
+    BUY,
+    CLOSED,
+    CONTINUOUS,
+    GTC,
+    GTD,
+    HALTED,
+    IOC,
+    OPENING_AUCTION,
+    PRE_OPEN,
+    SELL,
+)
 from persistence.segments import segment_files
 from persistence.snapshots import SnapshotHeader, snapshot_path, snapshots, write_snapshot
 from venue import snapshot as core_state
@@ -32,6 +43,7 @@ from venue.commands import (
     EndTradingDay,
     ExpireGTDOrders,
     KillSwitch,
+    TradingPhase,
 )
 from venue.config import ExchangeConfig, load_exchange_config
 from venue.exchange import SNAPSHOT_KIND, Exchange
@@ -165,6 +177,8 @@ _commands = st.one_of(
     st.builds(CancelOnDisconnect, _sessions),
     st.builds(lambda on: KillSwitch("firm", "BROKER2", on), st.booleans()),
     st.just(EndTradingDay()),
+    st.builds(TradingPhase, st.sampled_from(["", "AAPL"]),
+              st.sampled_from([PRE_OPEN, OPENING_AUCTION, CONTINUOUS, HALTED, CLOSED])),
 )
 
 
