@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session
-from marketdata import messages, status
+from marketdata import messages, security_list, status
 from marketdata.book import Level, LevelBook, level_diff
 from marketdata.messages import Entry as MDEntry
 from marketdata.requests import (
@@ -56,6 +56,7 @@ from matching.constants import BUY, CLOSED, CONTINUOUS, SELL
 from matching.events import BookChanged, PhaseChanged, Trade
 from matching.stats import DayStats, closed, new_day, traded
 from venue.commands import EndTradingDay
+from venue.config import InstrumentConfig
 from venue.stream import Entry
 
 log = logging.getLogger("consumers.marketdata")
@@ -88,11 +89,15 @@ class Subscription:
 class MarketData:
     """The level books of every listed symbol and the subscriptions to them."""
 
-    def __init__(self, symbols: Iterable[str], clock: Callable[[], float] = time.time, *,
+    def __init__(self, instruments: Mapping[str, InstrumentConfig],
+                 clock: Callable[[], float] = time.time, *,
                  backlog_limit: int = 1000, held_trades_limit: int = 10_000) -> None:
-        """``clock``: wall-clock seconds, the SendingTime of updates (read per batch);
-        the limits: see the module docstring."""
-        self.books = {symbol: LevelBook(symbol) for symbol in symbols}
+        """``instruments``: exchange.toml's; ``clock``: wall-clock seconds, the
+        SendingTime of updates (read per batch); the limits: see the module
+        docstring."""
+        self.instruments = instruments
+        self.security_lists = 0
+        self.books = {symbol: LevelBook(symbol) for symbol in instruments}
         self.clock = clock
         self.backlog_limit = backlog_limit
         self.held_trades_limit = held_trades_limit
@@ -160,6 +165,15 @@ class MarketData:
             del self.subscriptions[key]
         for key in [k for k in self.status_subscriptions if k[0] == session.session_id]:
             del self.status_subscriptions[key]
+
+    # -- the instruments --------------------------------------------------------------
+
+    def security_list(self, session: Session, msg: Message, now: float) -> None:
+        """Answer a SecurityListRequest."""
+        self.security_lists += 1
+        body = security_list.answer(security_list.read(msg), b"L%d" % self.security_lists,
+                                    self.instruments)
+        self._send(session, b"y", body, now, header=False)
 
     # -- trading status ---------------------------------------------------------------
 

@@ -38,12 +38,14 @@ class MarketDataService(Protocol):
 
     def trading_session_status(self, session: Session, msg: Message, now: float) -> None: ...
 
+    def security_list(self, session: Session, msg: Message, now: float) -> None: ...
+
     def drop(self, session: Session) -> None: ...
 
 
-# The market-data requests: MarketDataRequest, SecurityStatusRequest and
-# TradingSessionStatusRequest.
-MARKET_DATA = frozenset((b"V", b"e", b"g"))
+# The market-data requests: MarketDataRequest, SecurityStatusRequest,
+# TradingSessionStatusRequest and SecurityListRequest.
+MARKET_DATA = frozenset((b"V", b"e", b"g", b"x"))
 
 
 class ExchangeApplication:
@@ -160,5 +162,7 @@ def market_data(exchange: Exchange, service: MarketDataService, session: Session
         service.request(session, msg, now)
     elif msg.msg_type == b"e":
         service.security_status(session, msg, now)
-    else:
+    elif msg.msg_type == b"g":
         service.trading_session_status(session, msg, now)
+    else:
+        service.security_list(session, msg, now)

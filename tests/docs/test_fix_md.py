@@ -29,6 +29,7 @@ from fixserver.codec import Message, parse
 from fixserver.settings import SessionConfig, load_sessions
 from fixserver.validation import REJECT_TEXT, SessionRejectReason
 from marketdata import requests as md_requests
+from marketdata import security_list as md_security_list
 from marketdata import status as md_status
 from marketdata.book import engine_levels
 from matching import reasons as R
@@ -65,12 +66,12 @@ DOC = REPO / "docs" / "FIX.md"
 README = REPO / "README.md"
 VERSIONS = ("FIX.4.2", "FIX.4.4")
 COLUMN = {"FIX.4.2": "FIX 4.2", "FIX.4.4": "FIX 4.4"}
-INBOUND = ("A", "D", "F", "G", "H", "q", "AN", "V", "e", "g")
-OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP", "W", "X", "Y", "f", "h")
+INBOUND = ("A", "D", "F", "G", "H", "q", "AN", "V", "e", "g", "x")
+OUTBOUND = ("A", "8", "9", "r", "j", "3", "AO", "AP", "W", "X", "Y", "f", "h", "y")
 ORDER_ENTRY = ("D", "F", "G", "H", "q")
 # Messages the exchange application reads: order entry, RequestForPositions and
 # the market-data requests.
-APPLICATION = (*ORDER_ENTRY, "AN", "V", "e", "g")
+APPLICATION = (*ORDER_ENTRY, "AN", "V", "e", "g", "x")
 ABSENT = "—"
 
 
@@ -469,6 +470,12 @@ def run_scenarios(v: Venue) -> None:
         v.send(comp_id, "e", *status_request("e", "st3", symbol="NOPE"))
         v.send(comp_id, "g", *status_request("g", "ts3", extra=[(336, "NIGHT")]))
     v.send(a, "e", (324, "st4"), (263, 0))           # FIX 4.4: Symbol is in a component
+    # The security list (FIX 4.4 only): all, one, an unknown one, an unsupported type.
+    v.send(a, "x", (320, "sl1"), (559, 4))
+    v.send(a, "x", (320, "sl2"), (559, 0), (55, "MSFT"))
+    v.send(a, "x", (320, "sl3"), (559, 0), (55, "NOPE"))
+    v.send(a, "x", (320, "sl4"), (559, 2))
+    v.send(b, "x", (320, "sl5"), (559, 4))           # FIX 4.2: no such message
     for symbol, phase in (("MSFT", HALTED), ("MSFT", CONTINUOUS), ("", CLOSING_AUCTION),
                           ("", CLOSED), ("", PRE_OPEN), ("", OPENING_AUCTION),
                           ("", CONTINUOUS)):
@@ -801,6 +808,11 @@ def recorded_reads(msg_type: str) -> set[int]:
         msg.seen = set()
         md_requests.read(msg, ("AAPL",))
         return msg.seen
+    if msg_type == "x":
+        msg = Recording(b"FIX.4.4", [(35, b"x"), (320, b"l1"), (559, b"0"), (55, b"AAPL")])
+        msg.seen = set()
+        md_security_list.read(msg)
+        return msg.seen
     if msg_type in ("e", "g"):
         fields = status_request(msg_type, "s1", extra=[(336, "DAY")])
         msg = Recording(b"FIX.4.4", [(35, msg_type.encode()),
@@ -906,13 +918,13 @@ def refused(out: list[Out]) -> bool:
             return True
         if m.msg_type == "AO" and m.get(729) != "0":
             return True
-        if m.msg_type in ("Y", "j"):
+        if m.msg_type in ("Y", "j") or (m.msg_type == "y" and m.get(560) != "0"):
             return True
     return False
 
 
 def answered(out: list[Out]) -> bool:
-    return any(m.msg_type in ("8", "r", "AO", "W", "f", "h") for m in out)
+    return any(m.msg_type in ("8", "r", "AO", "W", "f", "h", "y") for m in out)
 
 
 def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> list[Out]:
@@ -936,6 +948,9 @@ def request_without(v: Venue, comp_id: str, msg_type: str, tag: int, n: int) -> 
     if msg_type in ("e", "g"):
         fields = status_request(msg_type, cl, extra=[(336, "DAY")])
         return v.send(comp_id, msg_type, *[(t, x) for t, x in fields if t != tag])
+    if msg_type == "x":
+        fields = [(320, cl), (559, 0), (55, "AAPL")]
+        return v.send(comp_id, "x", *[(t, x) for t, x in fields if t != tag])
     placed = reports_of(v.send(comp_id, "D", *new_order("o" + cl, price="180")))
     order_id = placed[0].get(37)
     common = [(11, cl), (37, order_id), (41, "o" + cl), (54, 1), (55, "AAPL")]

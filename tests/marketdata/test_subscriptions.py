@@ -448,3 +448,29 @@ def test_the_days_statistics_are_new_then_changed_then_deleted_at_the_day_end(
     assert sorted((e[279], e[269], e.get(270), e.get(271)) for e in entries(x)) == [
         ("0", "5", "190.5", None), ("1", "B", None, "0"), ("2", "4", "190", None),
         ("2", "7", "190.5", None), ("2", "8", "190", None)]
+
+
+# -- the security list -----------------------------------------------------------------------
+
+
+def test_the_security_list_gives_every_instrument_with_its_number_lot_tick_and_reference(
+        venue: Venue) -> None:
+    (y,) = only(venue.send("BRK1", "x", (320, "l"), (559, 4)), "y")
+    assert (y.get(320), y.get(560), y.get(146)) == ("l", "0", str(len(venue.exchange.config
+                                                                      .instruments)))
+    symbols = [v for t, v in y.pairs if t == 55]
+    assert symbols == list(venue.exchange.config.instruments)
+    first = dict(y.pairs[y.pairs.index((55, symbols[0])):][:7])
+    inst = venue.exchange.config.instruments[symbols[0]]
+    assert (first[48], first[22], first[561]) == ("1", "8", str(inst.lot_size))
+    assert first[58] == "tick 0.01 reference 190" and symbols[0] == "AAPL"
+
+
+def test_a_security_list_of_an_unlisted_symbol_finds_no_instrument(venue: Venue) -> None:
+    (y,) = only(venue.send("BRK1", "x", (320, "l"), (559, 0), (55, "NOPE")), "y")
+    assert (y.get(560), y.get(146)) == ("2", None)
+
+
+def test_a_fix42_session_has_no_security_list(venue: Venue) -> None:
+    (reject,) = only(venue.send("BRK2", "x", (320, "l"), (559, 4)), "3")
+    assert reject.get(373) == "11"
