@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session
 from marketdata import messages, security_list, status
-from marketdata.book import Level, LevelBook, level_diff
+from marketdata.book import CHANGE, DELETE, NEW, Level, LevelAction, LevelBook, level_diff
 from marketdata.messages import Entry as MDEntry
 from marketdata.requests import (
     BID,
@@ -73,7 +73,7 @@ class Subscription:
     request: MarketDataRequest
     shown: dict[tuple[str, int], dict[int, Level]] = field(default_factory=dict)
     # Changed since the subscriber was last sent an update: sides, and trades.
-    dirty: dict[tuple[str, int], None] = field(default_factory=dict)
+    dirty: dict[tuple[str, int], dict[int, None]] = field(default_factory=dict)
     trades: list[tuple[str, MDEntry]] = field(default_factory=list)
     stats_dirty: dict[str, None] = field(default_factory=dict)
     shown_stats: dict[tuple[str, bytes], int] = field(default_factory=dict)
@@ -119,7 +119,7 @@ class MarketData:
         level, the seq it covers, each instrument's phase and statistics."""
         self.stats.update(stats or {})
         for symbol, side, level in levels:
-            self.books[symbol].side(side)[level.price] = level
+            self.books[symbol].set_level(side, level)
         self.last_seq = last_seq
         if phases:
             self.phases.update(phases)
@@ -249,7 +249,7 @@ class MarketData:
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
         books = self.books
-        touched: dict[tuple[str, int], None] = {}
+        touched: dict[tuple[str, int], dict[int, None]] = {}   # side -> prices changed
         trades: list[tuple[str, MDEntry]] = []
         phased: dict[str, None] = {}
         stats = self.stats
@@ -268,7 +268,7 @@ class MarketData:
                     book = books.get(event.symbol)
                     if book is not None:
                         book.apply_level(event)
-                        touched[(event.symbol, event.side)] = None
+                        touched.setdefault((event.symbol, event.side), {})[event.price] = None
                 elif kind is Trade:
                     book = books.get(event.symbol)
                     if book is not None:
@@ -296,7 +296,8 @@ class MarketData:
             for subscription in list(self.subscriptions.values()):
                 self._update(subscription, touched, trades, counted, now)
 
-    def _update(self, subscription: Subscription, touched: dict[tuple[str, int], None],
+    def _update(self, subscription: Subscription,
+                touched: dict[tuple[str, int], dict[int, None]],
                 trades: list[tuple[str, MDEntry]], counted: dict[str, None],
                 now: float) -> None:
         """Note what changed for ``subscription``, and send it unless its session is
@@ -306,9 +307,9 @@ class MarketData:
             self.drop(subscription.session)
             return
         symbols = request.symbols
-        for symbol, side in touched:
+        for (symbol, side), prices in touched.items():
             if symbol in symbols and subscription.wants(BID if side == BUY else OFFER):
-                subscription.dirty[(symbol, side)] = None
+                subscription.dirty.setdefault((symbol, side), {}).update(prices)
         if subscription.wants_statistics():
             subscription.stats_dirty.update(dict.fromkeys(s for s in counted if s in symbols))
         if subscription.wants(TRADE):
@@ -346,15 +347,14 @@ class MarketData:
                 self._send(session, b"W", self._snapshot(subscription, symbol), now)
         else:
             changes: list[tuple[str, bytes, MDEntry]] = []
-            for symbol, side in subscription.dirty:
+            for (symbol, side), prices in subscription.dirty.items():
                 entry_type = BID if side == BUY else OFFER
-                now_levels = self.books[symbol].top(side, request.depth)
-                shown = subscription.shown.get((symbol, side), {})
-                actions = level_diff(shown, now_levels)
-                if actions:
-                    changes += [(symbol, action, e)
-                                for action, e in messages.action_entries(entry_type, actions)]
-                    subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
+                if request.depth:
+                    actions = self._window_changes(subscription, symbol, side)
+                else:
+                    actions = self._level_changes(subscription, symbol, side, prices)
+                changes += [(symbol, action, e)
+                            for action, e in messages.action_entries(entry_type, actions)]
             changes += [(symbol, b"0", e) for symbol, e in subscription.trades]
             for symbol in subscription.stats_dirty:
                 changes += self._statistics_changes(subscription, symbol)
@@ -366,6 +366,35 @@ class MarketData:
         subscription.stats_dirty.clear()
         subscription.resync = False
         return True
+
+    def _window_changes(self, subscription: Subscription, symbol: str, side: int
+                        ) -> list[LevelAction]:
+        """What moves the subscriber's top-N window of a side to the book's."""
+        now_levels = self.books[symbol].top(side, subscription.request.depth)
+        actions = level_diff(subscription.shown.get((symbol, side), {}), now_levels)
+        if actions:
+            subscription.shown[(symbol, side)] = {lv.price: lv for lv in now_levels}
+        return actions
+
+    def _level_changes(self, subscription: Subscription, symbol: str, side: int,
+                       prices: Iterable[int]) -> list[LevelAction]:
+        """The whole book: only the levels at ``prices`` can have changed (a diff of
+        the side would cost its every level at every change)."""
+        book = self.books[symbol]
+        levels = book.side(side)
+        shown = subscription.shown.setdefault((symbol, side), {})
+        actions = []
+        for price in prices:
+            level, old = levels.get(price), shown.get(price)
+            if level is None:
+                if old is not None:
+                    actions.append(LevelAction(DELETE, 0, old))
+                    del shown[price]
+            elif level != old:
+                actions.append(LevelAction(NEW if old is None else CHANGE,
+                                           book.rank(side, price), level))
+                shown[price] = level
+        return actions
 
     def _statistics_changes(self, subscription: Subscription, symbol: str
                             ) -> list[tuple[str, bytes, MDEntry]]:

@@ -15,11 +15,11 @@ integers.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from matching.constants import BUY
+from matching.constants import BUY, SELL
 from matching.events import BookChanged, Trade
 
 if TYPE_CHECKING:
@@ -58,25 +58,40 @@ class Print(NamedTuple):
 
 
 class LevelBook:
-    """The levels of both sides of one instrument and its last trade."""
+    """The levels of both sides of one instrument and its last trade. Each side's
+    prices are also kept sorted, so that its best N levels and a level's rank cost
+    O(N) and O(log levels), not a sort of the side at every change."""
 
-    __slots__ = ("symbol", "bids", "asks", "last")
+    __slots__ = ("symbol", "bids", "asks", "last", "_prices")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.last: Print | None = None
+        self._prices: dict[int, list[int]] = {BUY: [], SELL: []}   # ascending
 
     def side(self, side: int) -> dict[int, Level]:
+        """Price -> level of one side (to read; change it with set_level)."""
         return self.bids if side == BUY else self.asks
 
+    def set_level(self, side: int, level: Level) -> None:
+        levels = self.bids if side == BUY else self.asks
+        if level.price not in levels:
+            bisect.insort(self._prices[side], level.price)
+        levels[level.price] = level
+
+    def remove_level(self, side: int, price: int) -> None:
+        levels = self.bids if side == BUY else self.asks
+        if levels.pop(price, None) is not None:
+            prices = self._prices[side]
+            del prices[bisect.bisect_left(prices, price)]
+
     def apply_level(self, event: BookChanged) -> None:
-        levels = self.bids if event.side == BUY else self.asks
         if event.qty:
-            levels[event.price] = Level(event.price, event.qty, event.order_count)
+            self.set_level(event.side, Level(event.price, event.qty, event.order_count))
         else:
-            levels.pop(event.price, None)
+            self.remove_level(event.side, event.price)
 
     def apply_trade(self, event: Trade, ts: int) -> Print:
         self.last = Print(event.trade_id, event.last_px, event.last_qty, ts)
@@ -84,11 +99,19 @@ class LevelBook:
 
     def top(self, side: int, depth: int = 0) -> list[Level]:
         """The best ``depth`` levels of ``side`` (0: all), best first."""
+        prices = self._prices[side]
+        if side == BUY:
+            best = prices[::-1] if depth <= 0 else prices[:-depth - 1:-1]
+        else:
+            best = prices if depth <= 0 else prices[:depth]
         levels = self.side(side)
-        best = heapq.nlargest if side == BUY else heapq.nsmallest
-        if depth <= 0 or depth >= len(levels):
-            return sorted(levels.values(), reverse=side == BUY)
-        return [levels[p] for p in best(depth, levels)]
+        return [levels[p] for p in best]
+
+    def rank(self, side: int, price: int) -> int:
+        """The position of the level at ``price`` from the best (1 = best)."""
+        prices = self._prices[side]
+        i = bisect.bisect_left(prices, price)
+        return len(prices) - i if side == BUY else i + 1
 
 
 def level_diff(shown: Mapping[int, Level], now: list[Level]) -> list[LevelAction]:

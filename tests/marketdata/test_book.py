@@ -70,6 +70,10 @@ def test_fed_the_engines_events_it_is_the_engines_book_summed_by_price(
         feed(book, engine.process(command, ts))
         assert book.bids == slow_levels(engine, BUY), f"command {ts}: {command}"
         assert book.asks == slow_levels(engine, SELL), f"command {ts}: {command}"
+        for side in (BUY, SELL):
+            ranked = sorted(book.side(side), reverse=side == BUY)
+            assert [lv.price for lv in book.top(side)] == ranked
+            assert [book.rank(side, p) for p in ranked] == list(range(1, len(ranked) + 1))
 
 
 @settings(PROFILE)
@@ -83,7 +87,7 @@ def test_the_levels_read_from_an_engine_are_those_its_events_built(
     loaded = LevelBook(SYM)
     for symbol, side, level in engine_levels(engine):
         assert symbol == SYM
-        loaded.side(side)[level.price] = level
+        loaded.set_level(side, level)
     assert (loaded.bids, loaded.asks) == (followed.bids, followed.asks)
 
 
