@@ -78,6 +78,8 @@ class Subscription:
     stats_dirty: dict[str, None] = field(default_factory=dict)
     shown_stats: dict[tuple[str, bytes], int] = field(default_factory=dict)
     resync: bool = False       # too much was held back: send snapshots instead
+    # The MarketData.last_seq its shown state was last complete at (-1: never).
+    synced: int = -1
 
     def wants_statistics(self) -> bool:
         return any(t in STATISTICS for t in self.request.entry_types)
@@ -109,6 +111,11 @@ class MarketData:
         self.market_phase = CONTINUOUS
         # (session id, request id) -> (session, symbol; "" for the trading session).
         self.status_subscriptions: dict[tuple[str, bytes], tuple[Session, str]] = {}
+        # During a batch: the changes computed for a kind of subscription, which every
+        # other subscription of that kind that was up to date before it gets as well
+        # (ten identical subscribers: one diff, not ten). None outside a batch.
+        self._shared: dict[tuple, list[tuple[str, bytes, MDEntry]]] | None = None
+        self._batch_start = 0
 
     # -- the state at start-up ------------------------------------------------------
 
@@ -147,6 +154,7 @@ class MarketData:
         subscription = Subscription(session, request)
         for symbol in request.symbols:
             self._send(session, b"W", self._snapshot(subscription, symbol), now)
+        subscription.synced = self.last_seq
         if request.subscription == SUBSCRIBE:
             self.subscriptions[key] = subscription
             log.info("%s: market data subscription %s: %s", session.session_id,
@@ -282,6 +290,7 @@ class MarketData:
                 for symbol in stats:
                     stats[symbol] = new_day(stats[symbol])
                 counted.update(dict.fromkeys(stats))
+        self._batch_start = self.last_seq
         if entries:
             self.last_seq = entries[-1].seq
         if phased:
@@ -293,8 +302,12 @@ class MarketData:
                 self._push_status(phased, market, self.clock())
         if (touched or trades or counted) and self.subscriptions:
             now = self.clock()
-            for subscription in list(self.subscriptions.values()):
-                self._update(subscription, touched, trades, counted, now)
+            self._shared = {}
+            try:
+                for subscription in list(self.subscriptions.values()):
+                    self._update(subscription, touched, trades, counted, now)
+            finally:
+                self._shared = None
 
     def _update(self, subscription: Subscription,
                 touched: dict[tuple[str, int], dict[int, None]],
@@ -346,18 +359,16 @@ class MarketData:
             for symbol in changed:
                 self._send(session, b"W", self._snapshot(subscription, symbol), now)
         else:
-            changes: list[tuple[str, bytes, MDEntry]] = []
-            for (symbol, side), prices in subscription.dirty.items():
-                entry_type = BID if side == BUY else OFFER
-                if request.depth:
-                    actions = self._window_changes(subscription, symbol, side)
-                else:
-                    actions = self._level_changes(subscription, symbol, side, prices)
-                changes += [(symbol, action, e)
-                            for action, e in messages.action_entries(entry_type, actions)]
-            changes += [(symbol, b"0", e) for symbol, e in subscription.trades]
-            for symbol in subscription.stats_dirty:
-                changes += self._statistics_changes(subscription, symbol)
+            kind = (request.symbols, request.entry_types, request.depth)
+            # Shared only by those whose shown state was complete before this batch.
+            shared = self._shared if subscription.synced == self._batch_start else None
+            changes = shared.get(kind) if shared is not None else None
+            if changes is None:
+                changes = self._changes(subscription)
+                if shared is not None:
+                    shared[kind] = changes
+            else:
+                self._follow(subscription, changes)
             if changes:
                 self._send(session, b"X", messages.incremental(request.md_req_id, changes),
                            now)
@@ -365,7 +376,45 @@ class MarketData:
         subscription.trades.clear()
         subscription.stats_dirty.clear()
         subscription.resync = False
+        subscription.synced = self.last_seq
         return True
+
+    def _changes(self, subscription: Subscription) -> list[tuple[str, bytes, MDEntry]]:
+        """(symbol, MDUpdateAction, entry) of everything held for ``subscription``,
+        noting them as shown."""
+        request = subscription.request
+        changes: list[tuple[str, bytes, MDEntry]] = []
+        for (symbol, side), prices in subscription.dirty.items():
+            entry_type = BID if side == BUY else OFFER
+            if request.depth:
+                actions = self._window_changes(subscription, symbol, side)
+            else:
+                actions = self._level_changes(subscription, symbol, side, prices)
+            changes += [(symbol, action, e)
+                        for action, e in messages.action_entries(entry_type, actions)]
+        changes += [(symbol, b"0", e) for symbol, e in subscription.trades]
+        for symbol in subscription.stats_dirty:
+            changes += self._statistics_changes(subscription, symbol)
+        return changes
+
+    @staticmethod
+    def _follow(subscription: Subscription, changes: list[tuple[str, bytes, MDEntry]]
+                ) -> None:
+        """Note as shown to ``subscription`` the changes another one was sent."""
+        for symbol, action, entry in changes:
+            if entry.level is not None:
+                side = BUY if entry.entry_type == BID else SELL
+                shown = subscription.shown.setdefault((symbol, side), {})
+                if action == DELETE:
+                    shown.pop(entry.level.price, None)
+                else:
+                    shown[entry.level.price] = entry.level
+            elif entry.trade is None:
+                key = (symbol, entry.entry_type)
+                if action == DELETE:
+                    subscription.shown_stats.pop(key, None)
+                else:
+                    subscription.shown_stats[key] = entry.value
 
     def _window_changes(self, subscription: Subscription, symbol: str, side: int
                         ) -> list[LevelAction]:

@@ -474,3 +474,31 @@ def test_a_security_list_of_an_unlisted_symbol_finds_no_instrument(venue: Venue)
 def test_a_fix42_session_has_no_security_list(venue: Venue) -> None:
     (reject,) = only(venue.send("BRK2", "x", (320, "l"), (559, 4)), "3")
     assert reject.get(373) == "11"
+
+
+def test_identical_subscribers_one_of_which_fell_behind_each_hold_the_book(
+        slow_venue: Venue) -> None:
+    # Up-to-date subscribers of the same kind share one computation of the changes;
+    # one that was held back is computed on its own.
+    v = slow_venue
+    helds = {}
+    for comp_id in ("BRK1", "MD1"):
+        (w,) = only(v.send(comp_id, "V", *md_request("same", entry_types=(0, 1))), "W")
+        helds[comp_id] = book_of(w)
+    driver = v.drivers["BRK1"]
+    read = driver.drain
+    stalled(v, "BRK1")
+    for i in range(8):
+        v.order("BRK2", BUY, 10, f"{189 - i * 0.1:.2f}")
+    driver.drain = read                        # type: ignore[method-assign]
+    v.inbox["BRK1"] += driver.drain()
+    v.market_data.catch_up()
+    for i in range(3):
+        v.order("BRK2", SELL, 10, f"{191 + i * 0.1:.2f}")
+    v.inbox["BRK1"] += driver.drain()
+    (fresh,) = only(v.send("BRK2", "V", *md_request("chk", subscription=0, update_type=None,
+                                                    entry_types=(0, 1))), "W")
+    for comp_id in ("BRK1", "MD1"):
+        for x in only(v.received(comp_id), "X"):
+            apply(helds[comp_id], x)
+        assert helds[comp_id] == book_of(fresh), comp_id
