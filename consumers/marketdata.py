@@ -114,7 +114,7 @@ class MarketData:
         # During a batch: the changes computed for a kind of subscription, which every
         # other subscription of that kind that was up to date before it gets as well
         # (ten identical subscribers: one diff, not ten). None outside a batch.
-        self._shared: dict[tuple, list[tuple[str, bytes, MDEntry]]] | None = None
+        self._shared: dict[tuple, tuple[list[tuple[str, bytes, MDEntry]], bytes]] | None = None
         self._batch_start = 0
 
     # -- the state at start-up ------------------------------------------------------
@@ -362,15 +362,17 @@ class MarketData:
             kind = (request.symbols, request.entry_types, request.depth)
             # Shared only by those whose shown state was complete before this batch.
             shared = self._shared if subscription.synced == self._batch_start else None
-            changes = shared.get(kind) if shared is not None else None
-            if changes is None:
+            known = shared.get(kind) if shared is not None else None
+            if known is None:
                 changes = self._changes(subscription)
+                encoded = messages.incremental_entries(changes) if changes else b""
                 if shared is not None:
-                    shared[kind] = changes
+                    shared[kind] = (changes, encoded)
             else:
+                changes, encoded = known
                 self._follow(subscription, changes)
             if changes:
-                self._send(session, b"X", messages.incremental(request.md_req_id, changes),
+                self._send(session, b"X", messages.with_md_req_id(request.md_req_id, encoded),
                            now)
         subscription.dirty.clear()
         subscription.trades.clear()
@@ -461,7 +463,7 @@ class MarketData:
                 shown[(symbol, t)] = value
         return out
 
-    def _send(self, session: Session, msg_type: bytes, body: list, now: float,
+    def _send(self, session: Session, msg_type: bytes, body: list | bytes, now: float,
               header: bool = True) -> None:
         session.send(msg_type, body, messages.header(self.last_seq) if header else (),
                      now=now, persist=False)

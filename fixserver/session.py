@@ -269,7 +269,7 @@ class Session:
             header.sort(key=lambda f: f[0])
         return header
 
-    def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...],
+    def send(self, msg_type: bytes, body: list[Field] | tuple[Field, ...] | bytes,
              header: list[Field] | tuple[Field, ...] = (), *, now: float,
              source: int = 0, persist: bool = True) -> bytes:
         """Send a message with the next MsgSeqNum and SendingTime ``now``; application
@@ -277,10 +277,14 @@ class Session:
         ``source``: the application's number for what the message comes from, kept
         with it in the store (see ``store.py``). ``persist`` False: not stored, so a
         ResendRequest gap-fills it, as it does session messages (market data: stale
-        once sent, and a subscriber that missed some asks for a new snapshot)."""
+        once sent, and a subscriber that missed some asks for a new snapshot).
+        ``body`` may be given encoded (``tag=value<SOH>`` bytes): the same body sent
+        to many sessions is encoded once."""
         store = self.store
         seq = store.next_sender_seq
-        if header:
+        if isinstance(body, bytes):
+            payload = encode_fields([(35, msg_type), *self._header(seq, now, header)]) + body
+        elif header:
             payload = encode_fields([(35, msg_type), *self._header(seq, now, header), *body])
         else:
             # The usual case, written directly: 35, 34, 49, 52, 56 then the body.

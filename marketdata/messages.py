@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-from fixserver.codec import Field
+from fixserver.codec import Field, encode_fields
 from matching.stats import DayStats
 from venue.fixedpoint import format_price
 
@@ -101,6 +101,17 @@ def incremental(md_req_id: bytes, changes: Sequence[tuple[str, bytes, Entry]]) -
         body += [(279, action), (269, entry.entry_type), (55, symbol.encode())]
         body.extend(_entry_fields(entry))
     return body
+
+
+def incremental_entries(changes: Sequence[tuple[str, bytes, Entry]]) -> bytes:
+    """The part of an X body after its MDReqID, encoded: the same for every
+    subscriber sent the same changes (see ``incremental``)."""
+    return encode_fields(incremental(b"", changes)[1:])
+
+
+def with_md_req_id(md_req_id: bytes, entries: bytes) -> bytes:
+    """An encoded X body: MDReqID, then the encoded entries."""
+    return b"262=%b\x01%b" % (md_req_id, entries)
 
 
 def reject(refused: Refused) -> list[Field]:
