@@ -1,0 +1,185 @@
+"""The binary market-data feed: the core's book changes, trades and phase changes as
+sequenced ticks (``marketdata.feed``) in MoldUDP64 packets, sent to a UDP address
+(a multicast group), and served again on request.
+
+:class:`MulticastFeed` is a consumer of the event stream. Every batch becomes the
+ticks of its events, numbered from 1 for the feed's session, cut into packets of at
+most ``max_ticks`` (a packet stays under a 1,500-byte MTU); the last ``retain``
+ticks are kept for :meth:`MulticastFeed.retransmit`, which answers a MoldUDP64
+request (session, first sequence number, count) with at most ``max_ticks`` of them.
+:class:`RetransmissionServer` serves those requests on a UDP port, unicast to the
+requester. A send that fails (no route to the group, say) is counted and logged
+once, never raised into the order path.
+
+Not wired into the server yet (exchange.toml ``[marketdata.multicast]``, the
+heartbeat timer, the snapshot service and ``fixserver feed`` are the next steps).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from marketdata import feed
+from marketdata.book import Level, LevelBook
+from marketdata.feed import Tick
+from matching.events import BookChanged, PhaseChanged, Trade
+from venue.stream import Entry
+
+log = logging.getLogger("consumers.feed")
+
+MAX_TICKS = 48          # 20 + 48 x 28 = 1,364 bytes a packet
+
+
+class MulticastFeed:
+    """Ticks of the event stream, numbered and sent; the recent ones kept."""
+
+    def __init__(self, symbol_ids: Mapping[str, int], send: Callable[[bytes], None],
+                 session: bytes, *, retain: int = 100_000, max_ticks: int = MAX_TICKS) -> None:
+        self.ids = dict(symbol_ids)
+        self.books = {symbol: LevelBook(symbol) for symbol in symbol_ids}
+        self.send = send
+        self.session = session
+        self.max_ticks = max_ticks
+        self.next_seq = 1
+        self.kept: deque[Tick] = deque(maxlen=retain)   # the ticks before next_seq
+        # kept and next_seq move together; the retransmission thread reads both.
+        self._lock = threading.Lock()
+        self.send_failures = 0
+
+    def load(self, levels: Iterable[tuple[str, int, Level]]) -> None:
+        """Start from the core's book as recovered (its levels are not sent)."""
+        for symbol, side, level in levels:
+            if symbol in self.books:
+                self.books[symbol].set_level(side, level)
+
+    def on_batch(self, entries: Sequence[Entry]) -> None:
+        ticks: list[Tick] = []
+        ids, books = self.ids, self.books
+        for entry in entries:
+            ts = entry.ts
+            for event in entry.events:
+                kind = type(event)
+                if kind is BookChanged:
+                    book = books.get(event.symbol)
+                    if book is None:
+                        continue
+                    existed = event.price in book.side(event.side)
+                    book.apply_level(event)
+                    code = (feed.LEVEL_DELETED if not event.qty else
+                            feed.LEVEL_MODIFIED if existed else feed.LEVEL_ADDED)
+                    ticks.append(Tick(ts, ids[event.symbol], event.price, event.qty,
+                                      event.order_count, event.side, code))
+                elif kind is Trade and event.symbol in ids:
+                    ticks.append(Tick(ts, ids[event.symbol], event.last_px, event.last_qty,
+                                      event.trade_id & feed.U32,
+                                      0 if event.auction else event.aggressor_side,
+                                      feed.TRADE))
+                elif kind is PhaseChanged and event.symbol in ids:
+                    ticks.append(Tick(ts, ids[event.symbol], 0, 0, 0, event.new_phase,
+                                      feed.PHASE))
+        if ticks:
+            self.publish(ticks)
+
+    def publish(self, ticks: Sequence[Tick]) -> None:
+        for i in range(0, len(ticks), self.max_ticks):
+            chunk = ticks[i:i + self.max_ticks]
+            with self._lock:
+                packet = feed.encode_packet(self.session, self.next_seq, chunk)
+                self.kept.extend(chunk)
+                self.next_seq += len(chunk)
+            self._send(packet)
+
+    def heartbeat(self) -> None:
+        self._send(feed.heartbeat(self.session, self.next_seq))
+
+    def end_of_session(self) -> None:
+        self._send(feed.end_of_session(self.session, self.next_seq))
+
+    def retransmit(self, request: bytes) -> bytes | None:
+        """The answer to a MoldUDP64 request: a packet of the ticks asked for that are
+        still kept (at most ``max_ticks``), a heartbeat when none is; None for a
+        request that is not one, or of another session."""
+        if len(request) != feed.HEADER.size:
+            return None
+        session, first, count = feed.HEADER.unpack(request)
+        if session != self.session or count in (feed.HEARTBEAT_COUNT, feed.END_OF_SESSION):
+            return None
+        with self._lock:
+            next_seq = self.next_seq
+            oldest = next_seq - len(self.kept)
+            start = max(first, oldest)
+            stop = min(first + count, next_seq, start + self.max_ticks)
+            ticks = [self.kept[s - oldest] for s in range(start, stop)]
+        if not ticks:
+            return feed.heartbeat(self.session, next_seq)
+        return feed.encode_packet(self.session, start, ticks)
+
+    def _send(self, packet: bytes) -> None:
+        try:
+            self.send(packet)
+        except OSError as e:
+            self.send_failures += 1
+            if self.send_failures == 1:
+                log.error("market-data feed: cannot send (%s); the feed goes on, "
+                          "receivers recover by retransmission", e)
+
+
+def multicast_sender(group: str, port: int, interface: str = "127.0.0.1", ttl: int = 0
+                     ) -> Callable[[bytes], None]:
+    """A function that sends a datagram to ``group``:``port`` out of ``interface``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    sock.setblocking(False)        # a full send buffer drops a packet, never waits
+    address = (group, port)
+
+    def send(packet: bytes) -> None:
+        sock.sendto(packet, address)
+    return send
+
+
+def multicast_receiver(group: str, port: int, interface: str = "127.0.0.1") -> socket.socket:
+    """A UDP socket joined to ``group`` on ``interface``, bound to ``port``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("", port))
+    membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    return sock
+
+
+class RetransmissionServer:
+    """Answers MoldUDP64 requests for ``feed``'s ticks on a UDP port (a thread)."""
+
+    def __init__(self, feed_: MulticastFeed, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.feed = feed_
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, port))
+        self.address = self.sock.getsockname()
+        self.served = 0
+        self._thread = threading.Thread(target=self._serve, name="feed-retransmission",
+                                        daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                request, peer = self.sock.recvfrom(64)
+            except OSError:
+                return            # closed
+            answer = self.feed.retransmit(request)
+            if answer is not None:
+                self.served += 1
+                try:
+                    self.sock.sendto(answer, peer)
+                except OSError as e:
+                    log.warning("retransmission to %s failed: %s", peer, e)
+
+    def close(self) -> None:
+        self.sock.close()
