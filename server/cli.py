@@ -106,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
         admin_socket = admin.socket_path(args.data_dir)
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
+    if server.feed is not None and server.retransmission is not None:
+        mc = exchange.config.multicast if exchange is not None else None
+        assert mc is not None
+        log.info("market-data feed: MoldUDP64 session %s to %s:%d (interface %s, ttl %d); "
+                 "retransmission requests to %s:%d", server.feed.session.decode().strip(),
+                 mc.group, mc.port, mc.interface, mc.ttl, *server.retransmission.address)
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
                          stream=server.stream, ports=ports,
                          retention=journal_retention(server),
-                         market_data=server.market_data))
+                         market_data=server.market_data, feed=server.feed))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

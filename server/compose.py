@@ -15,6 +15,7 @@ To add a consumer of the event stream: write it in ``consumers/`` (an in-process
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import signal
@@ -30,6 +31,7 @@ import trio
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
+from consumers.feed import MulticastFeed, RetransmissionServer, multicast_sender
 from consumers.marketdata import MarketData
 from fixserver import auth, dictionary
 from fixserver.acceptor import Acceptor, PortOptions
@@ -41,6 +43,7 @@ from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
 from marketdata.book import engine_levels
+from marketdata.feed import session_name
 from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
@@ -145,6 +148,8 @@ class Server:
     file_logs: FileLogWriter | None = None  # the sessions' message and event logs
     delivered: SeqMark | None = None        # how far the reports reached the stores
     market_data: MarketData | None = None   # FIX market data (consumers/marketdata.py)
+    feed: MulticastFeed | None = None       # the binary feed (consumers/feed.py)
+    retransmission: RetransmissionServer | None = None
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
 
     def close(self) -> None:
@@ -153,6 +158,10 @@ class Server:
         rest of the sessions' message and event logs."""
         if self.exchange is not None:
             self.exchange.close()
+        if self.feed is not None:
+            self.feed.end_of_session()
+        if self.retransmission is not None:
+            self.retransmission.close()
         if self.stream is not None:
             self.stream.close()
         if self.event_log is not None:
@@ -215,9 +224,16 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
         market_data.load(engine_levels(exchange.engine), exchange.last_seq,
                          {symbol: book.phase for symbol, book in exchange.engine.books.items()},
                          exchange.order_entry.stats)
-    stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data)
+    feed = binary_feed(exchange)
+    stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data,
+                               feed)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
-                    redelivered=redelivered, market_data=market_data)
+                    redelivered=redelivered, market_data=market_data, feed=feed)
+    if feed is not None:
+        mc = exchange.config.multicast
+        assert mc is not None
+        server.retransmission = RetransmissionServer(feed, mc.interface,
+                                                     mc.retransmission_port)
     _cancel_orders_left_by_a_crash(exchange)
     return server
 
@@ -237,10 +253,26 @@ def journal_retention(server: Server) -> JournalRetention | None:
     return JournalRetention(server.exchange, needs)
 
 
+def binary_feed(exchange: Exchange) -> MulticastFeed | None:
+    """The multicast feed of exchange.toml's ``[marketdata.multicast]`` (None: off),
+    starting from the recovered book. Its session is named after the start time, so
+    a receiver sees a restart as a new session."""
+    mc = exchange.config.multicast
+    if mc is None:
+        return None
+    ids = {symbol: n for n, symbol in enumerate(exchange.config.instruments, 1)}
+    start = dt.datetime.fromtimestamp(exchange.clock() / 1e9, dt.UTC)
+    feed = MulticastFeed(ids, multicast_sender(mc.group, mc.port, mc.interface, mc.ttl),
+                         session_name(start.strftime("%y%m%d%H%M")), retain=mc.retain)
+    feed.load(engine_levels(exchange.engine))
+    return feed
+
+
 def connect_consumers(exchange: Exchange, event_log: EventLog | None,
                       reporters: Sequence[Consumer], mark: SeqMark | None,
                       durable: Sequence[DurableConsumer] = (),
-                      market_data: MarketData | None = None) -> EventStream:
+                      market_data: MarketData | None = None,
+                      feed: MulticastFeed | None = None) -> EventStream:
     """The event stream of ``exchange`` with every consumer: the one place they are
     registered. ``event_log`` (None: no durable consumers) gets every batch first;
     ``reporters`` store the reports in the sessions, then ``mark`` records it;
@@ -252,6 +284,8 @@ def connect_consumers(exchange: Exchange, event_log: EventLog | None,
         stream.subscribe(DeliveryMark(mark))   # after every consumer that stores reports
     if market_data is not None:
         stream.subscribe(market_data)
+    if feed is not None:
+        stream.subscribe(feed)
     for consumer in durable:
         stream.subscribe_durable(consumer)
     exchange.publish = stream.publish
@@ -327,7 +361,8 @@ def _drop_copies(sessions: list[Session], config: ExchangeConfig
 
 
 
-async def drive_exchange(exchange: Exchange, market_data: MarketData | None = None) -> None:
+async def drive_exchange(exchange: Exchange, market_data: MarketData | None = None,
+                         feed: MulticastFeed | None = None) -> None:
     """Once a second: time-driven commands (GTD expiry, end of day) and their flush,
     and market data for subscribers that were behind. Orders are flushed by the
     connection that read them (the acceptor's hook)."""
@@ -336,6 +371,8 @@ async def drive_exchange(exchange: Exchange, market_data: MarketData | None = No
         exchange.flush()
         if market_data is not None:
             market_data.catch_up()
+        if feed is not None:
+            feed.heartbeat()
         # Orders live long: move survivors out of the collector's view so a full
         # collection never walks a million resting orders (pauses of ~0.5 s otherwise).
         gc.freeze()
@@ -366,7 +403,8 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               *, admin_socket: Path | None = None, stream: EventStream | None = None,
               ports: Mapping[int, PortOptions] | None = None,
               snapshots: bool = True, retention: JournalRetention | None = None,
-              market_data: MarketData | None = None) -> None:
+              market_data: MarketData | None = None, feed: MulticastFeed | None = None
+              ) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
@@ -384,7 +422,7 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             if stream is not None:
                 nursery.start_soon(write_event_log, stream)
             if exchange is not None:
-                nursery.start_soon(drive_exchange, exchange, market_data)
+                nursery.start_soon(drive_exchange, exchange, market_data, feed)
                 if admin_socket is not None:
                     # Its reports reach the sockets as drive_exchange's do: Session.send
                     # wakes the connection's writer. Listening before the FIX ports.

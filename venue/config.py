@@ -9,6 +9,7 @@ never a float here. Every problem is an error naming the file, the key and why.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -73,6 +74,19 @@ class AccountSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MulticastConfig:
+    """The binary market-data feed (``[marketdata.multicast]``): where it is sent and
+    where lost packets are asked for again."""
+
+    group: str
+    port: int
+    interface: str = "127.0.0.1"
+    ttl: int = 0
+    retransmission_port: int = 0      # on ``interface``; 0: ``port`` + 1
+    retain: int = 100_000             # ticks kept for retransmission
+
+
+@dataclass(frozen=True, slots=True)
 class DropCopyConfig:
     """A drop-copy session (by counterparty CompID) and the firms it sees ('*': all)."""
 
@@ -90,6 +104,7 @@ class ExchangeConfig:
     instruments: dict[str, InstrumentConfig] = field(default_factory=dict)
     firms: dict[str, FirmConfig] = field(default_factory=dict)
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
+    multicast: MulticastConfig | None = None   # None: no binary feed
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
     journal_segment_mb: float = 64     # a journal segment is closed past this size
@@ -268,8 +283,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
     _check_keys(data, {"exchange", "risk", "schedule", "instruments", "firms", "accounts",
-                       "dropcopy"}, str(path))
-    for section in ("exchange", "risk", "schedule"):
+                       "dropcopy", "marketdata"}, str(path))
+    for section in ("exchange", "risk", "schedule", "marketdata"):
         if not isinstance(data.get(section, {}), dict):
             raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
     for section in ("instruments", "firms", "accounts", "dropcopy"):
@@ -394,4 +409,34 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         if comp_id in cfg.dropcopy:
             raise ExchangeConfigError(f"{where}: drop-copy comp_id {comp_id} defined twice")
         cfg.dropcopy[comp_id] = DropCopyConfig(comp_id, firms)
+    cfg.multicast = _multicast(data.get("marketdata", {}), f"{path}: [marketdata]")
     return cfg
+
+
+def _multicast(table: dict, where: str) -> MulticastConfig | None:
+    _check_keys(table, {"multicast"}, where)
+    mc = table.get("multicast")
+    if mc is None:
+        return None
+    where = where[:-1] + ".multicast]"
+    if not isinstance(mc, dict):
+        raise ExchangeConfigError(f"{where} must be a table")
+    _check_keys(mc, {"group", "port", "interface", "ttl", "retransmission_port", "retain"},
+                where)
+    group = str(_get(mc, "group", str, where))
+    try:
+        if not ipaddress.IPv4Address(group).is_multicast:
+            raise ExchangeConfigError(f"{where}: group {group} is not a multicast address "
+                                      "(224.0.0.0 to 239.255.255.255)")
+    except ipaddress.AddressValueError:
+        raise ExchangeConfigError(f"{where}: group {group!r} is not an IPv4 address") from None
+    port = int(_get(mc, "port", int, where))  # type: ignore[arg-type]
+    retransmission = int(_get(mc, "retransmission_port", int, where, port + 1))  # type: ignore[arg-type]
+    for name, value in (("port", port), ("retransmission_port", retransmission)):
+        if not 0 < value < 65536:
+            raise ExchangeConfigError(f"{where}: {name} must be 1 to 65535, got {value}")
+    ttl = _whole(mc, "ttl", where, 0, 0)
+    if ttl > 255:
+        raise ExchangeConfigError(f"{where}: ttl must be 0 to 255, got {ttl}")
+    return MulticastConfig(group, port, str(_get(mc, "interface", str, where, "127.0.0.1")),
+                           ttl, retransmission, _whole(mc, "retain", where, 100_000, 1))

@@ -374,3 +374,33 @@ def test_account_self_trade_prevention_overrides_its_firms(tmp_path: Path) -> No
     assert (accounts["BRK1-MAIN"].self_trade_prevention,
             accounts["BRK1-PROP"].self_trade_prevention,
             accounts["BRK2-MAIN"].self_trade_prevention) == (1, 3, 0)
+
+
+# -- the binary feed ---------------------------------------------------------------------
+
+FEED = '\n[marketdata.multicast]\ngroup = "239.255.0.1"\nport = 31001\n'
+
+
+def test_shipped_config_has_no_binary_feed() -> None:
+    assert load_exchange_config(SHIPPED_EXCHANGE_TOML).multicast is None
+
+
+def test_a_feed_takes_its_defaults_around_the_group_and_port(tmp_path: Path) -> None:
+    mc = load_exchange_config(write(tmp_path, SHIPPED_EXCHANGE_TOML.read_text() + FEED)
+                              ).multicast
+    assert mc is not None
+    assert (mc.group, mc.port, mc.interface, mc.ttl, mc.retransmission_port, mc.retain) == \
+        ("239.255.0.1", 31001, "127.0.0.1", 0, 31002, 100_000)
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    (('"239.255.0.1"', '"10.0.0.1"'), "is not a multicast address"),
+    (('"239.255.0.1"', '"nowhere"'), "is not an IPv4 address"),
+    (("port = 31001", "port = 70000"), "port must be 1 to 65535"),
+    (("port = 31001", "port = 31001\nttl = 300"), "ttl must be 0 to 255"),
+    (("port = 31001", "port = 31001\nloop = true"), "unknown key 'loop'"),
+])
+def test_a_bad_feed_is_refused_naming_the_key(tmp_path: Path, change: tuple[str, str],
+                                              error: str) -> None:
+    text = SHIPPED_EXCHANGE_TOML.read_text() + FEED.replace(*change)
+    assert error in error_of(tmp_path, text)
