@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import FixServer
 from tests.exchange.exchangeclient import BUY, SELL, Broker, Msg
+from tests.marketdata.wire import md_entries
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +29,7 @@ def subscribe(client: Broker, req_id: str, *, depth: int = 0, update_type: int =
 
 
 def entries(msg: Msg) -> list[dict[int, str]]:
-    start = 279 if msg.type == "X" else 269
-    out: list[dict[int, str]] = []
-    for tag, value in msg.pairs:
-        if tag == start:
-            out.append({})
-        if out and tag in (279, 269, 55, 270, 271, 346, 290, 273):
-            out[-1][tag] = value
-    return out
+    return md_entries(msg.type, msg.pairs)
 
 
 def next_md(client: Broker, msg_type: str) -> Msg:

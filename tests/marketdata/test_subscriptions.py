@@ -21,6 +21,7 @@ from fixserver.settings import load_sessions
 from marketdata.book import engine_levels
 from matching.constants import CLOSED, HALTED
 from server.compose import connect_consumers, report_consumers
+from tests.marketdata.wire import md_entries
 from tests.session.harness import Driver, Out
 from venue.application import ExchangeApplication, MarketDataApplication
 from venue.commands import EndTradingDay
@@ -106,15 +107,7 @@ def md_request(req_id: str, *, subscription: int = 1, depth: int = 0,
 
 
 def entries(msg: Out) -> list[dict[int, str]]:
-    """The repeating group of a W or X, one dict per entry."""
-    start = 279 if msg.msg_type == "X" else 269
-    out: list[dict[int, str]] = []
-    for tag, value in msg.pairs:
-        if tag == start:
-            out.append({})
-        if out and tag in (279, 269, 55, 270, 271, 346, 290, 273):
-            out[-1][tag] = value
-    return out
+    return md_entries(msg.msg_type, msg.pairs)
 
 
 def book_of(snapshot: Out) -> dict[tuple[str, str], tuple[str, str]]:

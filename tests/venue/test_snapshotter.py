@@ -23,16 +23,14 @@ hangs fails its test instead of hanging the run; every child is killed at the en
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import itertools
 import json
 import queue
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,39 +43,19 @@ from persistence.segments import segment_files
 from persistence.snapshots import SnapshotFile, snapshot_path
 from venue import snapshot as core_state
 from venue.commands import Command
-from venue.config import ExchangeConfig, load_exchange_config
+from venue.config import ExchangeConfig
 from venue.exchange import Exchange
 from venue.snapshotter import Setup
 
 from . import support
-from .support import REPO, SHIPPED_EXCHANGE_TOML, px
+from .support import REPO, px
+from .test_snapshot_recovery import config, run
+from .test_snapshot_recovery import exchange as writer
 
 B1 = "FIX.4.4:EXCH->BRK1"
 B2 = "FIX.4.2:EXCH->BRK2"
 T0 = 1_750_000_000_000_000_000
 TIMEOUT = 10.0          # seconds any one answer of the child may take
-
-
-def config(**changes: object) -> ExchangeConfig:
-    return dataclasses.replace(load_exchange_config(SHIPPED_EXCHANGE_TOML), fsync=False,
-                               **changes)
-
-
-def writer(data_dir: Path, cfg: ExchangeConfig | None = None) -> Exchange:
-    """The exchange that writes the journal: the shipped sessions' firms, recovered."""
-    clock = itertools.count(T0, 1_000_000)
-    ex = Exchange(cfg or config(), data_dir, clock=lambda: next(clock))
-    ex.add_session(B1, "BRK1")
-    ex.add_session(B2, "BRK2")
-    ex.recover()
-    return ex
-
-
-def run(ex: Exchange, commands: Sequence[Command], batch: int = 3) -> None:
-    for i in range(0, len(commands), batch):
-        for command in commands[i:i + batch]:
-            ex.submit(command)
-        ex.flush()
 
 
 def state(ex: Exchange) -> bytes:
