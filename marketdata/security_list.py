@@ -10,7 +10,7 @@ Text (58): ``tick 0.01 reference 190``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final, NamedTuple
 
 from fixserver.codec import Field, Message
@@ -27,6 +27,12 @@ UNSUPPORTED: Final = b"1"
 NONE_FOUND: Final = b"2"
 
 
+def security_ids(instruments: Iterable[str]) -> dict[str, int]:
+    """Symbol -> its number: from 1 in the order of exchange.toml (the SecurityID of
+    the SecurityList, and the symbol id of the binary feed)."""
+    return {symbol: n for n, symbol in enumerate(instruments, 1)}
+
+
 class SecurityListRequest(NamedTuple):
     req_id: bytes
     request_type: bytes
@@ -41,7 +47,7 @@ def read(msg: Message) -> SecurityListRequest:
 def answer(request: SecurityListRequest, response_id: bytes,
            instruments: Mapping[str, InstrumentConfig]) -> list[Field]:
     """The body of the SecurityList that answers ``request``."""
-    numbers = {symbol: n for n, symbol in enumerate(instruments, 1)}
+    numbers = security_ids(instruments)
     if request.request_type == ALL_SECURITIES:
         chosen, result = list(instruments), VALID
     elif request.request_type == ONE_SYMBOL:

@@ -10,6 +10,7 @@ moves them all (one instrument's halt is that instrument's SecurityStatus).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final, NamedTuple
 
 from fixserver.codec import Field, Message
@@ -63,7 +64,7 @@ class StatusRequest(NamedTuple):
     symbol: str = ""
 
 
-def read_security_status(msg: Message, listed: object) -> StatusRequest:
+def read_security_status(msg: Message, listed: Collection[str]) -> StatusRequest:
     """The SecurityStatusRequest in ``msg``; BusinessReject for an unlisted symbol."""
     req_id = msg.get(324) or b""
     symbol = (msg.get(55) or b"").decode(errors="replace")
@@ -72,7 +73,7 @@ def read_security_status(msg: Message, listed: object) -> StatusRequest:
         # FIX 4.4 puts Symbol in the Instrument component, which the dictionary
         # cannot require field by field.
         raise BusinessReject(REQUIRED_FIELD_MISSING, "Symbol (55) is required", req_id)
-    if subscription != UNSUBSCRIBE and symbol not in listed:  # type: ignore[operator]
+    if subscription != UNSUBSCRIBE and symbol not in listed:
         raise BusinessReject(UNKNOWN_SECURITY, f"unknown symbol {symbol}: not listed on "
                              "this exchange", req_id)
     return StatusRequest(req_id, subscription, symbol)

@@ -44,6 +44,7 @@ from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
 from marketdata.book import engine_levels
 from marketdata.feed import session_name
+from marketdata.security_list import security_ids
 from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
@@ -260,7 +261,7 @@ def binary_feed(exchange: Exchange) -> MulticastFeed | None:
     mc = exchange.config.multicast
     if mc is None:
         return None
-    ids = {symbol: n for n, symbol in enumerate(exchange.config.instruments, 1)}
+    ids = security_ids(exchange.config.instruments)
     start = dt.datetime.fromtimestamp(exchange.clock() / 1e9, dt.UTC)
     feed = MulticastFeed(ids, multicast_sender(mc.group, mc.port, mc.interface, mc.ttl),
                          session_name(start.strftime("%y%m%d%H%M")), retain=mc.retain)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 import trio
 
 from persistence import retention
-from persistence.snapshots import snapshots
+from persistence.snapshots import SnapshotFile, snapshots
 from venue.exchange import Exchange
 
 log = logging.getLogger("server.retention")
@@ -38,25 +38,27 @@ class JournalRetention:
         self.needs = dict(needs)
         self.deleted = 0      # segments deleted by this process
 
-    def floor(self) -> tuple[int, str]:
-        """The highest seq every reader is past, and the reader that holds it there."""
+    def floor(self, snaps: list[SnapshotFile] | None = None) -> tuple[int, str]:
+        """The highest seq every reader is past, and the reader that holds it there
+        (``snaps``: the snapshot files, when already listed)."""
         ex = self.exchange
-        usable = [s for s in snapshots(ex.snapshot_dir) if ex.unusable(s) is None]
+        if snaps is None:
+            snaps = list(snapshots(ex.snapshot_dir))
+        usable = [s for s in snaps if ex.unusable(s) is None]
         # No snapshot to load: a restart replays the journal from its first record.
         held = [(min(s.seq for s in usable) if usable else 0, "the oldest snapshot")]
         held += [(need(), name) for name, need in self.needs.items()]
         return min(held)
 
-    def keep_files(self) -> set[str]:
-        """The segments a snapshot points into (it may sit at a segment's very end)."""
-        return {s.header.journal_file for s in snapshots(self.exchange.snapshot_dir)}
-
     def enforce(self, now_ns: int | None = None) -> list[retention.Span]:
         """Delete what may go now; the segments deleted."""
         ex = self.exchange
-        floor, holder = self.floor()
+        snaps = list(snapshots(ex.snapshot_dir))    # each header read once
+        floor, holder = self.floor(snaps)
+        # The segments a snapshot points into (it may sit at a segment's very end).
+        keep = {s.header.journal_file for s in snaps}
         spans = retention.spans(ex.journal_path)
-        gone = retention.expired(spans, floor=floor, keep=self.keep_files(),
+        gone = retention.expired(spans, floor=floor, keep=keep,
                                  now_ns=time.time_ns() if now_ns is None else now_ns,
                                  retention_ns=int(ex.config.retention_hours * 3600e9))
         if gone:

@@ -20,6 +20,7 @@ from consumers.feed import (
 )
 from marketdata import feed
 from marketdata.book import engine_levels
+from marketdata.security_list import security_ids
 from matching.constants import BUY, CLOSED, SELL
 from tests.venue.support import px
 from tests.venue.test_snapshot_recovery import B1, B2, exchange, new, run
@@ -30,7 +31,7 @@ GROUP, PORT = "239.255.0.1", 31001
 
 def main(data_dir: Path) -> dict:
     ex = exchange(data_dir)
-    ids = {symbol: n for n, symbol in enumerate(ex.config.instruments, 1)}
+    ids = security_ids(ex.config.instruments)
     receiver = multicast_receiver(GROUP, PORT)
     receiver.settimeout(2)
     publisher = MulticastFeed(ids, multicast_sender(GROUP, PORT), feed.session_name("D1"),
