@@ -1,18 +1,20 @@
 """The binary market-data feed: the core's book changes, trades and phase changes as
 sequenced ticks (``marketdata.feed``) in MoldUDP64 packets, sent to a UDP address
-(a multicast group), and served again on request.
+(a multicast group), served again on request, and the whole book on a TCP port.
 
 :class:`MulticastFeed` is a consumer of the event stream. Every batch becomes the
 ticks of its events, numbered from 1 for the feed's session, cut into packets of at
 most ``max_ticks`` (a packet stays under a 1,500-byte MTU); the last ``retain``
 ticks are kept for :meth:`MulticastFeed.retransmit`, which answers a MoldUDP64
-request (session, first sequence number, count) with at most ``max_ticks`` of them.
-:class:`RetransmissionServer` serves those requests on a UDP port, unicast to the
-requester. A send that fails (no route to the group, say) is counted and logged
-once, never raised into the order path.
-
-Not wired into the server yet (exchange.toml ``[marketdata.multicast]``, the
-heartbeat timer, the snapshot service and ``fixserver feed`` are the next steps).
+request (session, first sequence number, count) with at most ``max_ticks`` of them,
+and the levels and phases the ticks have built are what :meth:`MulticastFeed.snapshot`
+encodes (``marketdata.feed_snapshot``) at the sequence number of the last tick.
+:class:`RetransmissionServer` serves requests on a UDP port, unicast to the
+requester; :class:`SnapshotServer` writes a snapshot to each receiver that connects
+to its TCP port. Both are threads: a batch holds the feed's lock while it changes
+the books and numbers its ticks, so that what they read is always one sequence
+number's state. A send that fails (no route to the group, say) is counted and
+logged once, never raised into the order path.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from marketdata import feed
-from marketdata.book import Level, LevelBook
+from marketdata import feed, feed_snapshot
+from marketdata.book import Level, LevelBook, Print
 from marketdata.feed import Tick
+from marketdata.feed_snapshot import SnapshotLevel, SymbolState
+from matching.constants import BUY, CONTINUOUS, SELL
 from matching.events import BookChanged, PhaseChanged, Trade
 from venue.stream import Entry
 
@@ -46,18 +50,32 @@ class MulticastFeed:
         self.session = session
         self.max_ticks = max_ticks
         self.next_seq = 1
+        self.phases = dict.fromkeys(symbol_ids, CONTINUOUS)
         self.kept: deque[Tick] = deque(maxlen=retain)   # the ticks before next_seq
-        # kept and next_seq move together; the retransmission thread reads both.
+        # Books, phases, kept and next_seq change together under the lock; the
+        # retransmission and snapshot threads read them under it.
         self._lock = threading.Lock()
         self.send_failures = 0
 
-    def load(self, levels: Iterable[tuple[str, int, Level]]) -> None:
+    def load(self, levels: Iterable[tuple[str, int, Level]],
+             phases: Mapping[str, int] | None = None) -> None:
         """Start from the core's book as recovered (its levels are not sent)."""
-        for symbol, side, level in levels:
-            if symbol in self.books:
-                self.books[symbol].set_level(side, level)
+        with self._lock:
+            for symbol, side, level in levels:
+                if symbol in self.books:
+                    self.books[symbol].set_level(side, level)
+            for symbol, phase in (phases or {}).items():
+                if symbol in self.phases:
+                    self.phases[symbol] = phase
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
+        with self._lock:
+            packets = self._ticks_of(entries)
+        for packet in packets:
+            self._send(packet)
+
+    def _ticks_of(self, entries: Sequence[Entry]) -> list[bytes]:
+        """The packets of ``entries``' ticks, numbered; the books follow them."""
         ticks: list[Tick] = []
         ids, books = self.ids, self.books
         for entry in entries:
@@ -75,24 +93,34 @@ class MulticastFeed:
                     ticks.append(Tick(ts, ids[event.symbol], event.price, event.qty,
                                       event.order_count, event.side, code))
                 elif kind is Trade and event.symbol in ids:
+                    books[event.symbol].last = Print(event.trade_id & feed.U32, event.last_px,
+                                                     event.last_qty, ts)
                     ticks.append(Tick(ts, ids[event.symbol], event.last_px, event.last_qty,
                                       event.trade_id & feed.U32,
                                       0 if event.auction else event.aggressor_side,
                                       feed.TRADE))
                 elif kind is PhaseChanged and event.symbol in ids:
+                    self.phases[event.symbol] = event.new_phase
                     ticks.append(Tick(ts, ids[event.symbol], 0, 0, 0, event.new_phase,
                                       feed.PHASE))
-        if ticks:
-            self.publish(ticks)
-
-    def publish(self, ticks: Sequence[Tick]) -> None:
+        packets = []
         for i in range(0, len(ticks), self.max_ticks):
             chunk = ticks[i:i + self.max_ticks]
-            with self._lock:
-                packet = feed.encode_packet(self.session, self.next_seq, chunk)
-                self.kept.extend(chunk)
-                self.next_seq += len(chunk)
-            self._send(packet)
+            packets.append(feed.encode_packet(self.session, self.next_seq, chunk))
+            self.kept.extend(chunk)
+            self.next_seq += len(chunk)
+        return packets
+
+    def snapshot(self) -> bytes:
+        """Every instrument's phase and levels at the last tick sent, encoded."""
+        with self._lock:
+            symbols = [SymbolState(n, symbol, self.phases[symbol], self.books[symbol].last)
+                       for symbol, n in self.ids.items()]
+            levels = [SnapshotLevel(self.ids[symbol], side, level)
+                      for symbol, book in self.books.items()
+                      for side in (BUY, SELL) for level in book.top(side)]
+            sequence = self.next_seq - 1
+        return feed_snapshot.encode(self.session, sequence, symbols, levels)
 
     def heartbeat(self) -> None:
         self._send(feed.heartbeat(self.session, self.next_seq))
@@ -180,6 +208,51 @@ class RetransmissionServer:
                     self.sock.sendto(answer, peer)
                 except OSError as e:
                     log.warning("retransmission to %s failed: %s", peer, e)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class SnapshotServer:
+    """Writes ``feed``'s snapshot to every receiver that connects to a TCP port, then
+    closes the connection (a thread that accepts, one short thread per receiver so
+    that a slow one delays no other; at most ``max_clients`` at a time)."""
+
+    def __init__(self, feed_: MulticastFeed, host: str = "127.0.0.1", port: int = 0, *,
+                 max_clients: int = 16, timeout: float = 10.0) -> None:
+        self.feed = feed_
+        self.sock = socket.create_server((host, port))
+        self.address = self.sock.getsockname()
+        self.timeout = timeout
+        self.served = 0
+        self._slots = threading.BoundedSemaphore(max_clients)
+        self._thread = threading.Thread(target=self._accept, name="feed-snapshots",
+                                        daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return            # closed
+            if not self._slots.acquire(blocking=False):
+                log.warning("feed snapshot for %s refused: too many receivers at once", peer)
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True,
+                             name="feed-snapshot").start()
+
+    def _serve(self, conn: socket.socket, peer: object) -> None:
+        try:
+            with conn:
+                conn.settimeout(self.timeout)
+                conn.sendall(self.feed.snapshot())
+                self.served += 1
+        except OSError as e:
+            log.warning("feed snapshot to %s failed: %s", peer, e)
+        finally:
+            self._slots.release()
 
     def close(self) -> None:
         self.sock.close()

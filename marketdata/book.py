@@ -139,3 +139,8 @@ def engine_levels(engine: Engine) -> Iterator[tuple[str, int, Level]]:
         for side in (book.bids, book.asks):
             for level in side.iter_levels():
                 yield symbol, side.side, Level(level.price, level.qty, level.count)
+
+
+def engine_phases(engine: Engine) -> dict[str, int]:
+    """Symbol -> the phase of its book in ``engine``."""
+    return {symbol: book.phase for symbol, book in engine.books.items()}

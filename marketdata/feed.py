@@ -1,7 +1,7 @@
 """The binary market-data feed's wire format: MoldUDP64 packets of fixed 26-byte ticks.
 
-Pure encoding and decoding, for the multicast publisher, its retransmission service
-and the subscribers (none of which is written yet: see issue 13's note). All
+Pure encoding and decoding, for the multicast publisher and its retransmission
+service (``consumers.feed``) and the subscribers (``marketdata.receiver``). All
 integers are big-endian.
 
 Packet (MoldUDP64)::

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         # need not load it.
         from .replay import main as replay
         return replay(argv[1:])
+    if argv[:1] == ["feed"]:
+        from .feed_client import main as feed
+        return feed(argv[1:])
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
                         help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
@@ -110,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         mc = exchange.config.multicast if exchange is not None else None
         assert mc is not None
         log.info("market-data feed: MoldUDP64 session %s to %s:%d (interface %s, ttl %d); "
-                 "retransmission requests to %s:%d", server.feed.session.decode().strip(),
-                 mc.group, mc.port, mc.interface, mc.ttl, *server.retransmission.address)
+                 "retransmission requests to %s:%d, snapshots from %s:%d; watch it with: "
+                 "fixserver feed --group %s --port %d --top", server.feed.session.decode().strip(),
+                 mc.group, mc.port, mc.interface, mc.ttl, *server.retransmission.address,
+                 *(server.feed_snapshots.address if server.feed_snapshots else ("", 0)),
+                 mc.group, mc.port)
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
                          stream=server.stream, ports=ports,

@@ -31,7 +31,12 @@ import trio
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
-from consumers.feed import MulticastFeed, RetransmissionServer, multicast_sender
+from consumers.feed import (
+    MulticastFeed,
+    RetransmissionServer,
+    SnapshotServer,
+    multicast_sender,
+)
 from consumers.marketdata import MarketData
 from fixserver import auth, dictionary
 from fixserver.acceptor import Acceptor, PortOptions
@@ -42,7 +47,7 @@ from fixserver.session import Application, Session
 from fixserver.settings import SessionConfig
 from fixserver.store import FileStore, MemoryStore
 from fixserver.validation import Validator
-from marketdata.book import engine_levels
+from marketdata.book import engine_levels, engine_phases
 from marketdata.feed import session_name
 from marketdata.security_list import security_ids
 from persistence.eventlog import EventLog
@@ -151,6 +156,7 @@ class Server:
     market_data: MarketData | None = None   # FIX market data (consumers/marketdata.py)
     feed: MulticastFeed | None = None       # the binary feed (consumers/feed.py)
     retransmission: RetransmissionServer | None = None
+    feed_snapshots: SnapshotServer | None = None
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
 
     def close(self) -> None:
@@ -163,6 +169,8 @@ class Server:
             self.feed.end_of_session()
         if self.retransmission is not None:
             self.retransmission.close()
+        if self.feed_snapshots is not None:
+            self.feed_snapshots.close()
         if self.stream is not None:
             self.stream.close()
         if self.event_log is not None:
@@ -223,7 +231,7 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
         mark = SeqMark(mark_path, initial=exchange.last_seq)
     if market_data is not None:
         market_data.load(engine_levels(exchange.engine), exchange.last_seq,
-                         {symbol: book.phase for symbol, book in exchange.engine.books.items()},
+                         engine_phases(exchange.engine),
                          exchange.order_entry.stats)
     feed = binary_feed(exchange)
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data,
@@ -233,8 +241,15 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
     if feed is not None:
         mc = exchange.config.multicast
         assert mc is not None
-        server.retransmission = RetransmissionServer(feed, mc.interface,
-                                                     mc.retransmission_port)
+        try:
+            server.retransmission = RetransmissionServer(feed, mc.interface,
+                                                         mc.retransmission_port)
+            server.feed_snapshots = SnapshotServer(feed, mc.interface, mc.snapshot_port)
+        except OSError as e:
+            server.close()
+            raise ConfigError(f"[marketdata.multicast]: cannot listen on {mc.interface} "
+                              f"(retransmission port {mc.retransmission_port}, snapshot "
+                              f"port {mc.snapshot_port}): {e}") from None
     _cancel_orders_left_by_a_crash(exchange)
     return server
 
@@ -265,7 +280,8 @@ def binary_feed(exchange: Exchange) -> MulticastFeed | None:
     start = dt.datetime.fromtimestamp(exchange.clock() / 1e9, dt.UTC)
     feed = MulticastFeed(ids, multicast_sender(mc.group, mc.port, mc.interface, mc.ttl),
                          session_name(start.strftime("%y%m%d%H%M")), retain=mc.retain)
-    feed.load(engine_levels(exchange.engine))
+    feed.load(engine_levels(exchange.engine),
+              engine_phases(exchange.engine))
     return feed
 
 

@@ -82,8 +82,9 @@ class MulticastConfig:
     port: int
     interface: str = "127.0.0.1"
     ttl: int = 0
-    retransmission_port: int = 0      # on ``interface``; 0: ``port`` + 1
+    retransmission_port: int = 0      # UDP, on ``interface``; 0: ``port`` + 1
     retain: int = 100_000             # ticks kept for retransmission
+    snapshot_port: int = 0            # TCP, on ``interface``; 0: ``port`` + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,8 +422,8 @@ def _multicast(table: dict, where: str) -> MulticastConfig | None:
     where = where[:-1] + ".multicast]"
     if not isinstance(mc, dict):
         raise ExchangeConfigError(f"{where} must be a table")
-    _check_keys(mc, {"group", "port", "interface", "ttl", "retransmission_port", "retain"},
-                where)
+    _check_keys(mc, {"group", "port", "interface", "ttl", "retransmission_port", "retain",
+                     "snapshot_port"}, where)
     group = str(_get(mc, "group", str, where))
     try:
         if not ipaddress.IPv4Address(group).is_multicast:
@@ -432,11 +433,14 @@ def _multicast(table: dict, where: str) -> MulticastConfig | None:
         raise ExchangeConfigError(f"{where}: group {group!r} is not an IPv4 address") from None
     port = int(_get(mc, "port", int, where))  # type: ignore[arg-type]
     retransmission = int(_get(mc, "retransmission_port", int, where, port + 1))  # type: ignore[arg-type]
-    for name, value in (("port", port), ("retransmission_port", retransmission)):
+    snapshot = int(_get(mc, "snapshot_port", int, where, port + 2))  # type: ignore[arg-type]
+    for name, value in (("port", port), ("retransmission_port", retransmission),
+                        ("snapshot_port", snapshot)):
         if not 0 < value < 65536:
             raise ExchangeConfigError(f"{where}: {name} must be 1 to 65535, got {value}")
     ttl = _whole(mc, "ttl", where, 0, 0)
     if ttl > 255:
         raise ExchangeConfigError(f"{where}: ttl must be 0 to 255, got {ttl}")
     return MulticastConfig(group, port, str(_get(mc, "interface", str, where, "127.0.0.1")),
-                           ttl, retransmission, _whole(mc, "retain", where, 100_000, 1))
+                           ttl, retransmission, _whole(mc, "retain", where, 100_000, 1),
+                           snapshot)

@@ -25,6 +25,17 @@ from tests.exchange.exchangeclient import BUY, SELL, SESSIONS_CFG, Broker, write
 GROUP, PORT = "239.255.0.2", 31011
 
 
+def first_trade(port: int) -> tuple[Broker, Broker]:
+    """BRK3 rests S1 (sell 40 at 190.00) and BRK2's B1 buys 15 of it."""
+    brk2, brk3 = Broker(port, "BRK2"), Broker(port, "BRK3")
+    brk2.logon()
+    brk3.logon()
+    brk3.rest("S1", SELL, 40, "190.00")
+    brk2.new_order("B1", BUY, 15, "190.00")
+    brk2.ers(2)
+    return brk2, brk3
+
+
 def main(directory: Path) -> dict:
     write_exchange_toml(directory, risk=f'[marketdata.multicast]\ngroup = "{GROUP}"\n'
                                         f"port = {PORT}\nretransmission_port = {PORT + 1}\n")
@@ -34,12 +45,7 @@ def main(directory: Path) -> dict:
     server.start()
     seen: list[feed.Packet] = []
     try:
-        brk2, brk3 = Broker(server.port, "BRK2"), Broker(server.port, "BRK3")
-        brk2.logon()
-        brk3.logon()
-        brk3.rest("S1", SELL, 40, "190.00")
-        brk2.new_order("B1", BUY, 15, "190.00")
-        brk2.ers(2)
+        brk2, brk3 = first_trade(server.port)
         deadline = time.monotonic() + 5
         while sum(len(p.ticks) for p in seen) < 4 and time.monotonic() < deadline:
             seen.append(feed.decode_packet(receiver.recv(2048)))

@@ -6,29 +6,19 @@ retransmission port, heartbeats keep coming, and the server's stop ends the sess
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.netns import run_kit
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SETUP = "ip link set lo up multicast on && ip route add 239.0.0.0/8 dev lo && "
 
 
 def test_a_servers_feed_carries_the_book_and_the_trades_and_ends_with_it(tmp_path: Path
                                                                         ) -> None:
-    assert shutil.which("unshare") and shutil.which("ip"), "unshare and ip are needed"
-    done = subprocess.run(
-        ["unshare", "-n", "sh", "-c",
-         SETUP + f"exec {sys.executable} -m tests.exchange.feed_server_kit {tmp_path}"],
-        cwd=REPO, capture_output=True, text=True, timeout=90)
-    assert done.returncode == 0, done.stdout + done.stderr
-    seen = json.loads(done.stdout.splitlines()[-1])
+    seen = run_kit("tests.exchange.feed_server_kit", tmp_path, timeout=90)
     # S1 rests (a level added), B1 trades 15 with it (the trade, the level modified).
     assert seen["kinds"][:3] == ["A", "T", "M"]
     assert seen["trade"] == [1_900_000, 15, 1]

@@ -389,8 +389,8 @@ def test_a_feed_takes_its_defaults_around_the_group_and_port(tmp_path: Path) -> 
     mc = load_exchange_config(write(tmp_path, SHIPPED_EXCHANGE_TOML.read_text() + FEED)
                               ).multicast
     assert mc is not None
-    assert (mc.group, mc.port, mc.interface, mc.ttl, mc.retransmission_port, mc.retain) == \
-        ("239.255.0.1", 31001, "127.0.0.1", 0, 31002, 100_000)
+    assert (mc.group, mc.port, mc.interface, mc.ttl, mc.retransmission_port, mc.retain,
+            mc.snapshot_port) == ("239.255.0.1", 31001, "127.0.0.1", 0, 31002, 100_000, 31003)
 
 
 @pytest.mark.parametrize(("change", "error"), [
@@ -398,6 +398,7 @@ def test_a_feed_takes_its_defaults_around_the_group_and_port(tmp_path: Path) -> 
     (('"239.255.0.1"', '"nowhere"'), "is not an IPv4 address"),
     (("port = 31001", "port = 70000"), "port must be 1 to 65535"),
     (("port = 31001", "port = 31001\nttl = 300"), "ttl must be 0 to 255"),
+    (("port = 31001", "port = 31001\nsnapshot_port = 0"), "snapshot_port must be 1 to 65535"),
     (("port = 31001", "port = 31001\nloop = true"), "unknown key 'loop'"),
 ])
 def test_a_bad_feed_is_refused_naming_the_key(tmp_path: Path, change: tuple[str, str],
