@@ -37,7 +37,17 @@ from dataclasses import dataclass, field
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session
 from marketdata import messages, security_list, status
-from marketdata.book import CHANGE, DELETE, NEW, Level, LevelAction, LevelBook, level_diff
+from marketdata.book import (
+    CHANGE,
+    DELETE,
+    NEW,
+    Level,
+    LevelAction,
+    LevelBook,
+    indicative_uncross,
+    level_diff,
+)
+from marketdata.messages import INDICATIVE_CLOSE, INDICATIVE_OPEN
 from marketdata.messages import Entry as MDEntry
 from marketdata.requests import (
     BID,
@@ -52,7 +62,7 @@ from marketdata.requests import (
     Refused,
     read,
 )
-from matching.constants import BUY, CLOSED, CONTINUOUS, SELL
+from matching.constants import BUY, CALL_PHASES, CLOSED, CLOSING_AUCTION, CONTINUOUS, SELL
 from matching.events import BookChanged, PhaseChanged, Trade
 from matching.stats import DayStats, closed, new_day, traded
 from venue.commands import EndTradingDay
@@ -62,6 +72,7 @@ from venue.stream import Entry
 log = logging.getLogger("consumers.marketdata")
 
 SIDES = ((BUY, BID), (SELL, OFFER))
+STATISTIC_KEYS = (*STATISTICS, INDICATIVE_OPEN, INDICATIVE_CLOSE)
 
 
 @dataclass
@@ -76,7 +87,7 @@ class Subscription:
     dirty: dict[tuple[str, int], dict[int, None]] = field(default_factory=dict)
     trades: list[tuple[str, MDEntry]] = field(default_factory=list)
     stats_dirty: dict[str, None] = field(default_factory=dict)
-    shown_stats: dict[tuple[str, bytes], int] = field(default_factory=dict)
+    shown_stats: dict[tuple[str, bytes], int | tuple[int, int]] = field(default_factory=dict)
     resync: bool = False       # too much was held back: send snapshots instead
     # The MarketData.last_seq its shown state was last complete at (-1: never).
     synced: int = -1
@@ -108,6 +119,8 @@ class MarketData:
         self.messages_sent = 0
         self.phases = dict.fromkeys(self.books, CONTINUOUS)
         self.stats = {symbol: DayStats() for symbol in self.books}
+        # During a call: the (price, volume) the book would uncross at, if any.
+        self.indicative: dict[str, tuple[int, int]] = {}
         self.market_phase = CONTINUOUS
         # (session id, request id) -> (session, symbol; "" for the trading session).
         self.status_subscriptions: dict[tuple[str, bytes], tuple[Session, str]] = {}
@@ -132,6 +145,8 @@ class MarketData:
             self.phases.update(phases)
             if len(set(self.phases.values())) == 1:
                 self.market_phase = next(iter(self.phases.values()))
+        for symbol in self.books:
+            self._indicate(symbol)
 
     # -- requests -------------------------------------------------------------------
 
@@ -242,16 +257,28 @@ class MarketData:
             entries.append(MDEntry(TRADE, trade=book.last))
         if subscription.wants_statistics():
             values = self._statistics(subscription, symbol)
-            entries += [MDEntry(t, value=v) for t, v in values.items()]
-            for t in STATISTICS:
+            entries += [messages.statistic_entry(t, v) for t, v in values.items()]
+            for t in STATISTIC_KEYS:
                 subscription.shown_stats.pop((symbol, t), None)
             subscription.shown_stats.update({(symbol, t): v for t, v in values.items()})
-        return messages.snapshot(subscription.request.md_req_id, symbol, entries)
+        return messages.snapshot(subscription.request.md_req_id, symbol, entries,
+                                 subscription.session.begin_string >= b"FIX.4.4")
 
-    def _statistics(self, subscription: Subscription, symbol: str) -> dict[bytes, int]:
-        """The statistics of ``symbol`` that ``subscription`` asked for, by type."""
-        return {t: v for t, v in messages.statistics(self.stats[symbol]).items()
-                if subscription.wants(t)}
+    def _statistics(self, subscription: Subscription, symbol: str
+                    ) -> dict[bytes, int | tuple[int, int]]:
+        """The statistics of ``symbol`` that ``subscription`` asked for, by key: an
+        MDEntryType, or during a call the indicative uncross's INDICATIVE_* key (it
+        goes with the opening or closing price)."""
+        values: dict[bytes, int | tuple[int, int]] = {
+            t: v for t, v in messages.statistics(self.stats[symbol]).items()
+            if subscription.wants(t)}
+        indicative = self.indicative.get(symbol)
+        if indicative is not None:
+            key = (INDICATIVE_CLOSE if self.phases[symbol] == CLOSING_AUCTION
+                   else INDICATIVE_OPEN)
+            if subscription.wants(key[:1]):
+                values[key] = indicative
+        return values
 
     # -- the event stream -------------------------------------------------------------
 
@@ -290,6 +317,9 @@ class MarketData:
                 for symbol in stats:
                     stats[symbol] = new_day(stats[symbol])
                 counted.update(dict.fromkeys(stats))
+        for symbol in {s for s, _ in touched} | phased.keys():
+            if self._indicate(symbol):
+                counted[symbol] = None
         self._batch_start = self.last_seq
         if entries:
             self.last_seq = entries[-1].seq
@@ -308,6 +338,19 @@ class MarketData:
                     self._update(subscription, touched, trades, counted, now)
             finally:
                 self._shared = None
+
+    def _indicate(self, symbol: str) -> bool:
+        """Compute ``symbol``'s indicative uncross again; whether it changed."""
+        old = self.indicative.get(symbol)
+        now = None
+        if self.phases[symbol] in CALL_PHASES:
+            inst = self.instruments[symbol]
+            now = indicative_uncross(self.books[symbol], inst.reference_price, inst.tick_size)
+        if now is None:
+            self.indicative.pop(symbol, None)
+        else:
+            self.indicative[symbol] = now
+        return now != old
 
     def _update(self, subscription: Subscription,
                 touched: dict[tuple[str, int], dict[int, None]],
@@ -359,13 +402,14 @@ class MarketData:
             for symbol in changed:
                 self._send(session, b"W", self._snapshot(subscription, symbol), now)
         else:
-            kind = (request.symbols, request.entry_types, request.depth)
+            kind = (request.symbols, request.entry_types, request.depth, session.begin_string)
             # Shared only by those whose shown state was complete before this batch.
             shared = self._shared if subscription.synced == self._batch_start else None
             known = shared.get(kind) if shared is not None else None
             if known is None:
                 changes = self._changes(subscription)
-                encoded = messages.incremental_entries(changes) if changes else b""
+                encoded = (messages.incremental_entries(
+                    changes, session.begin_string >= b"FIX.4.4") if changes else b"")
                 if shared is not None:
                     shared[kind] = (changes, encoded)
             else:
@@ -412,11 +456,12 @@ class MarketData:
                 else:
                     shown[entry.level.price] = entry.level
             elif entry.trade is None:
-                key = (symbol, entry.entry_type)
+                key = (symbol, messages.statistic_key(entry))
                 if action == DELETE:
                     subscription.shown_stats.pop(key, None)
                 else:
-                    subscription.shown_stats[key] = entry.value
+                    subscription.shown_stats[key] = (entry.indicative if entry.indicative
+                                                     is not None else entry.value)
 
     def _window_changes(self, subscription: Subscription, symbol: str, side: int
                         ) -> list[LevelAction]:
@@ -453,13 +498,14 @@ class MarketData:
         values = self._statistics(subscription, symbol)
         shown = subscription.shown_stats
         out = []
-        for t in STATISTICS:
+        for t in STATISTIC_KEYS:
             old, value = shown.get((symbol, t)), values.get(t)
             if value is None and old is not None:
-                out.append((symbol, b"2", MDEntry(t, value=old)))
+                out.append((symbol, b"2", messages.statistic_entry(t, old)))
                 del shown[(symbol, t)]
             elif value is not None and value != old:
-                out.append((symbol, b"0" if old is None else b"1", MDEntry(t, value=value)))
+                out.append((symbol, b"0" if old is None else b"1",
+                            messages.statistic_entry(t, value)))
                 shown[(symbol, t)] = value
         return out
 

@@ -19,6 +19,7 @@ import bisect
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from matching.auction import uncross_price
 from matching.constants import BUY, SELL
 from matching.events import BookChanged, Trade
 
@@ -144,3 +145,13 @@ def engine_levels(engine: Engine) -> Iterator[tuple[str, int, Level]]:
 def engine_phases(engine: Engine) -> dict[str, int]:
     """Symbol -> the phase of its book in ``engine``."""
     return {symbol: book.phase for symbol, book in engine.books.items()}
+
+
+def indicative_uncross(book: LevelBook, reference_price: int, tick: int
+                       ) -> tuple[int, int] | None:
+    """(price, volume) the book would uncross at now (matching.auction), from the
+    displayed levels: what market data can show without revealing icebergs'
+    hidden reserve. None when nothing would execute."""
+    bids = [(lv.price, lv.qty) for lv in book.top(BUY)]
+    asks = [(lv.price, lv.qty) for lv in book.top(SELL)]
+    return uncross_price(bids, asks, reference_price, tick)

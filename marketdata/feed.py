@@ -36,6 +36,9 @@ SESSION_BYTES: Final = 10
 HEADER: Final = struct.Struct(">10sQH")
 TICK: Final = struct.Struct(">QIIIIBB")
 BLOCK: Final = struct.Struct(">H")
+# A message block of one tick (its length, 26, then the tick) in one pack: the
+# publisher's hot path (bench_feed: a tenth of the per-tick encode_tick's time).
+TICK_BLOCK: Final = struct.Struct(">HQIIIIBB")
 HEARTBEAT_COUNT: Final = 0
 END_OF_SESSION: Final = 0xFFFF
 MAX_COUNT: Final = 0xFFFE
@@ -102,6 +105,11 @@ def encode_packet(session: bytes, sequence: int, ticks: Sequence[Tick]) -> bytes
         raise FeedError(f"{len(ticks)} messages do not fit one packet")
     blocks = b"".join(BLOCK.pack(TICK.size) + encode_tick(t) for t in ticks)
     return HEADER.pack(session, sequence, len(ticks)) + blocks
+
+
+def packet_of_blocks(session: bytes, sequence: int, blocks: Sequence[bytes]) -> bytes:
+    """One packet of message blocks already encoded (``TICK_BLOCK``)."""
+    return HEADER.pack(session, sequence, len(blocks)) + b"".join(blocks)
 
 
 def heartbeat(session: bytes, next_sequence: int) -> bytes:

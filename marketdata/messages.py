@@ -34,16 +34,38 @@ from .requests import (
 LAST_SEQ_PROCESSED = 369
 
 
+# The indicative uncross of a call, kept among the statistics under these keys and
+# sent as the opening (4) or closing (5) price flagged as expected: FIX 4.4's
+# OpenCloseSettlFlag (286) = 3; FIX 4.2, which lacks that value, QuoteCondition
+# (276) = I, non-firm (docs/FIX.md).
+INDICATIVE_OPEN = OPENING_PRICE + b"*"
+INDICATIVE_CLOSE = CLOSING_PRICE + b"*"
+
+
 class Entry(NamedTuple):
     """One entry of a W or X: what it is (MDEntryType), and a level (with its rank
-    from the best, 0: none), a trade, or a statistic's value (a price, or for the
-    trade volume a quantity)."""
+    from the best, 0: none), a trade, a statistic's value (a price, or for the
+    trade volume a quantity), or an indicative uncross (price, volume)."""
 
     entry_type: bytes
     level: Level | None = None
     position: int = 0
     trade: Print | None = None
     value: int = 0
+    indicative: tuple[int, int] | None = None
+
+
+def statistic_entry(key: bytes, value: int | tuple[int, int]) -> Entry:
+    """The entry of a statistic kept under ``key`` (an MDEntryType, or an
+    INDICATIVE_* key)."""
+    if isinstance(value, tuple):
+        return Entry(key[:1], indicative=value)
+    return Entry(key, value=value)
+
+
+def statistic_key(entry: Entry) -> bytes:
+    """The key ``statistic_entry`` made ``entry`` from."""
+    return entry.entry_type + b"*" if entry.indicative is not None else entry.entry_type
 
 
 def _time(ns: int) -> bytes:
@@ -55,7 +77,11 @@ def _time(ns: int) -> bytes:
 # (bench_marketdata: the trade time's strftime alone was ~10 us an order with 10
 # subscribers).
 @lru_cache(maxsize=8192)
-def _entry_fields(entry: Entry) -> tuple[Field, ...]:
+def _entry_fields(entry: Entry, fix44: bool) -> tuple[Field, ...]:
+    if entry.indicative is not None:
+        price, volume = entry.indicative
+        return ((270, format_price(price)), (271, b"%d" % volume),
+                (286, b"3") if fix44 else (276, b"I"))
     if entry.level is not None:
         level = entry.level
         fields = ((270, format_price(level.price)), (271, b"%d" % level.qty),
@@ -84,29 +110,32 @@ def header(last_seq: int) -> list[Field]:
     return [(LAST_SEQ_PROCESSED, b"%d" % last_seq)]
 
 
-def snapshot(md_req_id: bytes, symbol: str, entries: Sequence[Entry]) -> list[Field]:
+def snapshot(md_req_id: bytes, symbol: str, entries: Sequence[Entry], fix44: bool = True
+             ) -> list[Field]:
     """The body of a MarketDataSnapshotFullRefresh (W) of one symbol."""
     body: list[Field] = [(262, md_req_id), (55, symbol.encode()), (268, b"%d" % len(entries))]
     for entry in entries:
         body.append((269, entry.entry_type))
-        body.extend(_entry_fields(entry))
+        body.extend(_entry_fields(entry, fix44))
     return body
 
 
-def incremental(md_req_id: bytes, changes: Sequence[tuple[str, bytes, Entry]]) -> list[Field]:
+def incremental(md_req_id: bytes, changes: Sequence[tuple[str, bytes, Entry]],
+                fix44: bool = True) -> list[Field]:
     """The body of a MarketDataIncrementalRefresh (X): (symbol, MDUpdateAction, entry)
     per change, in order."""
     body: list[Field] = [(262, md_req_id), (268, b"%d" % len(changes))]
     for symbol, action, entry in changes:
         body += [(279, action), (269, entry.entry_type), (55, symbol.encode())]
-        body.extend(_entry_fields(entry))
+        body.extend(_entry_fields(entry, fix44))
     return body
 
 
-def incremental_entries(changes: Sequence[tuple[str, bytes, Entry]]) -> bytes:
+def incremental_entries(changes: Sequence[tuple[str, bytes, Entry]], fix44: bool = True
+                        ) -> bytes:
     """The part of an X body after its MDReqID, encoded: the same for every
-    subscriber sent the same changes (see ``incremental``)."""
-    return encode_fields(incremental(b"", changes)[1:])
+    subscriber of a version sent the same changes (see ``incremental``)."""
+    return encode_fields(incremental(b"", changes, fix44)[1:])
 
 
 def with_md_req_id(md_req_id: bytes, entries: bytes) -> bytes:

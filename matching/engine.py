@@ -32,10 +32,15 @@ Matching rules, in one place:
 * Self-trade prevention applies when both orders have the same non-empty account
   and that account has an STP mode; it is not applied in auction uncrosses.
 * Phases: orders are accepted but not matched in PRE_OPEN and the auction calls
-  (MARKET, IOC, FOK and min_qty orders are refused there since nothing can
-  execute immediately); HALTED and CLOSED accept only cancels. The book is
-  uncrossed with the auction algorithm (``auction.py``) when leaving an auction
-  phase (except into HALTED) and whenever CONTINUOUS is entered.
+  (IOC, FOK and min_qty orders are refused there since nothing can execute
+  immediately); HALTED and CLOSED accept only cancels. The book is uncrossed with
+  the auction algorithm (``auction.py``) when leaving an auction phase (except
+  into HALTED) and whenever CONTINUOUS is entered.
+* A MARKET order in a call rests at its protection price (the band through the
+  opposite touch, else the last trade, else the reference price: the price risk
+  reserves at), in price-time priority like a limit there, and takes part in the
+  uncross as one. What the call did not execute is cancelled when the call ends
+  (any phase but a call or HALTED), before the phase changes.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from .commands import (
 from .constants import (
     AUCTION_PHASES,
     BUY,
+    CALL_PHASES,
     CLOSED,
     CONTINUOUS,
     DAY,
@@ -388,9 +394,6 @@ class Engine:
                 return (R.INVALID_EXPIRE_TIME,
                         f"expire time {_utc(expire_time)} is not in the future")
         if phase != CONTINUOUS:   # a call phase: nothing can execute on arrival
-            if ord_type == MARKET:
-                return R.NOT_ALLOWED_IN_PHASE, "market orders are only accepted in continuous " \
-                                               "trading"
             if tif in _NOT_RESTING_TIF:
                 return (R.NOT_ALLOWED_IN_PHASE,
                         f"{TIF_NAMES[tif]} orders are only accepted in continuous trading")
@@ -437,6 +440,14 @@ class Engine:
             if order.tif == IOC or order.tif == FOK:
                 self._end_incoming(order, R.IOC_REMAINDER, out)
                 return
+        elif order.ord_type == MARKET:
+            # A market order in a call waits for the uncross at its protection price,
+            # the worst it may trade at (what risk reserved), as a limit would.
+            opp = book.asks if order.side == BUY else book.bids
+            base = (opp.best.price if opp.best is not None
+                    else book.last_price or book.instrument.reference_price)
+            order.price = protection_limit(base, order.side, self.market_protection_bps,
+                                           book.tick)
         # Rest. min_qty applied to the arrival only; the shown quantity follows what
         # is left after any trades on arrival.
         order.min_qty = 0
@@ -882,10 +893,22 @@ class Engine:
             # whenever continuous trading starts on a book a call may have crossed.
             if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
                 self._uncross(book, out)
+            if phase not in CALL_PHASES and phase != HALTED:
+                self._cancel_call_market_orders(book, out)
             book.phase = phase
             out.append(PhaseChanged(book.symbol, old, phase))
             if phase == CONTINUOUS and book.stop_count:
                 self._trigger_stops(book, out)
+
+    def _cancel_call_market_orders(self, book: Book, out: list) -> None:
+        """The call is over: market orders it did not execute do not carry into
+        another phase."""
+        symbol = book.symbol
+        left = [o for o in self.orders.values()
+                if o.ord_type == MARKET and o.symbol == symbol and o.level is not None]
+        left.sort(key=_by_oid)
+        for order in left:
+            self._remove_open(order, Cancelled, R.AUCTION_MARKET_UNFILLED, "", out)
 
     def _uncross(self, book: Book, out: list) -> None:
         """Run the call auction: execute the uncross volume at the uncross price in

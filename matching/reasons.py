@@ -56,6 +56,7 @@ IOC_REMAINDER: Final = "IOC_REMAINDER"
 FOK_NOT_FILLABLE: Final = "FOK_NOT_FILLABLE"
 MIN_QTY_NOT_AVAILABLE: Final = "MIN_QTY_NOT_AVAILABLE"
 MARKET_NO_LIQUIDITY: Final = "MARKET_NO_LIQUIDITY"
+AUCTION_MARKET_UNFILLED: Final = "AUCTION_MARKET_UNFILLED"
 SELF_TRADE: Final = "SELF_TRADE"
 REPLACED_TO_FILLED: Final = "REPLACED_TO_FILLED"
 DAY_EXPIRED: Final = "DAY_EXPIRED"
@@ -92,6 +93,8 @@ REASONS: Final[dict[str, Reason]] = {r.code: r for r in (
     Reason(FOK_NOT_FILLABLE, "fill-or-kill order could not be filled in full", _O, _O),
     Reason(MIN_QTY_NOT_AVAILABLE, "minimum quantity not available", _O, _O),
     Reason(MARKET_NO_LIQUIDITY, "market order remainder: no liquidity within the protection band",
+           _O, _O),
+    Reason(AUCTION_MARKET_UNFILLED, "market order remainder: not executed in the auction",
            _O, _O),
     Reason(SELF_TRADE, "self-trade prevention", _O, _O),
     Reason(REPLACED_TO_FILLED, "replaced to a quantity at or below the filled quantity", _O, _O),

@@ -295,14 +295,18 @@ def connect_consumers(exchange: Exchange, event_log: EventLog | None,
     ``reporters`` store the reports in the sessions, then ``mark`` records it;
     ``market_data`` follows (a broker hears of its order before the market does)."""
     stream = EventStream(event_log, event_log, event_log.last_seq if event_log else 0)
+    if feed is not None:
+        # First: its sendto puts the packets on the wire at once, while the reports
+        # below only reach their sockets once the batch is published, so no order of
+        # subscription makes the feed wait for them; placed after them it waited
+        # ~1.4 ms for a batch of 64 orders to be encoded (bench_feed).
+        stream.subscribe(feed)
     for reporter in reporters:
         stream.subscribe(reporter)
     if mark is not None:
         stream.subscribe(DeliveryMark(mark))   # after every consumer that stores reports
     if market_data is not None:
         stream.subscribe(market_data)
-    if feed is not None:
-        stream.subscribe(feed)
     for consumer in durable:
         stream.subscribe_durable(consumer)
     exchange.publish = stream.publish

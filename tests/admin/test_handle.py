@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.constants import BUY
+from matching.constants import BUY, MARKET
 from tests.venue.support import px
 from tests.venue.test_exchange_recovery import B1, B2, Running, new, relaxed_config
 from venue.admin import handle
@@ -150,6 +150,20 @@ def test_leaving_an_opening_auction_uncrosses_the_book_and_reports_the_fills(
     ok(running, "phase AAPL continuous")
     fill = running.sent(B1)[-1]        # FIX 4.4
     assert (fill[11], fill[150], fill[32], fill[151]) == (b"a1", b"F", b"60", b"40")
+
+
+def test_a_market_order_of_the_call_trades_in_the_uncross_and_its_rest_is_cancelled(
+        running: Running) -> None:
+    ok(running, "phase AAPL opening_auction")
+    running.run([new(B2, "s1", 2, 60, px("189.00")),
+                 new(B1, "m1", BUY, 100, 0, ord_type=MARKET)])
+    assert running.sent(B1)[-1][39] == b"0"          # accepted: it waits for the uncross
+    ok(running, "phase AAPL continuous")
+    fill, cancel = running.sent(B1)[-2:]
+    # 60 execute anywhere from 189 to the buy's protection price: at the reference, 190.
+    assert (fill[11], fill[150], fill[32], fill[31]) == (b"m1", b"F", b"60", b"190")
+    assert (cancel[11], cancel[150], cancel[39], cancel[151]) == (b"m1", b"4", b"4", b"0")
+    assert cancel[58] == b"market order remainder: not executed in the auction"
 
 
 def test_phase_all_moves_every_instrument(running: Running) -> None:

@@ -481,6 +481,18 @@ def run_scenarios(v: Venue) -> None:
                           ("", CONTINUOUS)):
         v.exchange.set_phase(symbol, phase)
         v.collect()
+    # A call's indicative uncross on both versions, and a market order in the call
+    # that the uncross half fills.
+    v.exchange.set_phase("INTC", PRE_OPEN)
+    for comp_id in (a, b):
+        v.send(comp_id, "V", *md_request("open", entry_types=(4,), symbols=("INTC",)))
+    v.send(a, "D", *new_order("m1", symbol="INTC", price=None, ord_type=1, qty=10))
+    v.send(b, "D", *new_order("m2", side=2, symbol="INTC", price="22.5", qty=5))
+    for comp_id in (a, b):
+        v.send(comp_id, "V", *md_request("open-now", subscription=0, entry_types=(4,),
+                                         symbols=("INTC",)))
+    v.exchange.set_phase("INTC", CONTINUOUS)
+    v.collect()
     # Orders, fills, status, replace, cancel.
     v.send(a, "D", *new_order("a1", price="189"))
     v.send(b, "D", *new_order("b1", side=2, qty=40, price="189"))

@@ -19,7 +19,7 @@ import pytest
 from consumers.marketdata import MarketData
 from fixserver.settings import load_sessions
 from marketdata.book import engine_levels
-from matching.constants import CLOSED, HALTED
+from matching.constants import CLOSED, CLOSING_AUCTION, CONTINUOUS, HALTED, OPENING_AUCTION
 from server.compose import connect_consumers, report_consumers
 from tests.marketdata.wire import md_entries
 from tests.session.harness import Driver, Out
@@ -441,6 +441,64 @@ def test_the_days_statistics_are_new_then_changed_then_deleted_at_the_day_end(
     assert sorted((e[279], e[269], e.get(270), e.get(271)) for e in entries(x)) == [
         ("0", "5", "190.5", None), ("1", "B", None, "0"), ("2", "4", "190", None),
         ("2", "7", "190.5", None), ("2", "8", "190", None)]
+
+
+# -- the indicative uncross of a call ----------------------------------------------------------
+
+
+def indicative(msg: Out) -> list[tuple[str | None, str, str | None, str | None, str | None]]:
+    """(MDUpdateAction, MDEntryType, price, size, the flag) of the opening and closing
+    price entries: OpenCloseSettlFlag on FIX 4.4, QuoteCondition on FIX 4.2."""
+    return [(e.get(279), e[269], e.get(270), e.get(271), e.get(286) or e.get(276))
+            for e in entries(msg) if e[269] in "45"]
+
+
+def test_the_opening_call_publishes_its_indicative_price_and_volume_as_expected_opening(
+        venue: Venue) -> None:
+    venue.exchange.set_phase("AAPL", OPENING_AUCTION)
+    venue.send("BRK1", "V", *md_request("ind", entry_types=(4,)))
+    venue.order("BRK2", SELL, 100, "190.00")
+    venue.order("BRK1", BUY, 60, "190.50")
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    # 60 execute from 190.00 to 190.50: at the reference price, 190.
+    assert indicative(x) == [("0", "4", "190", "60", "3")]
+    venue.order("BRK1", BUY, 50, "190.50")
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    assert indicative(x) == [("1", "4", "190", "100", "3")]
+    (w,) = only(venue.send("BRK1", "V", *md_request("now", subscription=0, entry_types=(4,))),
+                "W")
+    assert indicative(w) == [(None, "4", "190", "100", "3")]
+
+
+def test_the_call_ending_replaces_the_indicative_price_by_the_opening_price(venue: Venue
+                                                                           ) -> None:
+    venue.exchange.set_phase("AAPL", OPENING_AUCTION)
+    venue.send("BRK1", "V", *md_request("ind", entry_types=(4,)))
+    venue.order("BRK2", SELL, 100, "190.00")
+    venue.order("BRK1", BUY, 60, "190.50")
+    venue.received("BRK1")
+    venue.exchange.set_phase("AAPL", CONTINUOUS)
+    venue.send("BRK2", "0")
+    (x,) = only(venue.received("BRK1"), "X")[-1:]
+    assert sorted(indicative(x), key=str) == [("0", "4", "190", None, None),
+                                              ("2", "4", "190", "60", "3")]
+
+
+def test_a_fix42_subscriber_sees_the_indicative_price_as_non_firm(venue: Venue) -> None:
+    venue.exchange.set_phase("AAPL", CLOSING_AUCTION)
+    venue.send("BRK2", "V", *md_request("ind", entry_types=(5,)))
+    venue.order("BRK2", SELL, 100, "190.00")
+    venue.order("BRK1", BUY, 60, "190.50")
+    (x,) = only(venue.received("BRK2"), "X")[-1:]
+    assert indicative(x) == [("0", "5", "190", "60", "I")]
+
+
+def test_no_indicative_price_is_published_when_the_call_would_not_trade(venue: Venue) -> None:
+    venue.exchange.set_phase("AAPL", OPENING_AUCTION)
+    venue.send("BRK1", "V", *md_request("ind", entry_types=(0, 1, 4)))
+    venue.order("BRK2", SELL, 100, "191.00")
+    venue.order("BRK1", BUY, 60, "190.50")
+    assert all(indicative(x) == [] for x in only(venue.received("BRK1"), "X"))
 
 
 # -- the security list -----------------------------------------------------------------------

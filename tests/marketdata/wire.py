@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-GROUP_FIELDS = (279, 269, 55, 270, 271, 346, 290, 273)
+GROUP_FIELDS = (279, 269, 55, 270, 271, 346, 290, 273, 276, 286)
 
 
 def md_entries(msg_type: str, pairs: Iterable[tuple[int, str]]) -> list[dict[int, str]]:

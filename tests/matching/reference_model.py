@@ -28,6 +28,7 @@ from matching.commands import Cancel, EndOfDay, MassCancel, NewOrder, Replace, S
 from matching.constants import (
     AUCTION_PHASES,
     BUY,
+    CALL_PHASES,
     CLOSED,
     CONTINUOUS,
     DAY,
@@ -206,8 +207,7 @@ class Model:
             return R.INVALID_DISPLAY_QTY
         if c.min_qty < 0 or c.min_qty > c.order_qty:
             return R.INVALID_MIN_QTY
-        if self.phase != CONTINUOUS and (c.ord_type == MARKET or c.time_in_force in (IOC, FOK)
-                                         or c.min_qty):
+        if self.phase != CONTINUOUS and (c.time_in_force in (IOC, FOK) or c.min_qty):
             return R.NOT_ALLOWED_IN_PHASE
         return None
 
@@ -256,6 +256,10 @@ class Model:
             if order.tif in (IOC, FOK):
                 self.cancelled(order, R.IOC_REMAINDER)
                 return
+        elif order.ord_type == MARKET:     # waits for the uncross, protected
+            opposite = self.book(3 - order.side)
+            order.price = self.band_limit(
+                order.side, opposite[0].price if opposite else self.last or self.reference)
         order.min_qty = 0
         order.visible = min(order.display, order.leaves) if order.display else order.leaves
         order.seq = self.tick_seq()
@@ -425,6 +429,10 @@ class Model:
             return
         if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
             self.uncross()
+        if phase not in CALL_PHASES and phase != HALTED:
+            for order in sorted(self.orders.values(), key=lambda o: o.oid):
+                if order.ord_type == MARKET and order.resting:
+                    self.cancelled(order, R.AUCTION_MARKET_UNFILLED)
         self.phase = phase
         self.out.append(event(PhaseChanged, old_phase=old, new_phase=phase))
 

@@ -20,7 +20,7 @@ from matching.constants import (
     STOP,
 )
 from matching.engine import Engine
-from matching.events import Accepted, Event, PhaseChanged, Trade, Triggered
+from matching.events import Accepted, Cancelled, Event, PhaseChanged, Trade, Triggered
 from matching.instruments import Instrument
 from tests.matching.helpers import REF, SYM, TICK, Exchange, of_kind, px, reasons
 
@@ -44,12 +44,68 @@ def test_pre_open_accepts_orders_without_matching() -> None:
     assert x.book.crossed()
 
 
-def test_market_ioc_fok_and_min_qty_orders_are_refused_in_a_call_phase() -> None:
+def test_ioc_fok_and_min_qty_orders_are_refused_in_a_call_phase() -> None:
     x = called(PRE_OPEN)
-    for kwargs in ({"ord_type": MARKET}, {"time_in_force": IOC}, {"time_in_force": FOK},
-                   {"min_qty": 5}):
+    for kwargs in ({"time_in_force": IOC}, {"time_in_force": FOK}, {"min_qty": 5},
+                   {"ord_type": MARKET, "time_in_force": IOC}):
         x.buy(10, px(0), **kwargs)
         assert reasons(x.events) == [R.NOT_ALLOWED_IN_PHASE], kwargs
+
+
+# The engine's default protection band is 500 bps (5%).
+
+def test_a_market_order_in_a_call_rests_at_its_protection_price_from_the_touch() -> None:
+    x = called()
+    x.sell(10, px(0))                         # the ask: 10.00
+    x.buy(30, ord_type=MARKET)
+    assert x.depth(BUY) == [(px(50), 30, 1)]  # 10.00 + 5% = 10.50
+
+
+def test_a_market_order_in_a_call_without_a_touch_is_protected_from_the_reference() -> None:
+    x = called()
+    x.sell(30, ord_type=MARKET)
+    assert x.depth(SELL) == [(px(-50), 30, 1)]   # the reference 10.00 - 5%
+
+
+def test_market_orders_take_part_in_the_uncross_ahead_of_worse_limits() -> None:
+    x = called()
+    x.sell(40, px(0))
+    x.buy(30, ord_type=MARKET)                # at 10.50: ahead of the 10.00 bid
+    bid = x.buy(30, px(0))
+    open_market(x)
+    assert [(t.last_px, t.last_qty, t.aggressor_order_id) for t in x.trades()] == [
+        (px(0), 30, 2), (px(0), 10, bid)]
+
+
+def test_what_the_call_did_not_execute_of_a_market_order_is_cancelled_when_it_ends(
+        ) -> None:
+    x = called()
+    x.sell(10, px(0))
+    market = x.buy(30, ord_type=MARKET)
+    events = open_market(x)
+    cancelled = of_kind(events, Cancelled)
+    assert [(c.order_id, c.reason, c.cancelled_qty, c.cum_qty) for c in cancelled] == [
+        (market, R.AUCTION_MARKET_UNFILLED, 20, 10)]
+    assert [type(e) for e in events].index(Cancelled) < [type(e) for e in events].index(
+        PhaseChanged)
+    assert x.depth(BUY) == [] and x.engine.order(market) is None
+
+
+def test_a_market_order_waits_through_a_halt_of_the_call() -> None:
+    x = called()
+    market = x.buy(30, ord_type=MARKET)
+    open_market(x, HALTED)
+    assert x.engine.order(market) is not None
+    open_market(x, CLOSED)
+    assert x.engine.order(market) is None
+
+
+def test_a_replaced_market_order_in_a_call_is_protected_from_the_touch_of_the_moment() -> None:
+    x = called()
+    market = x.buy(30, ord_type=MARKET)       # no ask: 10.50 from the reference
+    x.sell(10, px(-20))
+    x.replace(market, 40, 0)
+    assert x.depth(BUY) == [(px(29), 40, 1)]  # 9.80 + 5% = 10.29
 
 
 def test_stop_orders_are_accepted_in_a_call_phase_and_wait() -> None:
