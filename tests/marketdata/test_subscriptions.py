@@ -453,12 +453,18 @@ def indicative(msg: Out) -> list[tuple[str | None, str, str | None, str | None, 
             for e in entries(msg) if e[269] in "45"]
 
 
-def test_the_opening_call_publishes_its_indicative_price_and_volume_as_expected_opening(
-        venue: Venue) -> None:
-    venue.exchange.set_phase("AAPL", OPENING_AUCTION)
-    venue.send("BRK1", "V", *md_request("ind", entry_types=(4,)))
+def crossed_call(venue: Venue, phase: int, subscriber: str, entry_type: int) -> None:
+    """``subscriber`` subscribes to ``entry_type`` of AAPL in a call ``phase``, then the
+    book crosses: sell 100 at 190.00, buy 60 at 190.50."""
+    venue.exchange.set_phase("AAPL", phase)
+    venue.send(subscriber, "V", *md_request("ind", entry_types=(entry_type,)))
     venue.order("BRK2", SELL, 100, "190.00")
     venue.order("BRK1", BUY, 60, "190.50")
+
+
+def test_the_opening_call_publishes_its_indicative_price_and_volume_as_expected_opening(
+        venue: Venue) -> None:
+    crossed_call(venue, OPENING_AUCTION, "BRK1", 4)
     (x,) = only(venue.received("BRK1"), "X")[-1:]
     # 60 execute from 190.00 to 190.50: at the reference price, 190.
     assert indicative(x) == [("0", "4", "190", "60", "3")]
@@ -472,10 +478,7 @@ def test_the_opening_call_publishes_its_indicative_price_and_volume_as_expected_
 
 def test_the_call_ending_replaces_the_indicative_price_by_the_opening_price(venue: Venue
                                                                            ) -> None:
-    venue.exchange.set_phase("AAPL", OPENING_AUCTION)
-    venue.send("BRK1", "V", *md_request("ind", entry_types=(4,)))
-    venue.order("BRK2", SELL, 100, "190.00")
-    venue.order("BRK1", BUY, 60, "190.50")
+    crossed_call(venue, OPENING_AUCTION, "BRK1", 4)
     venue.received("BRK1")
     venue.exchange.set_phase("AAPL", CONTINUOUS)
     venue.send("BRK2", "0")
@@ -485,10 +488,7 @@ def test_the_call_ending_replaces_the_indicative_price_by_the_opening_price(venu
 
 
 def test_a_fix42_subscriber_sees_the_indicative_price_as_non_firm(venue: Venue) -> None:
-    venue.exchange.set_phase("AAPL", CLOSING_AUCTION)
-    venue.send("BRK2", "V", *md_request("ind", entry_types=(5,)))
-    venue.order("BRK2", SELL, 100, "190.00")
-    venue.order("BRK1", BUY, 60, "190.50")
+    crossed_call(venue, CLOSING_AUCTION, "BRK2", 5)
     (x,) = only(venue.received("BRK2"), "X")[-1:]
     assert indicative(x) == [("0", "5", "190", "60", "I")]
 
