@@ -137,8 +137,11 @@ def _emit(event: dict[str, object]) -> None:
 
 def _lower_priority() -> None:
     """Yield the CPU to the exchange, and run on any CPU (not pinned to its one); a
-    Ctrl-C in the terminal is for the exchange, which stops this process itself."""
+    Ctrl-C in the terminal, or a SIGTERM to the whole process group (``timeout``, a
+    service manager), is for the exchange, which stops this process itself (and an
+    exchange that is gone closes its pipe, which stops it too)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         os.nice(NICE)
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
