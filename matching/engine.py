@@ -893,7 +893,9 @@ class Engine:
             # whenever continuous trading starts on a book a call may have crossed.
             if (old in AUCTION_PHASES and phase != HALTED) or phase == CONTINUOUS:
                 self._uncross(book, out)
-            if phase not in CALL_PHASES and phase != HALTED:
+            # Only a call (or a halt of one) can hold market orders.
+            if (old in CALL_PHASES or old == HALTED) and phase not in CALL_PHASES \
+                    and phase != HALTED:
                 self._cancel_call_market_orders(book, out)
             book.phase = phase
             out.append(PhaseChanged(book.symbol, old, phase))
@@ -902,10 +904,10 @@ class Engine:
 
     def _cancel_call_market_orders(self, book: Book, out: list) -> None:
         """The call is over: market orders it did not execute do not carry into
-        another phase."""
-        symbol = book.symbol
-        left = [o for o in self.orders.values()
-                if o.ord_type == MARKET and o.symbol == symbol and o.level is not None]
+        another phase. They rest in this book's levels, so only its orders are looked
+        at (not every open order of the exchange, once per book at a phase change)."""
+        left = [o for side in (book.bids, book.asks) for level in side.iter_levels()
+                for o in level.live_orders() if o.ord_type == MARKET]
         left.sort(key=_by_oid)
         for order in left:
             self._remove_open(order, Cancelled, R.AUCTION_MARKET_UNFILLED, "", out)
