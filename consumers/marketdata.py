@@ -119,8 +119,10 @@ class MarketData:
         self.messages_sent = 0
         self.phases = dict.fromkeys(self.books, CONTINUOUS)
         self.stats = {symbol: DayStats() for symbol in self.books}
-        # During a call: the (price, volume) the book would uncross at, if any.
+        # During a call: the (price, volume) the book would uncross at, if any; and
+        # the symbols in a call, so that continuous trading does no work for it.
         self.indicative: dict[str, tuple[int, int]] = {}
+        self.in_call: frozenset[str] = frozenset()
         self.market_phase = CONTINUOUS
         # (session id, request id) -> (session, symbol; "" for the trading session).
         self.status_subscriptions: dict[tuple[str, bytes], tuple[Session, str]] = {}
@@ -145,7 +147,8 @@ class MarketData:
             self.phases.update(phases)
             if len(set(self.phases.values())) == 1:
                 self.market_phase = next(iter(self.phases.values()))
-        for symbol in self.books:
+        self.in_call = frozenset(s for s, p in self.phases.items() if p in CALL_PHASES)
+        for symbol in self.in_call:
             self._indicate(symbol)
 
     # -- requests -------------------------------------------------------------------
@@ -317,9 +320,12 @@ class MarketData:
                 for symbol in stats:
                     stats[symbol] = new_day(stats[symbol])
                 counted.update(dict.fromkeys(stats))
-        for symbol in {s for s, _ in touched} | phased.keys():
-            if self._indicate(symbol):
-                counted[symbol] = None
+        if phased:
+            self.in_call = frozenset(s for s, p in self.phases.items() if p in CALL_PHASES)
+        if self.in_call or phased:
+            for symbol in phased.keys() | {s for s, _ in touched if s in self.in_call}:
+                if self._indicate(symbol):
+                    counted[symbol] = None
         self._batch_start = self.last_seq
         if entries:
             self.last_seq = entries[-1].seq

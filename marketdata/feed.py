@@ -36,8 +36,10 @@ SESSION_BYTES: Final = 10
 HEADER: Final = struct.Struct(">10sQH")
 TICK: Final = struct.Struct(">QIIIIBB")
 BLOCK: Final = struct.Struct(">H")
-# A message block of one tick (its length, 26, then the tick) in one pack: the
-# publisher's hot path (bench_feed: a tenth of the per-tick encode_tick's time).
+# A message block of one tick (its length, 26, then the tick) in one pack, for the
+# publisher's hot path: no Tick record, no checks but struct's own (bench_feed, with
+# encoded blocks kept for retransmission: the feed's own part of a 64-order batch
+# went from p50 150 us to 87 us).
 TICK_BLOCK: Final = struct.Struct(">HQIIIIBB")
 HEARTBEAT_COUNT: Final = 0
 END_OF_SESSION: Final = 0xFFFF
@@ -103,8 +105,8 @@ def encode_packet(session: bytes, sequence: int, ticks: Sequence[Tick]) -> bytes
     """One packet of ``ticks``, the first numbered ``sequence``."""
     if len(ticks) > MAX_COUNT:
         raise FeedError(f"{len(ticks)} messages do not fit one packet")
-    blocks = b"".join(BLOCK.pack(TICK.size) + encode_tick(t) for t in ticks)
-    return HEADER.pack(session, sequence, len(ticks)) + blocks
+    return packet_of_blocks(session, sequence, [BLOCK.pack(TICK.size) + encode_tick(t)
+                                                for t in ticks])
 
 
 def packet_of_blocks(session: bytes, sequence: int, blocks: Sequence[bytes]) -> bytes:

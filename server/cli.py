@@ -109,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         admin_socket = admin.socket_path(args.data_dir)
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
-    if server.feed is not None and server.retransmission is not None:
+    if (server.feed is not None and server.retransmission is not None
+            and server.feed_snapshots is not None):
         mc = exchange.config.multicast if exchange is not None else None
         assert mc is not None
         log.info("market-data feed: MoldUDP64 session %s to %s:%d (interface %s, ttl %d); "
                  "retransmission requests to %s:%d, snapshots from %s:%d; watch it with: "
                  "fixserver feed --group %s --port %d --top", server.feed.session.decode().strip(),
                  mc.group, mc.port, mc.interface, mc.ttl, *server.retransmission.address,
-                 *(server.feed_snapshots.address if server.feed_snapshots else ("", 0)),
+                 *server.feed_snapshots.address,
                  mc.group, mc.port)
     try:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
