@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import resource
 import sys
 from functools import partial
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["feed"]:
         from .feed_client import main as feed
         return feed(argv[1:])
+    if argv[:1] == ["audit"]:
+        from .audit_cli import main as audit
+        return audit(argv[1:])
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
                         help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
@@ -109,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         admin_socket = admin.socket_path(args.data_dir)
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
+    if exchange is not None and server.audit is not None:
+        cfg = exchange.config.audit.with_environment(dict(os.environ))
+        if cfg.kafka:
+            log.info("audit trail: Kafka %s, topic %s; check it with: fixserver audit verify "
+                     "--kafka %s --topic %s", cfg.kafka, cfg.topic, cfg.kafka, cfg.topic)
+        else:
+            log.info("audit trail: JSON lines in %s; check it with: fixserver audit verify "
+                     "--file %s", (args.data_dir / "audit").resolve(), args.data_dir / "audit")
     if (server.feed is not None and server.retransmission is not None
             and server.feed_snapshots is not None):
         mc = exchange.config.multicast if exchange is not None else None
@@ -123,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         trio.run(partial(run, registry, exchange, admin_socket=admin_socket,
                          stream=server.stream, ports=ports,
                          retention=journal_retention(server),
-                         market_data=server.market_data, feed=server.feed))
+                         market_data=server.market_data, feed=server.feed,
+                         audit=(server.audit, server.audit_watch)
+                         if server.audit is not None and server.audit_watch is not None
+                         else None))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,6 +29,10 @@ from typing import Any
 
 import trio
 
+from audit.files import AuditFiles
+from audit.kafka import KafkaAudit, KafkaSettings
+from audit.records import AuditRecords, Parties
+from consumers.audit import AuditTrail, SpoolWatch
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
@@ -158,6 +163,8 @@ class Server:
     retransmission: RetransmissionServer | None = None
     feed_snapshots: SnapshotServer | None = None
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
+    audit: AuditTrail | None = None          # the audit trail (consumers/audit.py)
+    audit_watch: SpoolWatch | None = None    # its lag and spool limit
 
     def close(self) -> None:
         """Run what is submitted and close the journal, write the rest of the event
@@ -173,6 +180,8 @@ class Server:
             self.feed_snapshots.close()
         if self.stream is not None:
             self.stream.close()
+        if self.audit is not None:     # its feed has stopped with the stream's
+            self.audit.close()
         if self.event_log is not None:
             self.event_log.close()
         for session in self.sessions:
@@ -234,10 +243,20 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
                          engine_phases(exchange.engine),
                          exchange.order_entry.stats)
     feed = binary_feed(exchange)
+    audit = audit_trail(exchange, sessions, data_dir)
+    if audit is not None:
+        durable = [*durable, audit]
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data,
                                feed)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
-                    redelivered=redelivered, market_data=market_data, feed=feed)
+                    redelivered=redelivered, market_data=market_data, feed=feed,
+                    audit=audit)
+    if audit is not None:
+        cfg = exchange.config.audit
+        server.audit_watch = SpoolWatch(cfg.spool_limit, cfg.when_spool_full)
+        for session in sessions:
+            if isinstance(session.app, ExchangeApplication):
+                session.app.order_gate = server.audit_watch.refusal
     if feed is not None:
         mc = exchange.config.multicast
         assert mc is not None
@@ -283,6 +302,49 @@ def binary_feed(exchange: Exchange) -> MulticastFeed | None:
     feed.load(engine_levels(exchange.engine),
               engine_phases(exchange.engine))
     return feed
+
+
+# The audit trail's files (and the Kafka writer's position), under the data directory.
+AUDIT_DIR = "audit"
+
+
+def audit_trail(exchange: Exchange, sessions: Sequence[Session], data_dir: Path,
+                env: Mapping[str, str] | None = None) -> AuditTrail | None:
+    """The audit trail of ``exchange`` as ``[audit]`` (and the environment) configure
+    it: to Kafka, or to the day files of ``<data-dir>/audit/``; None when disabled."""
+    cfg = exchange.config.audit.with_environment(dict(os.environ if env is None else env))
+    if not cfg.enabled:
+        return None
+    config = exchange.config
+    parties = Parties(
+        {account: firm.name for firm in config.firms.values() for account in firm.accounts},
+        {s.session_id: (s.config.target_comp_id,
+                        firm.name if (firm := exchange.firm_of(s.session_id)) else "")
+         for s in sessions})
+    directory = data_dir / AUDIT_DIR
+    writer: KafkaAudit | AuditFiles
+    if cfg.kafka:
+        directory.mkdir(parents=True, exist_ok=True)
+        settings = KafkaSettings(
+            cfg.kafka, cfg.topic, cfg.client_id, cfg.partitions, cfg.replication_factor,
+            cfg.security_protocol, cfg.ssl_cafile, cfg.ssl_certfile, cfg.ssl_keyfile,
+            cfg.sasl_mechanism, cfg.sasl_username, cfg.sasl_password,
+            delivery_timeout_ms=int(cfg.send_timeout * 1000))
+        writer = KafkaAudit(settings, directory / f"kafka-{cfg.topic}.checkpoint")
+    else:
+        writer = AuditFiles(directory)
+    return AuditTrail(AuditRecords(parties), writer)
+
+
+async def watch_audit(stream: EventStream, trail: AuditTrail, watch: SpoolWatch) -> None:
+    """Once a second: how far behind the audit trail is (``SpoolWatch``)."""
+    while True:
+        status = stream.status().get(trail.name)
+        if status is not None:
+            lag = status["lag"]
+            seconds = (time.time_ns() - trail.last_ts) / 1e9 if lag and trail.last_ts else 0.0
+            watch.update(lag, seconds, time.monotonic())
+        await trio.sleep(1.0)
 
 
 def connect_consumers(exchange: Exchange, event_log: EventLog | None,
@@ -424,15 +486,16 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               *, admin_socket: Path | None = None, stream: EventStream | None = None,
               ports: Mapping[int, PortOptions] | None = None,
               snapshots: bool = True, retention: JournalRetention | None = None,
-              market_data: MarketData | None = None, feed: MulticastFeed | None = None
-              ) -> None:
+              market_data: MarketData | None = None, feed: MulticastFeed | None = None,
+              audit: tuple[AuditTrail, SpoolWatch] | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
     and a snapshot interval, a snapshotter process follows the journal once the ports
     are open (server/snapshots.py); with ``retention``, the journal segments nothing
     needs are deleted as they age (server/retention.py); ``market_data`` catches its
-    slow subscribers up on the timer. ``ports``: TLS and socket options per port
+    slow subscribers up on the timer; ``audit`` (with ``stream``) is watched for its
+    lag and spool limit. ``ports``: TLS and socket options per port
     (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
@@ -442,6 +505,8 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
         async with trio.open_nursery() as nursery:
             if stream is not None:
                 nursery.start_soon(write_event_log, stream)
+                if audit is not None:
+                    nursery.start_soon(watch_audit, stream, *audit)
             if exchange is not None:
                 nursery.start_soon(drive_exchange, exchange, market_data, feed)
                 if admin_socket is not None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Protocol
+
+import msgspec
 
 from fixserver.codec import Message
 from fixserver.session import BusinessReject, Session, UnsupportedMessageType
@@ -22,8 +25,9 @@ from risk.accounts import AccountView
 from risk.throttle import Throttle
 
 from . import positions, requests
-from .commands import CancelOnDisconnect, SessionLogon
+from .commands import CancelOnDisconnect, SessionLogon, SessionLogout
 from .exchange import Exchange
+from .orderentry import AUDIT_UNAVAILABLE
 
 log = logging.getLogger("venue.application")
 
@@ -65,17 +69,26 @@ class ExchangeApplication:
         # wall clock here does not make replay differ.
         self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
         self.position_reports = 0
+        # Set by the composition module: the reason new orders are refused now (the
+        # audit trail's spool is full), or None. Such an order is journaled with the
+        # reason as its error and rejected by order entry, so it is audited as well.
+        self.order_gate: Callable[[], str | None] | None = None
 
+    # Logons and logouts are journaled for every session: the audit trail records
+    # them, and those of CancelOnDisconnect=Y sessions drive the core.
     def on_logon(self, session: Session) -> None:
-        if session.config.cancel_on_disconnect:
-            self.exchange.submit(SessionLogon(session.session_id))
+        self.exchange.submit(SessionLogon(session.session_id,
+                                          session.config.cancel_on_disconnect))
 
     def on_logout(self, session: Session) -> None:
         if self.market_data is not None:
             self.market_data.drop(session)
+        reason = session.disconnect_reason or "connection lost"
         if session.config.cancel_on_disconnect:
             log.info("%s: cancel on disconnect", session.session_id)
-            self.exchange.submit(CancelOnDisconnect(session.session_id))
+            self.exchange.submit(CancelOnDisconnect(session.session_id, reason))
+        else:
+            self.exchange.submit(SessionLogout(session.session_id, reason))
 
     def on_message(self, session: Session, msg: Message, now: float) -> None:
         if msg.msg_type not in self.MSG_TYPES:
@@ -93,7 +106,13 @@ class ExchangeApplication:
             else:
                 self._positions(session, msg, now)
             return
-        self.exchange.submit(handler(msg, session.session_id))
+        command = handler(msg, session.session_id)
+        if self.order_gate is not None and msg.msg_type == b"D" and not command.error_code:
+            refusal = self.order_gate()
+            if refusal is not None:
+                command = msgspec.structs.replace(command, error_code=AUDIT_UNAVAILABLE,
+                                                  error_text=refusal)
+        self.exchange.submit(command)
 
     def _positions(self, session: Session, msg: Message, now: float) -> None:
         if session.begin_string < b"FIX.4.4":

@@ -110,9 +110,11 @@ class OrderMassCancelRequest(_Command, tag=5):
 
 
 class CancelOnDisconnect(_Command, tag=6):
-    """A session with CancelOnDisconnect=Y logged out or lost its connection."""
+    """A session with CancelOnDisconnect=Y logged out or lost its connection
+    (``reason``: the session's, for the audit trail)."""
 
     session: str = ""
+    reason: str = ""
 
 
 class ExpireGTDOrders(_Command, tag=7):
@@ -136,11 +138,13 @@ class KillSwitch(_Command, tag=9):
 
 
 class SessionLogon(_Command, tag=10):
-    """A session with CancelOnDisconnect=Y logged on. Until its CancelOnDisconnect, it
-    is logged on as far as the core knows: after a crash (no logout was journaled),
-    the next start cancels its orders as a disconnect would have."""
+    """An order-entry session logged on. One with CancelOnDisconnect=Y is logged on as
+    far as the core knows until its CancelOnDisconnect: after a crash (no logout was
+    journaled), the next start cancels its orders as a disconnect would have. (Journals
+    from before ``cancel_on_disconnect`` existed hold this only for such sessions.)"""
 
     session: str = ""
+    cancel_on_disconnect: bool = True
 
 
 class TradingPhase(_Command, tag=11):
@@ -152,9 +156,19 @@ class TradingPhase(_Command, tag=11):
     phase: int = 0
 
 
+class SessionLogout(_Command, tag=12):
+    """An order-entry session with CancelOnDisconnect=N logged out or lost its
+    connection (one with Y journals CancelOnDisconnect): the core does nothing; the
+    audit trail records it with the session's ``reason``."""
+
+    session: str = ""
+    reason: str = ""
+
+
 Command = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest
            | OrderStatusRequest | OrderMassCancelRequest | CancelOnDisconnect
-           | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon | TradingPhase)
+           | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon | TradingPhase
+           | SessionLogout)
 
 # The requests a session's FIX messages become (they have ``session`` and ``cl_ord_id``).
 Request = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest

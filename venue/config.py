@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from audit.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS
 from risk.config import (
     NO_LIMIT,
     AccountConfig,
@@ -87,6 +88,46 @@ class MulticastConfig:
     snapshot_port: int = 0            # TCP, on ``interface``; 0: ``port`` + 2
 
 
+# What the audit trail does when it is spool_limit entries behind (README, "The audit
+# trail"): keep trading and spooling to disk (the event log), or refuse new orders.
+SPOOL_POLICIES = ("keep_trading", "reject_orders")
+# Environment variables that override [audit] (a password is better kept out of files).
+AUDIT_ENV = {"FIXSERVER_AUDIT_KAFKA": "kafka", "FIXSERVER_AUDIT_TOPIC": "topic",
+             "FIXSERVER_AUDIT_SASL_USERNAME": "sasl_username",
+             "FIXSERVER_AUDIT_SASL_PASSWORD": "sasl_password"}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """The audit trail (``[audit]``): to a Kafka topic when ``kafka`` names its
+    bootstrap servers, else to the JSON-lines files of ``<data-dir>/audit/``."""
+
+    enabled: bool = True
+    kafka: str = ""                     # "host:port[,host:port...]"; "": local files
+    topic: str = "fix-exchange-audit"
+    client_id: str = "fix-exchange"
+    partitions: int = 3                 # when the exchange creates the topic
+    replication_factor: int = 1
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    spool_limit: int = 1_000_000        # entries behind before the spool counts as full
+    when_spool_full: str = "keep_trading"
+    # Seconds a batch may wait for the broker's acknowledgement before the writer
+    # reconnects and sends it again (what the broker already has is skipped).
+    send_timeout: float = 30.0
+
+    def with_environment(self, env: dict[str, str]) -> AuditConfig:
+        """This configuration with the AUDIT_ENV variables that are set."""
+        from dataclasses import replace
+        changes = {key: env[var] for var, key in AUDIT_ENV.items() if env.get(var)}
+        return replace(self, **changes) if changes else self
+
+
 @dataclass(frozen=True, slots=True)
 class DropCopyConfig:
     """A drop-copy session (by counterparty CompID) and the firms it sees ('*': all)."""
@@ -106,6 +147,7 @@ class ExchangeConfig:
     firms: dict[str, FirmConfig] = field(default_factory=dict)
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
     multicast: MulticastConfig | None = None   # None: no binary feed
+    audit: AuditConfig = AuditConfig()
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
     journal_segment_mb: float = 64     # a journal segment is closed past this size
@@ -284,8 +326,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
     _check_keys(data, {"exchange", "risk", "schedule", "instruments", "firms", "accounts",
-                       "dropcopy", "marketdata"}, str(path))
-    for section in ("exchange", "risk", "schedule", "marketdata"):
+                       "dropcopy", "marketdata", "audit"}, str(path))
+    for section in ("exchange", "risk", "schedule", "marketdata", "audit"):
         if not isinstance(data.get(section, {}), dict):
             raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
     for section in ("instruments", "firms", "accounts", "dropcopy"):
@@ -411,7 +453,41 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
             raise ExchangeConfigError(f"{where}: drop-copy comp_id {comp_id} defined twice")
         cfg.dropcopy[comp_id] = DropCopyConfig(comp_id, firms)
     cfg.multicast = _multicast(data.get("marketdata", {}), f"{path}: [marketdata]")
+    cfg.audit = _audit(data.get("audit", {}), f"{path}: [audit]")
     return cfg
+
+
+def _audit(table: dict, where: str) -> AuditConfig:
+    strings = ("kafka", "topic", "client_id", "security_protocol", "ssl_cafile",
+               "ssl_certfile", "ssl_keyfile", "sasl_mechanism", "sasl_username",
+               "sasl_password", "when_spool_full")
+    _check_keys(table, {"enabled", "partitions", "replication_factor", "spool_limit",
+                        "send_timeout", *strings}, where)
+    default = AuditConfig()
+    values: dict[str, object] = {k: str(_get(table, k, str, where, getattr(default, k)))
+                                 for k in strings}
+    values["enabled"] = bool(_get(table, "enabled", bool, where, True))
+    values["partitions"] = _whole(table, "partitions", where, default.partitions, 1)
+    values["replication_factor"] = _whole(table, "replication_factor", where,
+                                          default.replication_factor, 1)
+    values["spool_limit"] = _whole(table, "spool_limit", where, default.spool_limit, 1)
+    values["send_timeout"] = _non_negative(table, "send_timeout", where, default.send_timeout)
+    if not values["send_timeout"]:
+        raise ExchangeConfigError(f"{where}: send_timeout must be more than 0 seconds")
+    if values["when_spool_full"] not in SPOOL_POLICIES:
+        raise ExchangeConfigError(f"{where}: when_spool_full must be one of "
+                                  f"{', '.join(SPOOL_POLICIES)}, got {values['when_spool_full']!r}")
+    if values["security_protocol"] not in SECURITY_PROTOCOLS:
+        raise ExchangeConfigError(f"{where}: security_protocol must be one of "
+                                  f"{', '.join(SECURITY_PROTOCOLS)}, got "
+                                  f"{values['security_protocol']!r}")
+    if values["sasl_mechanism"] and values["sasl_mechanism"] not in SASL_MECHANISMS:
+        raise ExchangeConfigError(f"{where}: sasl_mechanism must be one of "
+                                  f"{', '.join(SASL_MECHANISMS)}, got "
+                                  f"{values['sasl_mechanism']!r}")
+    if not values["topic"]:
+        raise ExchangeConfigError(f"{where}: topic must not be empty")
+    return AuditConfig(**values)  # type: ignore[arg-type]
 
 
 def _multicast(table: dict, where: str) -> MulticastConfig | None:

@@ -65,6 +65,7 @@ from .commands import (
     OrderMassCancelRequest,
     OrderStatusRequest,
     SessionLogon,
+    SessionLogout,
     TradingPhase,
 )
 from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
@@ -75,6 +76,9 @@ UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
 NO_FIRM = "NO_FIRM"
 INVALID_FIELD = "INVALID_FIELD"
 UNSUPPORTED = "UNSUPPORTED"
+# New orders refused at the edge while the audit trail's spool is full and the
+# configured policy is to refuse them (consumers/audit.py, SpoolWatch).
+AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 # code -> (OrdRejReason 103, CxlRejReason 102); a refused replace is CxlRejReason 99.
 LOCAL_REASONS: dict[str, tuple[int, int]] = {
     **{code: (reason, 99) for code, reason in ORD_REJ_REASON.items()},
@@ -83,6 +87,7 @@ LOCAL_REASONS: dict[str, tuple[int, int]] = {
     NO_FIRM: (99, 99),
     INVALID_FIELD: (99, 99),
     UNSUPPORTED: (11, 99),
+    AUDIT_UNAVAILABLE: (99, 99),
 }
 
 # OrdStatus (39) values.
@@ -265,6 +270,7 @@ class OrderEntry:
             OrderMassCancelRequest: self._mass_cancel, CancelOnDisconnect: self._disconnected,
             ExpireGTDOrders: self._expire_gtd, EndTradingDay: self._end_of_day,
             KillSwitch: self._kill, SessionLogon: self._logon, TradingPhase: self._phase,
+            SessionLogout: self._logout,
         }
         # The sessions with CancelOnDisconnect=Y logged on (SessionLogon, not yet
         # CancelOnDisconnect), in logon order.
@@ -534,7 +540,13 @@ class OrderEntry:
 
     def _logon(self, cmd: SessionLogon, ts: int, events: list[Event],
                reports: list[Report]) -> None:
-        self.logged_on[cmd.session] = None
+        if cmd.cancel_on_disconnect:
+            self.logged_on[cmd.session] = None
+
+    def _logout(self, cmd: SessionLogout, ts: int, events: list[Event],
+                reports: list[Report]) -> None:
+        """Nothing to do: the logout of a session without CancelOnDisconnect is
+        journaled for the audit trail alone."""
 
     def _disconnected(self, cmd: CancelOnDisconnect, ts: int, events: list[Event],
                       reports: list[Report]) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from consumers.audit import SpoolWatch
 from consumers.marketdata import MarketData
 from fixserver import dictionary
 from fixserver.codec import Message, parse
@@ -667,6 +668,14 @@ def run_risk_scenarios(v: Venue) -> None:
     v.kill("firm", RISK_FIRM)
     order("k7", "R-BOOK", qty=10, price="180")
     v.kill("firm", RISK_FIRM, on=False)
+    # The audit trail's spool is full and the policy is to refuse new orders.
+    watch = SpoolWatch(limit=1, policy="reject_orders")
+    watch.update(1, 0.0, 0.0)
+    app = v.drivers[r].session.app
+    assert isinstance(app, ExchangeApplication)
+    app.order_gate = watch.refusal
+    order("a1", "R-BOOK", qty=10, price="180")
+    app.order_gate = None
 
 
 def synthetic_reports() -> list[Report]:

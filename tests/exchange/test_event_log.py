@@ -13,7 +13,7 @@ import pytest
 from persistence.eventlog import EventLog
 from tests.conftest import FixServer
 from tests.exchange.exchangeclient import BUY, SELL, Broker, connect
-from venue.commands import NewOrderSingle
+from venue.commands import NewOrderSingle, SessionLogon
 from venue.reports import ExecutionReport
 from venue.stream import EVENT_LOG_VERSION, Entry
 
@@ -55,8 +55,10 @@ def test_the_event_log_holds_each_order_with_its_reports(start_server, clients) 
     brk2.logon()
     brk3.logon()
     trade(brk2, brk3)
-    entries = wait_logged(server, 2)
-    assert [e.seq for e in entries] == [1, 2]
+    entries = wait_logged(server, 4)
+    # Each logon is journaled too (for the audit trail), before the orders.
+    assert [e.seq for e in entries] == [1, 2, 3, 4]
+    assert [type(e.command) for e in entries[:2]] == [SessionLogon, SessionLogon]
     assert [e.command.cl_ord_id for e in entries
             if type(e.command) is NewOrderSingle] == ["S1", "B1"]
     execs = [(r.cl_ord_id, r.exec_type) for e in entries for r in e.reports
@@ -74,6 +76,6 @@ def test_a_kill_9_loses_nothing_of_the_event_log(start_server, clients) -> None:
     assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     log_path(server).unlink(missing_ok=True)       # as if it had not reached the disk
     server.start()
-    entries = wait_logged(server, 2)
+    entries = wait_logged(server, 4)
     server.stop()
-    assert [e.seq for e in entries] == [1, 2]
+    assert [e.seq for e in entries] == [1, 2, 3, 4]

@@ -50,6 +50,10 @@ def wait_ready(server: FixServer) -> None:
         time.sleep(0.05)
 
 
+# The Logon is journaled (seq 1, for the audit trail): the orders start at seq 2.
+LOGON = 1
+
+
 def rest_orders(broker: Broker, prefix: str, n: int) -> None:
     for i in range(n):
         broker.rest(f"{prefix}{i}", BUY if i % 2 else SELL, 10,
@@ -63,9 +67,9 @@ def test_the_snapshotter_writes_snapshots_while_the_exchange_trades(
     clients.append(brk2)
     brk2.logon()
     rest_orders(brk2, "A", 10)
-    assert wait_for_snapshot(server, 10) == 10
+    assert wait_for_snapshot(server, LOGON + 10) == LOGON + 10
     assert "snapshotter ready at seq" in server.log()
-    assert re.search(r"snapshot 000000000010\.snapshot: seq 10, 10 open orders, .* "
+    assert re.search(r"snapshot 000000000011\.snapshot: seq 11, 10 open orders, .* "
                      r"\(snapshotter\)", server.log())
 
 
@@ -79,7 +83,7 @@ def test_the_snapshotter_keeps_only_the_newest_snapshots(start_server, clients: 
         rest_orders(brk2, f"K{k}-", 2)
         wait_for_snapshot(server, 2 * (k + 1))
     time.sleep(0.3)
-    assert [s.seq for s in snapshots(server.data_dir / "snapshots")] == [8, 6]
+    assert [s.seq for s in snapshots(server.data_dir / "snapshots")] == [LOGON + 8, LOGON + 6]
 
 
 def test_the_admin_snapshot_request_answers_once_the_snapshot_is_on_disk(
@@ -92,10 +96,10 @@ def test_the_admin_snapshot_request_answers_once_the_snapshot_is_on_disk(
     wait_ready(server)
     reply = admin(server, "snapshot")
     assert reply["ok"] is True, reply
-    assert (reply["snapshot"]["seq"], reply["snapshot"]["new"]) == (5, True)
+    assert (reply["snapshot"]["seq"], reply["snapshot"]["new"]) == (LOGON + 5, True)
     assert (server.data_dir / "snapshots" / reply["snapshot"]["file"]).exists()
     again = admin(server, "snapshot")
-    assert (again["snapshot"]["seq"], again["snapshot"]["new"]) == (5, False)
+    assert (again["snapshot"]["seq"], again["snapshot"]["new"]) == (LOGON + 5, False)
 
 
 def test_a_restart_after_a_kill_loads_the_snapshot_and_replays_only_the_rest(
@@ -106,16 +110,16 @@ def test_a_restart_after_a_kill_loads_the_snapshot_and_replays_only_the_rest(
     brk2.logon()
     rest_orders(brk2, "A", 6)
     wait_ready(server)
-    assert admin(server, "snapshot")["snapshot"]["seq"] == 6
+    assert admin(server, "snapshot")["snapshot"]["seq"] == LOGON + 6
     rest_orders(brk2, "B", 3)
     assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     brk2.close()
     mark = len(server.log())
     server.start()
     log = server.log()[mark:]
-    assert re.search(r"snapshot 000000000006\.snapshot: seq 6, 6 open orders, .* loaded in",
+    assert re.search(r"snapshot 000000000007\.snapshot: seq 7, 6 open orders, .* loaded in",
                      log), log
-    assert "replayed 3 commands after seq 6" in log
+    assert "replayed 3 commands after seq 7" in log
     again = connect(server, "BRK2", next_seq=brk2.next_seq)
     clients.append(again)
     again.logon()
@@ -134,10 +138,10 @@ def test_journal_segments_nothing_needs_are_deleted_and_a_restart_still_recovers
     brk2.logon()
     rest_orders(brk2, "A", 40)
     deadline = time.monotonic() + 20
-    while (journal / "commands.wal").exists():
+    # The segment goes first, then the line saying so: wait for both.
+    while (journal / "commands.wal").exists() or "journal retention: deleted" not in server.log():
         assert time.monotonic() < deadline, server.log()
         time.sleep(0.05)
-    assert "journal retention: deleted" in server.log()
     assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     brk2.close()
     server.start()

@@ -103,8 +103,10 @@ def test_each_old_kind_is_the_tag_of_its_typed_record() -> None:
 
 
 def test_each_old_layout_maps_the_tuple_items_to_the_record_fields_in_order() -> None:
+    # Fields added since (at the end, with a default) are not in the old tuples.
     assert {kind: layout.fields for kind, layout in OLD_LAYOUTS.items()} == {
-        kind: layout.command.__struct_fields__ for kind, layout in OLD_LAYOUTS.items()}
+        kind: layout.command.__struct_fields__[:len(layout.fields)]
+        for kind, layout in OLD_LAYOUTS.items()}
 
 
 @pytest.mark.parametrize(("old", "new"), OLD_AND_NEW, ids=lambda v: repr(v)[:24])

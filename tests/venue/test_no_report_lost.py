@@ -145,12 +145,16 @@ def test_a_cancel_on_disconnect_session_journals_its_logon(tmp_path: Path) -> No
     srv.close()
 
 
-def test_a_session_without_cancel_on_disconnect_journals_no_logon(tmp_path: Path) -> None:
+def test_a_session_without_cancel_on_disconnect_is_not_logged_on_for_the_core(
+        tmp_path: Path) -> None:
+    # Its logon is journaled (for the audit trail), but a crash will not cancel its orders.
     configs = {c.session_id: c for c in load_sessions(SHIPPED_SESSIONS_CFG)}
     assert not configs[B2].cancel_on_disconnect
     srv = server(tmp_path)
     assert srv.exchange is not None
     session: Session = next(s for s in srv.sessions if s.session_id == B2)
     ExchangeApplication(srv.exchange).on_logon(session)
-    assert srv.exchange.pending == 0
+    assert srv.exchange.pending == 1
+    srv.exchange.flush()
+    assert list(srv.exchange.order_entry.logged_on) == []
     srv.close()
