@@ -512,7 +512,9 @@ class Session:
                     if orig_t is None or sent_t is None or orig_t > sent_t:
                         self._bad(msg, SessionRejectReason.SENDINGTIME_ACCURACY_PROBLEM, now)
             return False
-        if self.resend_range is not None and seq >= self.resend_range[1]:
+        # Only a message whose MsgSeqNum was checked fills our gap (as QuickFIX's verify).
+        if (too_high or too_low) and self.resend_range is not None \
+                and seq >= self.resend_range[1]:
             self._note(now, f"resend of {self.resend_range[0]}..{self.resend_range[1]} complete")
             self.resend_range = None
         return True
