@@ -123,10 +123,10 @@ class Verifier:
         given = record.pop("hash", None)
         expected_number = self.state.record + 1
         problem = None
-        if not isinstance(number, int) or not isinstance(seq, int):
+        if type(number) is not int or type(seq) is not int:   # a bool is no number
             problem = "no record number or seq"
         elif number != expected_number:
-            why = ("a record is missing" if number > expected_number
+            why = ("a record is missing or out of order" if number > expected_number
                    else "a record is repeated or out of order")
             problem = f"record {number} where record {expected_number} was expected ({why})"
         elif record.get("prev_hash") != self.state.hash:
@@ -137,8 +137,8 @@ class Verifier:
         elif seq < self.state.seq:
             problem = f"seq {seq} is lower than the previous record's {self.state.seq}"
         if problem is not None:
-            self.broken = Break(number if isinstance(number, int) else expected_number,
-                                seq if isinstance(seq, int) else None, problem + at)
+            self.broken = Break(number if type(number) is int else expected_number,
+                                seq if type(seq) is int else None, problem + at)
             return False
         self.state = ChainState(number, seq, str(given))
         self.counts[str(record.get("event_type"))] += 1

@@ -11,7 +11,8 @@ so the files hold whole entries, once each.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,25 +85,31 @@ class AuditFiles:
         directory.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO | None = None
         self._name = ""
+        existing = audit_files(directory)
+        self._newest = existing[-1].name if existing else ""
 
     def position(self) -> ChainState:
         """Where the trail stands, after cutting a torn line and the records of the
         last entry (seq) away: the state after the last whole entry before it."""
         self.close()
+        last_seq: int | None = None   # the last entry's, once a file has shown it
         for file in reversed(audit_files(self.directory)):
-            state = self._trim(file)
+            state, last_seq = self._trim(file, last_seq)
             if state is not None:
                 return state
         return ChainState()
 
-    def _trim(self, file: Path) -> ChainState | None:
-        """Trim ``file`` as ``position`` says; the state it ends with, None if empty."""
+    def _trim(self, file: Path, last_seq: int | None = None
+              ) -> tuple[ChainState | None, int | None]:
+        """Trim ``file`` as ``position`` says: the state it ends with (None if nothing
+        is left) and the last entry's seq (-1: unknown, a torn line's). ``last_seq``:
+        the last entry's, when a later file held it: an entry's records are all in
+        the file of its timestamp, so this file's own last entry is whole."""
         with file.open("r+b") as f:
             size = f.seek(0, os.SEEK_END)
             if size == 0:
-                return None
+                return None, last_seq
             end = _after_last_newline(f, size)   # before a torn last line, if any
-            last_seq: int | None = None
             cut = end
             state = None
             for offset, line in _lines_backwards(f, end):
@@ -121,13 +128,15 @@ class AuditFiles:
             if cut != size:
                 f.truncate(cut)
                 os.fsync(f.fileno())
-            return state
+            return state, -1 if last_seq is None else last_seq
 
     def write(self, records: list[Sealed]) -> None:
         """Append ``records`` (whole entries), fsync each file written to."""
         lines: list[bytes] = []
         for r in records:
-            name = file_name(r.timestamp)
+            # Never back into an older day's file, should the clock step back across
+            # midnight: the files are read oldest first, so the chain stays in order.
+            name = max(file_name(r.timestamp), self._newest)
             if name != self._name:
                 self._flush(lines)
                 lines = []
@@ -140,7 +149,7 @@ class AuditFiles:
         path = self.directory / name
         new = not path.exists()
         self._file = path.open("ab")
-        self._name = name
+        self._name = self._newest = name
         if new:   # the file's name must survive a crash too
             fd = os.open(self.directory, os.O_RDONLY)
             try:
@@ -161,3 +170,24 @@ class AuditFiles:
             self._file.close()
             self._file = None
             self._name = ""
+
+
+def follow_lines(path: Path, poll_seconds: float = 0.5,
+                 stop: Callable[[], bool] = lambda: False) -> Iterator[bytes]:
+    """Every complete line of the trail at ``path``, then each new one as it is
+    written (a new day's file included), until ``stop()``. A line being written is
+    held back until its newline arrives."""
+    done: dict[Path, int] = {}     # file -> offset read up to (past a newline)
+    while True:
+        for file in audit_files(path):
+            offset = done.get(file, 0)
+            with file.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield from data[:end].splitlines()
+                done[file] = offset + end
+        if stop():
+            return
+        time.sleep(poll_seconds)

@@ -16,10 +16,11 @@ lost its data (a memory-only one restarted) is not sent again what it had.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,10 @@ class KafkaSettings:
         options: dict[str, Any] = {"bootstrap_servers": self.bootstrap.split(","),
                                    "client_id": self.client_id,
                                    "security_protocol": self.security_protocol,
-                                   "request_timeout_ms": self.timeout_ms}
+                                   "request_timeout_ms": self.timeout_ms,
+                                   "bootstrap_timeout_ms": self.timeout_ms,
+                                   # A broker back after an outage is found within a second.
+                                   "reconnect_backoff_max_ms": 1000}
         for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
             if getattr(self, name):
                 options[name] = getattr(self, name)
@@ -174,6 +178,37 @@ def read_topic(settings: KafkaSettings) -> Iterator[bytes]:
     lines.sort(key=lambda x: x[0])
     for _, line in lines:
         yield line
+
+
+def follow_topic(settings: KafkaSettings, stop: Callable[[], bool] = lambda: False
+                 ) -> Iterator[bytes]:
+    """Every record on the topic, then each new one as it arrives, in record-number
+    order across the partitions: a record is held back until the ones before it
+    arrived (they may be on another partition), until ``stop()``."""
+    consumer = _consumer(settings)
+    try:
+        parts = _partitions(consumer, settings.topic, settings.timeout_ms / 1000)
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        held: list[tuple[int, bytes]] = []
+        first = [(_number(m.value), m.value) for m in _drain(consumer)]
+        first.sort(key=lambda x: x[0])
+        expected = first[0][0] if first else 1
+        for number, line in first:
+            heapq.heappush(held, (number, line))
+        while True:
+            while held and held[0][0] <= expected:
+                number, line = heapq.heappop(held)
+                if number == expected:
+                    expected += 1
+                    yield line
+            if stop():
+                return
+            for messages in consumer.poll(timeout_ms=500).values():
+                for m in messages:
+                    heapq.heappush(held, (_number(m.value), m.value))
+    finally:
+        consumer.close()
 
 
 def _number(line: bytes) -> int:

@@ -102,6 +102,10 @@ class Parties:
         self.account_firms = dict(account_firms)
         self.sessions = dict(sessions)
 
+    def tables(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """The two tables it was made of (to make it again elsewhere)."""
+        return self.account_firms, self.sessions
+
     def session(self, session_id: str) -> dict[str, str | None]:
         comp_id, firm = self.sessions.get(session_id, ("", ""))
         return {"session": session_id or None, "comp_id": comp_id or None,

@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from audit.chain import ChainState, Sealed, seal
-from audit.kafka import key_of
-from audit.records import AuditRecords
+from audit.files import AuditFiles
+from audit.kafka import KafkaAudit, KafkaSettings, key_of
+from audit.records import AuditRecords, Parties
+from venue.config import AuditConfig
 from venue.stream import Entry
+
+# The audit trail's files (and the Kafka writer's position), under the data directory.
+AUDIT_DIR = "audit"
 
 log = logging.getLogger("consumers.audit")
 
@@ -49,6 +55,22 @@ class AuditTrail:
         self.writer = writer
         self.state = ChainState()
         self.last_ts = 0     # the timestamp (ns) of the last entry written
+
+    @classmethod
+    def configured(cls, cfg: AuditConfig, parties: Parties, data_dir: Path) -> AuditTrail:
+        """The trail ``cfg`` describes: to Kafka when it names a cluster, else to the
+        day files of ``<data-dir>/audit/``."""
+        directory = data_dir / AUDIT_DIR
+        if not cfg.kafka:
+            return cls(AuditRecords(parties), AuditFiles(directory))
+        directory.mkdir(parents=True, exist_ok=True)
+        settings = KafkaSettings(
+            cfg.kafka, cfg.topic, cfg.client_id, cfg.partitions, cfg.replication_factor,
+            cfg.security_protocol, cfg.ssl_cafile, cfg.ssl_certfile, cfg.ssl_keyfile,
+            cfg.sasl_mechanism, cfg.sasl_username, cfg.sasl_password,
+            delivery_timeout_ms=int(cfg.send_timeout * 1000))
+        return cls(AuditRecords(parties),
+                   KafkaAudit(settings, directory / f"kafka-{cfg.topic}.checkpoint"))
 
     def checkpoint(self) -> int:
         self.state = self.writer.position()

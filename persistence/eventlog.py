@@ -53,8 +53,9 @@ class EventLog:
 
     ``entry_type`` is the msgspec type of one entry (it must have ``seq``); appends
     come from one thread, reads (:meth:`read_after`) from any number of others.
-    ``readonly`` opens a log another process is writing (a tool, a test): nothing is
-    repaired or moved, and only the records complete at opening are read.
+    ``readonly`` opens a log another process is writing (a tool, a test, a durable
+    consumer in a process of its own): nothing is repaired or moved; the records
+    complete at opening are read, and ``refresh`` adds those completed since.
     """
 
     def __init__(self, path: str | Path, entry_type: Any, schema_version: int, *,
@@ -67,6 +68,7 @@ class EventLog:
         self._starts = array("q")
         self._ends = array("q")
         self._journal: Journal | None = None
+        self._tail: Any = None    # a read-only log's JournalTail, once refreshed
         if readonly:
             self._index_records(repair=False)
         else:
@@ -100,6 +102,24 @@ class EventLog:
             end = offset + RECORD_HEADER_SIZE + len(payload)
             self._add(first, last, offset, end)
         return end
+
+    def refresh(self) -> int:
+        """Index the records another process completed since (read-only logs): how
+        many there were."""
+        if self._journal is not None:
+            return 0
+        if self._tail is None:
+            from .tail import JournalTail
+            end = self._ends[-1] if self._ends else None
+            self._tail = JournalTail(self.path, kind=KIND, schema_version=self.schema_version,
+                                     position=(self.path.name, end) if end else None)
+        start = self._tail.offset
+        records = self._tail.read()
+        for payload, (_, end) in records:
+            first, last = _SEQS.unpack_from(payload)
+            self._add(first, last, start, end)
+            start = end
+        return len(records)
 
     def _add(self, first: int, last: int, start: int, end: int) -> None:
         # The end offset goes last: readers take len(self._ends) as the record count.
@@ -167,6 +187,8 @@ class EventLog:
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
+        if self._tail is not None:
+            self._tail.close()
         os.close(self._reader)
 
 

@@ -19,14 +19,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from audit.chain import Verifier, parse
-from audit.files import audit_files, read_lines
-from audit.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS, KafkaSettings, read_topic
+from audit.files import audit_files, follow_lines, read_lines
+from audit.kafka import (
+    SASL_MECHANISMS,
+    SECURITY_PROTOCOLS,
+    KafkaSettings,
+    follow_topic,
+    read_topic,
+)
 from audit.records import EVENT_TYPES
 
 PROGRESS_EVERY = 100_000   # records between two progress lines of a long verify
@@ -69,15 +74,20 @@ def _settings(args: argparse.Namespace) -> KafkaSettings:
                          sasl_password=os.environ.get("FIXSERVER_AUDIT_SASL_PASSWORD", ""))
 
 
+def _path(args: argparse.Namespace) -> Path:
+    path: Path = args.file if args.file is not None else args.data_dir / "audit"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return path
+
+
 def _source(args: argparse.Namespace) -> tuple[str, Iterator[tuple[str, bytes]]]:
     """What is read (for the messages) and its lines with where each one is."""
     if args.kafka:
         settings = _settings(args)
         return (f"Kafka {args.kafka} topic {args.topic}",
                 ((f"topic {args.topic}", line) for line in read_topic(settings)))
-    path = args.file if args.file is not None else args.data_dir / "audit"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory")
+    path = _path(args)
     if not audit_files(path):
         raise FileNotFoundError(f"{path}: no audit files (audit-YYYY-MM-DD.jsonl) there")
     return (str(path), ((f"{file.name} line {number}", line)
@@ -152,23 +162,23 @@ def _row(r: dict[str, Any]) -> str:
 def tail(args: argparse.Namespace, out: TextIO) -> int:
     if not args.json:
         print(" ".join(f"{n:<{w}}" if w else n for n, w in COLUMNS), file=out)
-    seen = 0     # the last record number printed: a follow never prints one twice
-    while True:
-        _, lines = _source(args)
-        for _, line in lines:
-            record = parse(line)
-            number = record.get("record", 0)
-            if number <= seen or record.get("seq", 0) < args.from_seq:
-                continue
-            seen = number
-            if args.json:
-                out.write(line.decode() + "\n")
-            else:
-                print(_row(record), file=out)
-        out.flush()
-        if not args.follow:
-            return 0
-        time.sleep(POLL_SECONDS)
+    if args.follow:
+        lines: Iterator[bytes] = (
+            follow_topic(_settings(args)) if args.kafka
+            else follow_lines(_path(args), POLL_SECONDS))
+    else:
+        lines = (line for _, line in _source(args)[1])
+    for line in lines:
+        record = parse(line)
+        if record.get("seq", 0) < args.from_seq:
+            continue
+        if args.json:
+            out.write(line.decode() + "\n")
+        else:
+            print(_row(record), file=out)
+        if args.follow:
+            out.flush()
+    return 0
 
 
 def main(argv: list[str]) -> int:

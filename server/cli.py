@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("exchange configuration %s: %d instruments, %d firms", exchange_path,
                      len(exchange_config.instruments), len(exchange_config.firms))
         server = build_server(configs, args.sessions.resolve().parent, args.data_dir,
-                              exchange_config)
+                              exchange_config, audit_process=True)
         gc.freeze()  # the replayed state is long-lived: keep it out of collections
     except (SettingsError, ConfigError, ListenerConfigError, ExchangeConfigError,
             JournalCorrupt, JournalFormatError) as e:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_socket = admin.socket_path(args.data_dir)
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
-    if exchange is not None and server.audit is not None:
+    if exchange is not None and server.audit_watch is not None:
         cfg = exchange.config.audit.with_environment(dict(os.environ))
         if cfg.kafka:
             log.info("audit trail: Kafka %s, topic %s; check it with: fixserver audit verify "
@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                          stream=server.stream, ports=ports,
                          retention=journal_retention(server),
                          market_data=server.market_data, feed=server.feed,
-                         audit=(server.audit, server.audit_watch)
-                         if server.audit is not None and server.audit_watch is not None
-                         else None))
+                         audit=server if server.audit_watch is not None else None))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -29,9 +29,7 @@ from typing import Any
 
 import trio
 
-from audit.files import AuditFiles
-from audit.kafka import KafkaAudit, KafkaSettings
-from audit.records import AuditRecords, Parties
+from audit.records import Parties
 from consumers.audit import AuditTrail, SpoolWatch
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
@@ -59,10 +57,11 @@ from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
 from venue.application import DropCopyApplication, ExchangeApplication, MarketDataApplication
-from venue.config import ExchangeConfig
+from venue.config import AuditConfig, ExchangeConfig
 from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
 
+from .audit_process import AuditProcess, AuditSetup
 from .retention import JournalRetention, keep_journal
 from .snapshots import SnapshotterProcess
 
@@ -163,8 +162,15 @@ class Server:
     retransmission: RetransmissionServer | None = None
     feed_snapshots: SnapshotServer | None = None
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
-    audit: AuditTrail | None = None          # the audit trail (consumers/audit.py)
+    audit: AuditTrail | None = None          # the audit trail in a thread (consumers/audit.py)
+    audit_process: AuditProcess | None = None   # or in a process (server/audit_process.py)
     audit_watch: SpoolWatch | None = None    # its lag and spool limit
+
+    def audit_last_ts(self) -> int:
+        """The timestamp of the last entry the audit trail wrote (0: none yet)."""
+        if self.audit_process is not None:
+            return self.audit_process.feed.last_ts
+        return self.audit.last_ts if self.audit is not None else 0
 
     def close(self) -> None:
         """Run what is submitted and close the journal, write the rest of the event
@@ -195,10 +201,13 @@ class Server:
 def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                  exchange_config: ExchangeConfig | None,
                  durable: Sequence[DurableConsumer] = (),
-                 clock: Callable[[], int] = time.time_ns) -> Server:
+                 clock: Callable[[], int] = time.time_ns,
+                 audit_process: bool = False) -> Server:
     """Build every session and, with an exchange configuration, the exchange,
     recovered from its snapshot and journal, with the event stream and its consumers.
-    ``clock`` is the sequencer's (ns since the epoch)."""
+    ``clock`` is the sequencer's (ns since the epoch). The audit trail is a thread of
+    this process, or with ``audit_process`` a child process that ``run`` starts
+    (``server/audit_process.py``: what the server does)."""
     exchange = (Exchange(exchange_config, data_dir, clock=clock)
                 if exchange_config is not None else None)
     file_logs = FileLogWriter()
@@ -208,7 +217,8 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
     if exchange is None:
         server = Server(sessions, file_logs=file_logs)
     else:
-        server = _exchange_server(exchange, sessions, data_dir, durable, market_data)
+        server = _exchange_server(exchange, sessions, data_dir, durable, market_data,
+                                  audit_process)
         server.file_logs = file_logs
     if file_logs.logs:
         file_logs.start()  # once the build succeeded: a failed start leaves no thread
@@ -227,7 +237,8 @@ def report_consumers(exchange: Exchange, sessions: list[Session]
 
 def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path,
                      durable: Sequence[DurableConsumer],
-                     market_data: MarketData | None = None) -> Server:
+                     market_data: MarketData | None = None,
+                     audit_process: bool = False) -> Server:
     """Recover the exchange, put back any report a crash kept from the stores, connect
     the consumers and cancel the orders of sessions a crash left logged on."""
     reporters = report_consumers(exchange, sessions)
@@ -243,16 +254,22 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
                          engine_phases(exchange.engine),
                          exchange.order_entry.stats)
     feed = binary_feed(exchange)
-    audit = audit_trail(exchange, sessions, data_dir)
-    if audit is not None:
+    cfg = audit_config(exchange)
+    audit = child = None
+    if cfg.enabled and audit_process:
+        child = AuditProcess(AuditSetup(str(data_dir), str(event_log.path), cfg,
+                                        *audit_parties(exchange, sessions).tables()))
+    elif cfg.enabled:
+        audit = AuditTrail.configured(cfg, audit_parties(exchange, sessions), data_dir)
         durable = [*durable, audit]
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data,
                                feed)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
                     redelivered=redelivered, market_data=market_data, feed=feed,
-                    audit=audit)
-    if audit is not None:
-        cfg = exchange.config.audit
+                    audit=audit, audit_process=child)
+    if child is not None:
+        stream.attach(child.feed)
+    if cfg.enabled:
         server.audit_watch = SpoolWatch(cfg.spool_limit, cfg.when_spool_full)
         for session in sessions:
             if isinstance(session.app, ExchangeApplication):
@@ -284,7 +301,7 @@ def journal_retention(server: Server) -> JournalRetention | None:
     if server.event_log is not None:
         needs["the event log"] = lambda log=server.event_log: log.last_seq
     for feed in server.stream.feeds if server.stream is not None else ():
-        needs[f"consumer {feed.consumer.name}"] = lambda feed=feed: feed.position
+        needs[f"consumer {feed.name}"] = lambda feed=feed: feed.position
     return JournalRetention(server.exchange, needs)
 
 
@@ -304,46 +321,31 @@ def binary_feed(exchange: Exchange) -> MulticastFeed | None:
     return feed
 
 
-# The audit trail's files (and the Kafka writer's position), under the data directory.
-AUDIT_DIR = "audit"
+def audit_config(exchange: Exchange, env: Mapping[str, str] | None = None
+                 ) -> AuditConfig:
+    """``[audit]`` of exchange.toml with the environment's overrides."""
+    return exchange.config.audit.with_environment(dict(os.environ if env is None else env))
 
 
-def audit_trail(exchange: Exchange, sessions: Sequence[Session], data_dir: Path,
-                env: Mapping[str, str] | None = None) -> AuditTrail | None:
-    """The audit trail of ``exchange`` as ``[audit]`` (and the environment) configure
-    it: to Kafka, or to the day files of ``<data-dir>/audit/``; None when disabled."""
-    cfg = exchange.config.audit.with_environment(dict(os.environ if env is None else env))
-    if not cfg.enabled:
-        return None
+def audit_parties(exchange: Exchange, sessions: Sequence[Session]) -> Parties:
+    """Who is who for the audit records: the firm of every account and session."""
     config = exchange.config
-    parties = Parties(
+    return Parties(
         {account: firm.name for firm in config.firms.values() for account in firm.accounts},
         {s.session_id: (s.config.target_comp_id,
                         firm.name if (firm := exchange.firm_of(s.session_id)) else "")
          for s in sessions})
-    directory = data_dir / AUDIT_DIR
-    writer: KafkaAudit | AuditFiles
-    if cfg.kafka:
-        directory.mkdir(parents=True, exist_ok=True)
-        settings = KafkaSettings(
-            cfg.kafka, cfg.topic, cfg.client_id, cfg.partitions, cfg.replication_factor,
-            cfg.security_protocol, cfg.ssl_cafile, cfg.ssl_certfile, cfg.ssl_keyfile,
-            cfg.sasl_mechanism, cfg.sasl_username, cfg.sasl_password,
-            delivery_timeout_ms=int(cfg.send_timeout * 1000))
-        writer = KafkaAudit(settings, directory / f"kafka-{cfg.topic}.checkpoint")
-    else:
-        writer = AuditFiles(directory)
-    return AuditTrail(AuditRecords(parties), writer)
 
 
-async def watch_audit(stream: EventStream, trail: AuditTrail, watch: SpoolWatch) -> None:
+async def watch_audit(server: Server) -> None:
     """Once a second: how far behind the audit trail is (``SpoolWatch``)."""
+    assert server.stream is not None and server.audit_watch is not None
     while True:
-        status = stream.status().get(trail.name)
+        status = server.stream.status().get(AuditTrail.name)
         if status is not None:
-            lag = status["lag"]
-            seconds = (time.time_ns() - trail.last_ts) / 1e9 if lag and trail.last_ts else 0.0
-            watch.update(lag, seconds, time.monotonic())
+            lag, last_ts = status["lag"], server.audit_last_ts()
+            seconds = (time.time_ns() - last_ts) / 1e9 if lag and last_ts else 0.0
+            server.audit_watch.update(lag, seconds, time.monotonic())
         await trio.sleep(1.0)
 
 
@@ -487,15 +489,15 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               ports: Mapping[int, PortOptions] | None = None,
               snapshots: bool = True, retention: JournalRetention | None = None,
               market_data: MarketData | None = None, feed: MulticastFeed | None = None,
-              audit: tuple[AuditTrail, SpoolWatch] | None = None) -> None:
+              audit: Server | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
     and a snapshot interval, a snapshotter process follows the journal once the ports
     are open (server/snapshots.py); with ``retention``, the journal segments nothing
     needs are deleted as they age (server/retention.py); ``market_data`` catches its
-    slow subscribers up on the timer; ``audit`` (with ``stream``) is watched for its
-    lag and spool limit. ``ports``: TLS and socket options per port
+    slow subscribers up on the timer; with ``audit`` (the server, when it has an
+    audit trail), its process is run and its lag watched. ``ports``: TLS and socket options per port
     (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
@@ -505,8 +507,10 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
         async with trio.open_nursery() as nursery:
             if stream is not None:
                 nursery.start_soon(write_event_log, stream)
-                if audit is not None:
-                    nursery.start_soon(watch_audit, stream, *audit)
+                if audit is not None and audit.audit_watch is not None:
+                    nursery.start_soon(watch_audit, audit)
+                if audit is not None and audit.audit_process is not None:
+                    nursery.start_soon(audit.audit_process.run)
             if exchange is not None:
                 nursery.start_soon(drive_exchange, exchange, market_data, feed)
                 if admin_socket is not None:

@@ -139,3 +139,89 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+# -- every audit record the suite wrote, against docs/audit.schema.json -----------------
+
+AUDIT_SCHEMA = REPO / "docs" / "audit.schema.json"
+AUDIT_FILES = "audit-*.jsonl"
+AUDIT_PROBLEMS_SHOWN = 20
+_audit_validators: dict = {}   # built once, on first use (jsonschema is imported then)
+
+
+def audit_validator():  # -> jsonschema.Draft202012Validator
+    """The validator of ``docs/audit.schema.json``, the schema checked first."""
+    if "full" not in _audit_validators:
+        import json
+
+        from jsonschema import Draft202012Validator
+
+        schema = json.loads(AUDIT_SCHEMA.read_text())
+        Draft202012Validator.check_schema(schema)
+        _audit_validators["full"] = Draft202012Validator(schema)
+    return _audit_validators["full"]
+
+
+def audit_problems(files: list[Path]) -> tuple[int, int, list[str]]:
+    """Validate every record of the audit ``files`` (prices read as ``Decimal``): how
+    many records there were, how many distinct ones, and a line per invalid one
+    (file, line, error). A last line without its newline is a write a crash tore, not
+    a record: the trail's own readers skip it too. A line seen before (many tests run
+    the same scripted day on the same clock, so write the same trail) is not validated
+    again."""
+    import json
+    from decimal import Decimal
+
+    full = audit_validator()
+    records, problems = 0, []
+    seen: set[bytes] = set()
+    for file in files:
+        with file.open("rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    break
+                records += 1
+                if line in seen:
+                    continue
+                seen.add(line)
+                try:
+                    record = json.loads(line, parse_float=Decimal)
+                except ValueError as e:
+                    problems.append(f"{file}:{number}: not JSON: {e}")
+                    continue
+                if full.is_valid(record):
+                    continue
+                for error in full.iter_errors(record):
+                    where = "/".join(str(p) for p in error.absolute_path) or "(record)"
+                    problems.append(f"{file}:{number}: {where}: {error.message}")
+    return records, len(seen), problems
+
+
+@pytest.hookimpl(tryfirst=True)   # before the tmpdir plugin may remove the base directory
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The issue's check: every audit record a test's server wrote (somewhere under
+    pytest's base temporary directory) validates against the schema; any that does
+    not fails the run, with its file, line and error."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)   # None: no test made a temporary path
+    files = sorted(base.rglob(AUDIT_FILES)) if base is not None and base.is_dir() else []
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = (reporter.write_line if reporter is not None
+             else lambda line, **kw: print(line, file=sys.stderr))
+    if reporter is not None:
+        reporter.line("")   # end the progress line
+    if not files:
+        write("audit schema: 0 records validated (no test wrote an audit file)")
+        return
+    started = time.monotonic()
+    records, distinct, problems = audit_problems(files)
+    for problem in problems[:AUDIT_PROBLEMS_SHOWN]:
+        write(f"audit schema: {problem}", red=True)
+    if len(problems) > AUDIT_PROBLEMS_SHOWN:
+        write(f"audit schema: ... and {len(problems) - AUDIT_PROBLEMS_SHOWN} more", red=True)
+    verdict = f"{len(problems)} INVALID" if problems else "all valid"
+    write(f"audit schema: {records} records ({distinct} distinct) in {len(files)} audit files "
+          f"validated against {AUDIT_SCHEMA.relative_to(REPO)} in "
+          f"{time.monotonic() - started:.2f}s: {verdict}", red=bool(problems))
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -88,6 +88,19 @@ class EntrySource(Protocol):
         """Up to ``max_entries`` entries with a sequence number above ``seq``."""
 
 
+class Feed(Protocol):
+    """What the stream knows of a durable consumer's feed: a ``DurableFeed`` thread
+    here, or one that runs in another process (``server/audit_process.py``)."""
+
+    name: str
+    position: int   # the last seq the consumer has made durable
+    failures: int   # consecutive failures
+
+    def wake(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
 class DurableFeed:
     """Feeds one durable consumer from the event log, in its own thread."""
 
@@ -96,6 +109,7 @@ class DurableFeed:
     def __init__(self, consumer: DurableConsumer, source: EntrySource,
                  max_batch: int = 1000, poll_seconds: float = 0.5) -> None:
         self.consumer = consumer
+        self.name = consumer.name
         self.source = source
         self.max_batch = max_batch
         self.poll_seconds = poll_seconds
@@ -187,7 +201,7 @@ class EventStream:
         self.log_writer = log_writer
         self.source = source
         self.consumers: list[Consumer] = []
-        self.feeds: list[DurableFeed] = []
+        self.feeds: list[Feed] = []
         self.last_seq = last_seq
         self.consumer_errors = 0
         # Entries published but not yet in the event log. A driver that sets
@@ -212,6 +226,11 @@ class EventStream:
         self.feeds.append(feed)
         feed.start()
         return feed
+
+    def attach(self, feed: Feed) -> None:
+        """A durable consumer fed elsewhere (in a process of its own, reading the
+        event log itself): its lag shows in ``status`` and it is stopped at ``close``."""
+        self.feeds.append(feed)
 
     def publish(self, entries: Sequence[Entry]) -> None:
         """One durable batch: to each in-process consumer, then into the event log
@@ -247,7 +266,7 @@ class EventStream:
 
     def status(self) -> dict[str, dict[str, int]]:
         """Per durable consumer: its position, its lag behind the stream, failures."""
-        return {feed.consumer.name: {"position": feed.position,
+        return {feed.name: {"position": feed.position,
                                      "lag": max(0, self.last_seq - feed.position),
                                      "failures": feed.failures}
                 for feed in self.feeds}

@@ -186,3 +186,45 @@ def test_a_read_only_log_refuses_appends(path: Path) -> None:
     with pytest.raises(ValueError, match="read-only"):
         reader.append(items(1, 1))
     reader.close()
+
+
+def test_a_read_only_log_refreshed_sees_what_was_appended_since(path: Path) -> None:
+    writer = opened(path)
+    writer.append(items(1, 3))
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    writer.append(items(4, 5))
+    assert reader.read_after(0) == items(1, 3)       # until it refreshes
+    assert reader.refresh() == 1
+    assert (reader.last_seq, reader.read_after(2)) == (5, items(3, 5))
+    assert reader.refresh() == 0
+    reader.close()
+    writer.close()
+
+
+def test_a_read_only_log_opened_empty_follows_from_the_first_batch(path: Path) -> None:
+    writer = opened(path)
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    writer.append(items(1, 2))
+    writer.append(items(3, 3))
+    reader.refresh()
+    assert reader.read_after(0) == items(1, 3)
+    reader.close()
+    writer.close()
+
+
+def test_a_refresh_does_not_see_a_batch_half_written(path: Path) -> None:
+    writer = opened(path)
+    writer.append(items(1, 1))
+    writer.append(items(2, 2))
+    writer.close()
+    whole = path.read_bytes()
+    full = EventLog(path, Item, VERSION, readonly=True)
+    first_end, second_end = full._ends[0], full._ends[1]
+    full.close()
+    path.write_bytes(whole[:first_end])
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    path.write_bytes(whole[:second_end - 3])        # the writer is in the middle of it
+    assert reader.refresh() == 0 and reader.last_seq == 1
+    path.write_bytes(whole)                          # done
+    assert reader.refresh() == 1 and reader.read_after(1) == items(2, 2)
+    reader.close()

@@ -1,0 +1,189 @@
+"""The audit trail in a process of its own: both sides.
+
+Turning entries into records, hashing them and writing them cost the order path a
+third of its orders/s when a thread of the server did it (the thread holds the
+GIL: ``bench/bench_audit.py``). So the server runs the trail in a child process
+that reads the event log itself (``EventLog`` read-only, ``refresh`` to follow it)
+and feeds the same ``consumers.audit.AuditTrail`` through the same
+``venue.stream.DurableFeed`` as the thread would: same records, same checkpoint,
+same exactly-once. The child reports its position; the server shows it as the
+``audit`` feed of its event stream (lag, retention floor, spool limit).
+
+:class:`AuditProcess` is the server's trio task: it starts the child with its
+setup, reads its reports, and starts it again if it dies (the trail resumes from
+its checkpoint). The child stops when its stdin closes, after the batch in hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import msgspec
+import trio
+
+from audit.records import Parties
+from consumers.audit import AuditTrail
+from persistence.eventlog import EventLog
+from venue.config import AuditConfig
+from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
+
+log = logging.getLogger("server.audit")
+
+RESTART_SECONDS = 5.0
+POLL_SECONDS = 0.01      # the child looks for new entries this often when idle
+REPORT_SECONDS = 0.1     # and reports its position at most this often
+NICE = 5                 # the order path goes first when the cores are busy
+
+
+class AuditSetup(msgspec.Struct):
+    """What the child needs: where things are, ``[audit]``, and who is who."""
+
+    data_dir: str
+    event_log: str
+    config: AuditConfig
+    account_firms: dict[str, str]
+    sessions: dict[str, tuple[str, str]]
+
+
+class RemoteFeed:
+    """The child's feed as the server's event stream sees it (``venue.stream.Feed``)."""
+
+    name = "audit"
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.failures = 0
+        self.last_ts = 0    # the timestamp of the last entry written (ns)
+
+    def wake(self) -> None:
+        """The child polls the event log: nothing to wake."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """The child is stopped by its task (``AuditProcess``)."""
+
+
+class AuditProcess:
+    """The server's audit-trail child process."""
+
+    def __init__(self, setup: AuditSetup) -> None:
+        self.setup = setup
+        self.feed = RemoteFeed()
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Keep the child running until cancelled."""
+        task_status.started()
+        while True:
+            code = await self._run_once()
+            log.error("the audit trail's process stopped (exit code %s); starting it again "
+                      "in %.0f s (it resumes from its checkpoint)", code, RESTART_SECONDS)
+            await trio.sleep(RESTART_SECONDS)
+
+    async def _run_once(self) -> int | None:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "server.audit_process"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            await process.stdin.send_all(msgspec.json.encode(self.setup) + b"\n")
+            buffer = b""
+            while True:
+                data = await process.stdout.receive_some(65536)
+                if not data:
+                    break
+                buffer += data
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    self._on_report(json.loads(line))
+            return await process.wait()
+        finally:
+            # Closing its stdin stops it after the batch in hand; it is not killed, so
+            # what it was writing is whole.
+            with trio.CancelScope(shield=True):
+                await process.stdin.aclose()
+                with trio.move_on_after(10):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+
+    def _on_report(self, report: dict[str, int]) -> None:
+        feed = self.feed
+        feed.position = report["position"]
+        feed.failures = report["failures"]
+        feed.last_ts = report["last_ts"]
+
+
+# -- the child ------------------------------------------------------------------------
+
+
+class _Followed:
+    """The event log as the child's feed reads it: refreshed before every read."""
+
+    def __init__(self, event_log: EventLog) -> None:
+        self.log = event_log
+
+    @property
+    def last_seq(self) -> int:
+        self.log.refresh()
+        return self.log.last_seq
+
+    def read_after(self, seq: int, max_entries: int) -> list[Entry]:
+        self.log.refresh()
+        return self.log.read_after(seq, max_entries)
+
+
+def main() -> int:
+    # The server stops the child by closing its stdin; a Ctrl-C or SIGTERM to the
+    # process group must not cut it short in the middle of a write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.nice(NICE)
+    setup = msgspec.json.decode(sys.stdin.buffer.readline(), type=AuditSetup)
+    event_log = EventLog(setup.event_log, Entry, EVENT_LOG_VERSION, readonly=True)
+    trail = AuditTrail.configured(setup.config, Parties(setup.account_firms, setup.sessions),
+                                  Path(setup.data_dir))
+    feed = DurableFeed(trail, _Followed(event_log), poll_seconds=POLL_SECONDS)
+    closed = threading.Event()
+
+    def watch_stdin() -> None:
+        sys.stdin.buffer.read()     # until the server closes it (or dies)
+        closed.set()
+
+    threading.Thread(target=watch_stdin, name="stdin", daemon=True).start()
+    feed.start()
+    reported = None
+    try:
+        while True:
+            stopping = closed.wait(REPORT_SECONDS)
+            report = (feed.position, feed.failures, trail.last_ts)
+            if report != reported:
+                reported = report
+                line = json.dumps({"position": report[0], "failures": report[1],
+                                   "last_ts": report[2]})
+                try:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+                except BrokenPipeError:
+                    stopping = True
+            if stopping:
+                break
+    finally:
+        # Not longer: a batch cut short by the exit is whole again at the next start
+        # (files: the torn tail is cut; Kafka: what the topic has is skipped).
+        feed.stop(timeout=2)
+        trail.close()
+        event_log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
