@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -33,6 +34,8 @@ from consumers.audit import AuditTrail
 from persistence.eventlog import EventLog
 from venue.config import AuditConfig
 from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
+
+from .child import json_lines
 
 log = logging.getLogger("server.audit")
 
@@ -72,9 +75,15 @@ class RemoteFeed:
 class AuditProcess:
     """The server's audit-trail child process."""
 
+    ADVANCED_EVERY = 1.0   # seconds: how often at most ``advanced`` is set
+
     def __init__(self, setup: AuditSetup) -> None:
         self.setup = setup
         self.feed = RemoteFeed()
+        # Set (and replaced) when the trail's checkpoint moved, at most once a second:
+        # journal retention may have segments to delete then.
+        self.advanced = trio.Event()
+        self._advanced_at = -math.inf
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
@@ -93,15 +102,8 @@ class AuditProcess:
         assert process.stdin is not None and process.stdout is not None
         try:
             await process.stdin.send_all(msgspec.json.encode(self.setup) + b"\n")
-            buffer = b""
-            while True:
-                data = await process.stdout.receive_some(65536)
-                if not data:
-                    break
-                buffer += data
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    self._on_report(json.loads(line))
+            async for report in json_lines(process.stdout):
+                self._on_report(report)
             return await process.wait()
         finally:
             # Closing its stdin stops it after the batch in hand; it is not killed, so
@@ -115,9 +117,15 @@ class AuditProcess:
 
     def _on_report(self, report: dict[str, int]) -> None:
         feed = self.feed
+        moved = report["position"] != feed.position
         feed.position = report["position"]
         feed.failures = report["failures"]
         feed.last_ts = report["last_ts"]
+        now = trio.current_time()
+        if moved and now - self._advanced_at >= self.ADVANCED_EVERY:
+            self._advanced_at = now
+            self.advanced.set()
+            self.advanced = trio.Event()
 
 
 # -- the child ------------------------------------------------------------------------

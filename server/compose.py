@@ -523,10 +523,12 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             if snapshotter is not None:
                 nursery.start_soon(snapshotter.run)
             if retention is not None:
-                never = trio.Event()
-                nursery.start_soon(keep_journal, retention,
-                                   (lambda: snapshotter.written) if snapshotter is not None
-                                   else (lambda: never))
+                child = audit.audit_process if audit is not None else None
+
+                def wakes() -> list[trio.Event]:
+                    return ([snapshotter.written] if snapshotter is not None else []) + (
+                        [child.advanced] if child is not None else [])
+                nursery.start_soon(keep_journal, retention, wakes)
             task_status.started(addresses)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import trio
 
@@ -71,14 +71,26 @@ class JournalRetention:
         return gone
 
 
-async def keep_journal(policy: JournalRetention, wake: Callable[[], trio.Event],
+async def keep_journal(policy: JournalRetention,
+                       wakes: Callable[[], Sequence[trio.Event]],
                        interval: float = CHECK_SECONDS) -> None:
-    """Enforce ``policy`` now, whenever the event ``wake()`` returns is set, and every
-    ``interval`` seconds; a failure is logged and tried again at the next turn."""
+    """Enforce ``policy`` now, whenever one of the events ``wakes()`` returns is set
+    (a snapshot written, a consumer's checkpoint moved), and every ``interval``
+    seconds; a failure is logged and tried again at the next turn."""
     while True:
         try:
             await trio.to_thread.run_sync(policy.enforce)
         except OSError as e:
             log.error("journal retention: %s", e)
         with trio.move_on_after(interval if interval > 0 else math.inf):
-            await wake().wait()
+            await _any(wakes())
+
+
+async def _any(events: Sequence[trio.Event]) -> None:
+    """Until one of ``events`` is set."""
+    async with trio.open_nursery() as nursery:
+        for event in events:
+            async def wait(event: trio.Event = event) -> None:
+                await event.wait()
+                nursery.cancel_scope.cancel()
+            nursery.start_soon(wait)

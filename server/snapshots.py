@@ -11,7 +11,6 @@ shorten a restart).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import subprocess
@@ -23,6 +22,8 @@ import trio
 
 from venue.exchange import Exchange
 from venue.snapshotter import Setup
+
+from .child import json_lines
 
 log = logging.getLogger("server.snapshots")
 
@@ -67,15 +68,8 @@ class SnapshotterProcess:
         assert process.stdin is not None and process.stdout is not None
         try:
             await process.stdin.send_all(self._setup())
-            buffer = b""
-            while True:
-                data = await process.stdout.receive_some(65536)
-                if not data:
-                    break
-                buffer += data
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    self._on_event(json.loads(line))
+            async for event in json_lines(process.stdout):
+                self._on_event(event)
             return await process.wait()
         finally:
             with trio.CancelScope(shield=True):

@@ -55,15 +55,17 @@ from venue.commands import (
     SessionLogout,
     TradingPhase,
 )
-from venue.config import load_exchange_config
+from venue.config import AuditConfig, load_exchange_config
 
 AUDIT = "audit"     # the trail's folder in the data directory (server.compose.AUDIT_DIR)
 STP_LINE = 'self_trade_prevention = "decrement_and_cancel"\n'
 
 
-def server(data_dir: Path, start_ns: int = T0, stp: bool = False) -> Server:
-    """The shipped exchange on ``data_dir`` with its audit trail in files; with
-    ``stp``, BROKER1's accounts have decrement-and-cancel self-trade prevention."""
+def server(data_dir: Path, start_ns: int = T0, stp: bool = False,
+           audit: AuditConfig | None = None) -> Server:
+    """The shipped exchange on ``data_dir`` with its audit trail in files (or as
+    ``audit`` says); with ``stp``, BROKER1's accounts have decrement-and-cancel
+    self-trade prevention."""
     toml = SHIPPED_EXCHANGE_TOML
     if stp:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +74,8 @@ def server(data_dir: Path, start_ns: int = T0, stp: bool = False) -> Server:
         assert 'name = "BROKER1"\n' in text
         toml.write_text(text.replace('name = "BROKER1"\n', 'name = "BROKER1"\n' + STP_LINE, 1))
     config = dataclasses.replace(load_exchange_config(toml), fsync=False)
+    if audit is not None:
+        config = dataclasses.replace(config, audit=audit)
     clock = itertools.count(start_ns, 1_000_000)
     return build_server(load_sessions(SHIPPED_SESSIONS_CFG), SHIPPED_SESSIONS_CFG.parent,
                         data_dir, config, clock=lambda: next(clock))

@@ -10,8 +10,6 @@ broker down, every record is still in the spool (the event log).
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import os
 import signal
 import subprocess
@@ -20,32 +18,18 @@ import time
 from pathlib import Path
 
 from audit.kafka import KafkaSettings, read_topic
-from fixserver.settings import load_sessions
-from server.compose import Server, build_server
-from tests.venue.stream_kit import T0, run, trading_day
-from tests.venue.support import SHIPPED_EXCHANGE_TOML, SHIPPED_SESSIONS_CFG
-from venue.config import AuditConfig, load_exchange_config
+from server.compose import Server
+from tests.audit.audit_kit import server
+from tests.venue.stream_kit import run, trading_day
+from venue.config import AuditConfig
 
 
 def audit_server(data_dir: Path, bootstrap: str = "", topic: str = "fix-exchange-audit",
                  send_timeout: float = 3.0) -> Server:
     """The shipped exchange (fsync off, the stream kit's clock) with its audit trail
     on ``topic`` at ``bootstrap`` ("": the files of ``data_dir``)."""
-    config = load_exchange_config(SHIPPED_EXCHANGE_TOML)
-    config = dataclasses.replace(config, fsync=False, audit=AuditConfig(
-        kafka=bootstrap, topic=topic, partitions=3, send_timeout=send_timeout))
-    clock = itertools.count(T0, 1_000_000)
-    return build_server(load_sessions(SHIPPED_SESSIONS_CFG), SHIPPED_SESSIONS_CFG.parent,
-                        data_dir, config, clock=lambda: next(clock))
-
-
-def wait_caught_up(srv: Server, timeout: float = 60.0) -> None:
-    """Until the audit trail has every entry the exchange made."""
-    assert srv.stream is not None and srv.exchange is not None
-    deadline = time.monotonic() + timeout
-    while srv.stream.status()["audit"]["position"] < srv.exchange.last_seq:
-        assert time.monotonic() < deadline, f"the audit trail is behind: {srv.stream.status()}"
-        time.sleep(0.05)
+    return server(data_dir, audit=AuditConfig(kafka=bootstrap, topic=topic, partitions=3,
+                                              send_timeout=send_timeout))
 
 
 def topic_lines(bootstrap: str, topic: str) -> list[bytes]:

@@ -16,7 +16,8 @@ import pytest
 
 from audit.chain import Verifier, parse
 from audit.files import read_lines
-from tests.audit.kafka_kit import Broker, audit_server, topic_lines, wait_caught_up
+from tests.audit.audit_kit import wait_for_trail
+from tests.audit.kafka_kit import Broker, audit_server, topic_lines
 from tests.conftest import free_port
 from tests.venue.stream_kit import REPO_ROOT, run, trading_day
 
@@ -29,7 +30,7 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     data_dir = tmp_path_factory.mktemp("files")
     srv = audit_server(data_dir)
     run(srv, trading_day())
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     return [line for _, _, line in read_lines(data_dir / "audit")]
 
@@ -52,7 +53,7 @@ def test_a_trading_day_reaches_the_topic_once_each_in_order(
     topic = unique_name("audit")
     srv = audit_server(tmp_path, kafka_bootstrap, topic)
     run(srv, trading_day())
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     assert topic_lines(kafka_bootstrap, topic) == expected
 
@@ -62,7 +63,7 @@ def test_the_topic_verifies(tmp_path: Path, kafka_bootstrap: str,
     topic = unique_name("audit")
     srv = audit_server(tmp_path, kafka_bootstrap, topic)
     run(srv, trading_day())
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     out = subprocess.run([sys.executable, "-c", "import sys; from server.cli import main; "
                           "sys.exit(main(sys.argv[1:]))", "audit", "verify", "--kafka",
@@ -78,7 +79,7 @@ def test_one_symbols_records_are_on_one_partition_in_order(
     topic = unique_name("audit")
     srv = audit_server(tmp_path, kafka_bootstrap, topic)
     run(srv, trading_day())
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest")
@@ -107,14 +108,14 @@ def test_the_broker_stopped_while_orders_flow_then_started_gets_every_record_onc
     half = len(day) // 2
     srv = audit_server(tmp_path, broker.bootstrap, "audit")
     run(srv, day[:half])
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     before = topic_lines(broker.bootstrap, "audit")
     broker.stop()                       # memory only: what it had is gone with it
     run(srv, day[half:])                # trading goes on; the trail waits in the spool
     assert srv.stream is not None
     assert srv.stream.status()["audit"]["lag"] > 0
     broker.start()
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     after = topic_lines(broker.bootstrap, "audit")
     # What a consumer read before the outage, then after it: every record, once.
@@ -131,7 +132,7 @@ def test_records_spooled_when_the_server_was_killed_are_sent_once_after_a_restar
     assert killed.returncode == -9, killed.stderr
     broker.start()
     srv = audit_server(tmp_path, broker.bootstrap, "audit")
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     assert topic_lines(broker.bootstrap, "audit") == expected
 
@@ -140,14 +141,14 @@ def test_a_batch_the_broker_had_before_a_crash_is_not_sent_again(
         tmp_path: Path, broker: Broker, expected: list[bytes]) -> None:
     srv = audit_server(tmp_path, broker.bootstrap, "audit")
     run(srv, trading_day())
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     # As if the server died after the broker's acknowledgement, before its checkpoint.
     checkpoint = tmp_path / "audit" / "kafka-audit.checkpoint"
     assert checkpoint.exists()
     checkpoint.unlink()
     srv = audit_server(tmp_path, broker.bootstrap, "audit")
-    wait_caught_up(srv)
+    wait_for_trail(srv)
     srv.close()
     lines = topic_lines(broker.bootstrap, "audit")
     assert lines == expected
