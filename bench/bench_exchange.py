@@ -20,6 +20,10 @@ CPUs the server and the load generator are pinned to different ones. Prints:
 * with each figure, the server's and the load generator's CPU time per order and
   the CPU used by other processes meanwhile (the machine may be shared).
 
+The servers run the default audit trail (``[audit]`` is left out of their
+exchange.toml: JSON-lines files, in a child process of the server that inherits its
+CPU); the header says so, and ``bench/bench_audit.py`` measures what it costs.
+
 Run from the repository root: ``python bench/bench_exchange.py [options]``
 (``--help``); every option also reads an environment variable
 (``BENCH_RESTING=100000`` for a shorter memory phase, ``BENCH_SECONDS``,
@@ -440,6 +444,28 @@ class CpuMeter:
                 "other_load": max(0.0, others / elapsed)}
 
 
+def audit_text(server_cpu: int | None, extra_toml: str = "") -> str:
+    """The audit trail the servers of ``Server(..., extra_toml=extra_toml)`` run, as
+    their exchange.toml and this environment (``FIXSERVER_AUDIT_*``) configure it."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from venue.config import AuditConfig, load_exchange_config
+    with tempfile.TemporaryDirectory(prefix="bench-exchange-") as tmp:
+        path = Path(tmp) / "exchange.toml"
+        path.write_text(exchange_toml(True) + extra_toml)
+        cfg = load_exchange_config(path).audit.with_environment(dict(os.environ))
+    if not cfg.enabled:
+        return "audit trail: off ([audit] enabled = false)"
+    where = (f"Kafka {cfg.kafka}, topic {cfg.topic}" if cfg.kafka
+             else "JSON-lines files in <data-dir>/audit/, fdatasync per batch")
+    cpu = (f"which inherits the server's CPU {server_cpu}" if server_cpu is not None
+           else "unpinned")
+    which = " (the default [audit])" if cfg == AuditConfig() else ""
+    return (f"audit trail: on{which}: {where}; written by the server's "
+            f"child process (server/audit_process.py, nice +5), {cpu}; "
+            f"bench/bench_audit.py measures what it costs")
+
+
 def cpu_text(res: dict) -> str:
     return (f"CPU/order: server {res['server_cpu_us']:.0f} µs, load generator "
             f"{res['client_cpu_us']:.0f} µs; other processes {res['other_load']:.2f} CPU")
@@ -449,12 +475,15 @@ class Server:
     """The fixserver subprocess with its own temp directory; always stopped by stop()."""
 
     def __init__(self, fsync: bool, *, profile: Path | None = None,
-                 py_spy: str | None = None, cpu: int | None = None) -> None:
+                 py_spy: str | None = None, cpu: int | None = None,
+                 extra_toml: str = "") -> None:
+        """``extra_toml`` is appended to the exchange.toml of ``exchange_toml(fsync)``
+        (tables it leaves out, such as ``[audit]``)."""
         self.dir = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
         self.port = free_port()
         self.fsync = fsync
         (self.dir / "sessions.cfg").write_text(SESSIONS_CFG.format(port=self.port))
-        (self.dir / "exchange.toml").write_text(exchange_toml(fsync))
+        (self.dir / "exchange.toml").write_text(exchange_toml(fsync) + extra_toml)
         self.data_dir = self.dir / "data"
         self.log_path = self.dir / "server.log"
         cmd = [PYTHON]
@@ -903,6 +932,7 @@ def main() -> int:
                 if cpus[0] is not None else "not pinned")
 
     if args.profile:
+        print(audit_text(cpus[1]))
         profile_run(args, cpus)
         return 0
 
@@ -916,6 +946,7 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f} at start")
     print(f"fdatasync of an 8 kB write on the temp disk: p50 {results['fdatasync'][0]:.0f} µs, "
           f"p99 {results['fdatasync'][1]:.0f} µs")
+    print(audit_text(cpus[1]))
 
     if not args.no_latency:
         floor = results["floor"] = floor_latency(args.one, args.window, cpus[1])

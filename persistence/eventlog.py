@@ -68,9 +68,11 @@ class EventLog:
         self._starts = array("q")
         self._ends = array("q")
         self._journal: Journal | None = None
-        self._tail: Any = None    # a read-only log's JournalTail, once refreshed
+        self._tail: Any = None    # a read-only log's JournalTail
         if readonly:
-            self._index_records(repair=False)
+            # Through the tail, which takes a record the writer is in the middle of (or
+            # the preallocated zeros) for the end, not for damage as a scan would.
+            self.refresh()
         else:
             end = self._index()
             self._journal = Journal(self.path, kind=KIND, schema_version=schema_version,
@@ -110,9 +112,7 @@ class EventLog:
             return 0
         if self._tail is None:
             from .tail import JournalTail
-            end = self._ends[-1] if self._ends else None
-            self._tail = JournalTail(self.path, kind=KIND, schema_version=self.schema_version,
-                                     position=(self.path.name, end) if end else None)
+            self._tail = JournalTail(self.path, kind=KIND, schema_version=self.schema_version)
         start = self._tail.offset
         records = self._tail.read()
         for payload, (_, end) in records:

@@ -228,3 +228,20 @@ def test_a_refresh_does_not_see_a_batch_half_written(path: Path) -> None:
     path.write_bytes(whole)                          # done
     assert reader.refresh() == 1 and reader.read_after(1) == items(2, 2)
     reader.close()
+
+
+def test_a_read_only_log_opened_while_a_batch_is_half_written_sees_the_ones_before(
+        path: Path) -> None:
+    writer = opened(path)
+    writer.append(items(1, 1))
+    writer.append(items(2, 2))
+    writer.close()
+    whole = path.read_bytes()
+    full = EventLog(path, Item, VERSION, readonly=True)
+    second_end = full._ends[1]
+    full.close()
+    # The second batch half there, then the zeros a writer preallocates.
+    path.write_bytes(whole[:second_end - 3] + bytes(1 << 16))
+    reader = EventLog(path, Item, VERSION, readonly=True)
+    assert (reader.last_seq, reader.read_after(0)) == (1, items(1, 1))
+    reader.close()
