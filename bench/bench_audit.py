@@ -15,11 +15,10 @@ three modes:
 The server (``fixserver``) runs the trail in a child process of its own
 (``server/audit_process.py``, nice +5), which follows the event log file. On two or
 more CPUs the load generator is pinned to the first and the server to the second, as
-in bench_exchange.py; the audit child would inherit the server's CPU, so it is placed
-once the server has started it: by default unpinned (any CPU: what an operator of a
-two-core box gets by doing nothing in particular), with ``--pin-child CPU`` on that
-CPU. The header says where each process runs. (The snapshotter, another child of the
-server, stays on the server's CPU in every mode.)
+in bench_exchange.py. The server runs its children (the audit trail, the
+snapshotter) on the CPUs it is not pinned to (``server/child.py``), here the load
+generator's; ``--pin-child CPU`` moves the audit child to that CPU instead. The
+header says where each process runs.
 
 The modes are interleaved, a round each (the order rotated from round to round),
 since the machine is noisy and only ratios of the same run count. Each run: logon,
@@ -602,8 +601,8 @@ def main() -> int:
     p.add_argument("--pin-child", type=int, metavar="CPU",
                    default=int(env("BENCH_AUDIT_PIN_CHILD")) if env("BENCH_AUDIT_PIN_CHILD")
                    else None,
-                   help="pin the server's audit child to this CPU (default: unpinned, any "
-                        "CPU) (BENCH_AUDIT_PIN_CHILD)")
+                   help="pin the server's audit child to this CPU (default: where the "
+                        "server puts it) (BENCH_AUDIT_PIN_CHILD)")
     args = p.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     if any(m not in MODES for m in modes) or "off" not in modes:
@@ -616,9 +615,8 @@ def main() -> int:
     if not args.no_pin and len(avail) >= 2:
         cpus = (avail[0], avail[1])
         os.sched_setaffinity(0, {avail[0]})
-    # The audit child inherits the server's CPU: put it on its own CPU, or back on all.
-    child_cpus: set[int] | None = ({args.pin_child} if args.pin_child is not None
-                                   else set(avail) if cpus[1] is not None else None)
+    # The server places its children off its own CPU; --pin-child moves the audit one.
+    child_cpus: set[int] | None = {args.pin_child} if args.pin_child is not None else None
     # The servers' [audit] comes from exchange.toml only, not from this environment.
     for var in AUDIT_ENV:
         if os.environ.pop(var, None) is not None:
@@ -639,7 +637,7 @@ def main() -> int:
         pin += (f", audit child on CPU {args.pin_child}"
                 + (f" with the {together[0]}" if together else ""))
     else:
-        pin += f", audit child unpinned ({cpus_text(avail)})"
+        pin += ", audit child and snapshotter where the server puts them (off its CPU)"
     pin += " (it nices itself +5)"
     print(f"audit trail benchmark: {sys.executable} on {os.cpu_count()} CPUs, {pin}; load "
           f"average {os.getloadavg()[0]:.2f} at start; {args.rounds} rounds of "

@@ -35,7 +35,7 @@ from persistence.eventlog import EventLog
 from venue.config import AuditConfig
 from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
 
-from .child import json_lines
+from .child import json_lines, off_the_servers_cpus
 
 log = logging.getLogger("server.audit")
 
@@ -99,6 +99,7 @@ class AuditProcess:
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", "server.audit_process"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
+        off_the_servers_cpus(process.pid)
         assert process.stdin is not None and process.stdout is not None
         try:
             await process.stdin.send_all(msgspec.json.encode(self.setup) + b"\n")

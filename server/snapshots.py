@@ -23,7 +23,7 @@ import trio
 from venue.exchange import Exchange
 from venue.snapshotter import Setup
 
-from .child import json_lines
+from .child import json_lines, off_the_servers_cpus
 
 log = logging.getLogger("server.snapshots")
 
@@ -65,6 +65,7 @@ class SnapshotterProcess:
             [sys.executable, "-m", "venue.snapshotter"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
         self.process = process
+        off_the_servers_cpus(process.pid)
         assert process.stdin is not None and process.stdout is not None
         try:
             await process.stdin.send_all(self._setup())
