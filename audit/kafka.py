@@ -29,6 +29,7 @@ from .chain import ChainState, Sealed, state_of
 
 log = logging.getLogger("audit.kafka")
 
+LINGER_MS = 20
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -239,9 +240,11 @@ class KafkaAudit:
         options = self.settings.client_options()
         # Kafka requires delivery.timeout.ms >= linger.ms + request.timeout.ms.
         options["request_timeout_ms"] = min(options["request_timeout_ms"],
-                                            self.settings.delivery_timeout_ms - 10)
+                                            self.settings.delivery_timeout_ms - LINGER_MS - 10)
         self._producer = KafkaProducer(
-            acks="all", enable_idempotence=True, linger_ms=5,
+            # Batches of up to 256 kB: 13.8 instead of 22.7 us of CPU per 400-byte record
+            # (to Tansu, one process); the linger costs no latency, as each write flushes.
+            acks="all", enable_idempotence=True, linger_ms=LINGER_MS, batch_size=262144,
             max_block_ms=self.settings.timeout_ms,
             delivery_timeout_ms=self.settings.delivery_timeout_ms, **options)
         found = self._producer.partitions_for(self.settings.topic)
