@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["audit"]:
         from .audit_cli import main as audit
         return audit(argv[1:])
+    if argv[:1] == ["db"]:
+        from .db_cli import main as db
+        return db(argv[1:])
     parser = argparse.ArgumentParser(prog="fixserver", description=__doc__)
     parser.add_argument("--sessions", type=Path, default=DEFAULT_SESSIONS,
                         help="QuickFIX-style session settings (default: the shipped sessions.cfg)")
