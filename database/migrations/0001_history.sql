@@ -104,6 +104,7 @@ CREATE INDEX trades_sell_account_time ON trades (sell_account, executed_at);
 CREATE TABLE settlements (
     trade_date      date NOT NULL,
     trade_id        bigint NOT NULL,
+    side            smallint NOT NULL,         -- 1 the buyer's movement, 2 the seller's
     account         text NOT NULL,
     seq             bigint NOT NULL,
     settled_at      timestamptz NOT NULL,
@@ -111,7 +112,7 @@ CREATE TABLE settlements (
     cash_delta      bigint NOT NULL,           -- fee included
     quantity_delta  bigint NOT NULL,
     fee             bigint NOT NULL,
-    PRIMARY KEY (trade_date, trade_id, account)
+    PRIMARY KEY (trade_date, trade_id, side)   -- a self-trade moves one account twice
 ) PARTITION BY RANGE (trade_date);
 CREATE INDEX settlements_account_time ON settlements (account, settled_at);
 
