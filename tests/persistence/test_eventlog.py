@@ -212,15 +212,20 @@ def test_a_read_only_log_opened_empty_follows_from_the_first_batch(path: Path) -
     writer.close()
 
 
-def test_a_refresh_does_not_see_a_batch_half_written(path: Path) -> None:
+def two_batches(path: Path) -> tuple[bytes, int, int]:
+    """A log of two one-entry batches: its bytes and where each batch ends."""
     writer = opened(path)
     writer.append(items(1, 1))
     writer.append(items(2, 2))
     writer.close()
-    whole = path.read_bytes()
     full = EventLog(path, Item, VERSION, readonly=True)
-    first_end, second_end = full._ends[0], full._ends[1]
+    ends = full._ends[0], full._ends[1]
     full.close()
+    return path.read_bytes(), *ends
+
+
+def test_a_refresh_does_not_see_a_batch_half_written(path: Path) -> None:
+    whole, first_end, second_end = two_batches(path)
     path.write_bytes(whole[:first_end])
     reader = EventLog(path, Item, VERSION, readonly=True)
     path.write_bytes(whole[:second_end - 3])        # the writer is in the middle of it
@@ -232,14 +237,7 @@ def test_a_refresh_does_not_see_a_batch_half_written(path: Path) -> None:
 
 def test_a_read_only_log_opened_while_a_batch_is_half_written_sees_the_ones_before(
         path: Path) -> None:
-    writer = opened(path)
-    writer.append(items(1, 1))
-    writer.append(items(2, 2))
-    writer.close()
-    whole = path.read_bytes()
-    full = EventLog(path, Item, VERSION, readonly=True)
-    second_end = full._ends[1]
-    full.close()
+    whole, _, second_end = two_batches(path)
     # The second batch half there, then the zeros a writer preallocates.
     path.write_bytes(whole[:second_end - 3] + bytes(1 << 16))
     reader = EventLog(path, Item, VERSION, readonly=True)
