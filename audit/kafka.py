@@ -20,8 +20,10 @@ import heapq
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +85,11 @@ def key_of(record: dict[str, Any]) -> str:
     return "exchange"
 
 
+@cache   # a few keys (symbols, sessions) over and over: murmur2 in Python is 2.8 us
 def partition_of(key: str, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key), so that any client agrees."""
+    # Imported here: kafka takes 250 ms to import, and exchange.toml's reader imports
+    # this module for its constants.
     from kafka.partitioner.default import murmur2
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
@@ -120,8 +125,6 @@ def _consumer(settings: KafkaSettings) -> Any:
 
 
 def _partitions(consumer: Any, topic: str, timeout: float) -> list[Any]:
-    import time
-
     from kafka import TopicPartition
     deadline = time.monotonic() + timeout
     while True:

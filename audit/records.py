@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from matching.constants import ORD_TYPE_NAMES, PHASE_NAMES, SIDE_NAMES, TIF_NAMES
+from matching.constants import BUY, ORD_TYPE_NAMES, PHASE_NAMES, SIDE_NAMES, TIF_NAMES
 from matching.events import PhaseChanged, Settlement, Trade
 from venue.commands import (
     CancelOnDisconnect,
@@ -243,14 +243,14 @@ class AuditRecords:
                 "leaves_qty": leaves, "cum_qty": cum, "commission": money(er.commission)}
 
     def _trade(self, t: Trade, fills: Mapping[str, ExecutionReport]) -> Record:
-        aggressor = self._side(fills.get(str(t.aggressor_exec_id)), t.aggressor_order_id,
-                               t.aggressor_leaves_qty, t.aggressor_cum_qty)
+        er = fills.get(str(t.aggressor_exec_id))
+        aggressor = self._side(er, t.aggressor_order_id, t.aggressor_leaves_qty,
+                               t.aggressor_cum_qty)
         resting = self._side(fills.get(str(t.resting_exec_id)), t.resting_order_id,
                              t.resting_leaves_qty, t.resting_cum_qty)
         # In an auction uncross the buy order is in the aggressor fields (events.Trade).
-        buy_is_aggressor = t.auction or t.aggressor_side == 1
+        buy_is_aggressor = t.auction or t.aggressor_side == BUY
         buy, sell = (aggressor, resting) if buy_is_aggressor else (resting, aggressor)
-        er = fills.get(str(t.aggressor_exec_id))
         return {"event_type": "TRADE_EXECUTED", "trade_id": t.trade_id,
                 "user_id": aggressor["user_id"], "order_id": aggressor["order_id"],
                 "symbol": t.symbol, "side": None if t.auction else SIDE_NAMES.get(

@@ -8,8 +8,8 @@ writer says where the trail stands, and the records after it are made again from
 the event log, identical, so the chain goes on across crashes and outages.
 
 While the writer cannot keep up or is down, the event log is the spool: on disk,
-never in memory. ``AuditTrail.behind`` is how far behind it is, for the lag
-watch in the composition module (``server/compose.py``).
+never in memory. ``SpoolWatch`` turns how far behind it is into warnings, an alert
+and, if configured, the refusal of new orders (watched by ``server/compose.py``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class AuditSetup(msgspec.Struct):
 class RemoteFeed:
     """The child's feed as the server's event stream sees it (``venue.stream.Feed``)."""
 
-    name = "audit"
+    name = AuditTrail.name
 
     def __init__(self) -> None:
         self.position = 0

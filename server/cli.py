@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import resource
 import sys
 from functools import partial
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import trio
 
+from consumers.audit import AUDIT_DIR
 from fixserver.acceptor import ListenerConfigError, port_options
 from fixserver.connection import SessionRegistry
 from fixserver.settings import SettingsError, load_sessions
@@ -20,7 +20,14 @@ from persistence.journal import JournalCorrupt, JournalFormatError
 from venue import admin
 from venue.config import ExchangeConfigError, load_exchange_config
 
-from .compose import ConfigError, build_server, in_data_dir, journal_retention, run
+from .compose import (
+    ConfigError,
+    audit_config,
+    build_server,
+    in_data_dir,
+    journal_retention,
+    run,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SESSIONS = REPO_ROOT / "sessions.cfg"
@@ -117,13 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         log.info("admin interface (kill switches, balances) on %s: fixserver-admin "
                  "--data-dir %s %s", admin_socket.resolve(), args.data_dir, admin.USAGE)
     if exchange is not None and server.audit_watch is not None:
-        cfg = exchange.config.audit.with_environment(dict(os.environ))
+        cfg = audit_config(exchange)
         if cfg.kafka:
             log.info("audit trail: Kafka %s, topic %s; check it with: fixserver audit verify "
                      "--kafka %s --topic %s", cfg.kafka, cfg.topic, cfg.kafka, cfg.topic)
         else:
+            trail = args.data_dir / AUDIT_DIR
             log.info("audit trail: JSON lines in %s; check it with: fixserver audit verify "
-                     "--file %s", (args.data_dir / "audit").resolve(), args.data_dir / "audit")
+                     "--file %s", trail.resolve(), trail)
     if (server.feed is not None and server.retransmission is not None
             and server.feed_snapshots is not None):
         mc = exchange.config.multicast if exchange is not None else None

@@ -14,6 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis's per-example deadline is a timed assertion: on a shared machine a slow
+# example fails a correct property. Speed is for `make bench`.
+settings.register_profile("fixserver", deadline=None)
+settings.load_profile("fixserver")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

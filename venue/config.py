@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -123,7 +123,6 @@ class AuditConfig:
 
     def with_environment(self, env: dict[str, str]) -> AuditConfig:
         """This configuration with the AUDIT_ENV variables that are set."""
-        from dataclasses import replace
         changes = {key: env[var] for var, key in AUDIT_ENV.items() if env.get(var)}
         return replace(self, **changes) if changes else self
 

@@ -267,8 +267,8 @@ class EventStream:
     def status(self) -> dict[str, dict[str, int]]:
         """Per durable consumer: its position, its lag behind the stream, failures."""
         return {feed.name: {"position": feed.position,
-                                     "lag": max(0, self.last_seq - feed.position),
-                                     "failures": feed.failures}
+                            "lag": max(0, self.last_seq - feed.position),
+                            "failures": feed.failures}
                 for feed in self.feeds}
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from audit.chain import parse
 from audit.files import read_lines
+from consumers.audit import AUDIT_DIR, AuditTrail
 from fixserver.settings import load_sessions
 from matching.constants import BUY, CONTINUOUS, HALTED, OPENING_AUCTION, SELL, STOP
 from server.compose import Server, build_server
@@ -57,7 +58,7 @@ from venue.commands import (
 )
 from venue.config import AuditConfig, load_exchange_config
 
-AUDIT = "audit"     # the trail's folder in the data directory (server.compose.AUDIT_DIR)
+AUDIT = AUDIT_DIR   # the trail's folder in the data directory
 STP_LINE = 'self_trade_prevention = "decrement_and_cancel"\n'
 
 
@@ -85,7 +86,7 @@ def wait_for_trail(srv: Server, timeout: float = 30.0) -> None:
     """Until the trail has written every entry the exchange has made."""
     assert srv.stream is not None and srv.exchange is not None
     deadline = time.monotonic() + timeout
-    while srv.stream.status()[AUDIT]["position"] != srv.exchange.last_seq:
+    while srv.stream.status()[AuditTrail.name]["position"] != srv.exchange.last_seq:
         assert time.monotonic() < deadline, f"the audit trail is behind: {srv.stream.status()}"
         time.sleep(0.01)
 

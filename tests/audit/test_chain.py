@@ -142,7 +142,8 @@ def test_editing_any_field_of_any_record_breaks_the_chain_at_that_record(
     verifier = verify(lines)
     broken = verifier.broken
     assert broken is not None and verifier.records == k
-    number, seq = record["record"], record["seq"]
+    written = parse(lines[k])   # as the verifier reads it: a Decimal 0 is written as 0, an int
+    number, seq = written["record"], written["seq"]
     if type(number) is not int or type(seq) is not int:   # None, a text, a bool, ...
         assert broken.problem == "no record number or seq"
         assert broken.record == (number if type(number) is int else k + 1)
