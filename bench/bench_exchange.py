@@ -462,7 +462,7 @@ def audit_text(server_cpu: int | None, extra_toml: str = "") -> str:
            else "unpinned")
     which = " (the default [audit])" if cfg == AuditConfig() else ""
     return (f"audit trail: on{which}: {where}; written by the server's "
-            f"child process (server/audit_process.py, nice +5), {cpu}; "
+            f"child process (server/consumer_process.py, nice +5), {cpu}; "
             f"bench/bench_audit.py measures what it costs")
 
 

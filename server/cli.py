@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("exchange configuration %s: %d instruments, %d firms", exchange_path,
                      len(exchange_config.instruments), len(exchange_config.firms))
         server = build_server(configs, args.sessions.resolve().parent, args.data_dir,
-                              exchange_config, audit_process=True)
+                              exchange_config, consumer_processes=True)
         gc.freeze()  # the replayed state is long-lived: keep it out of collections
     except (SettingsError, ConfigError, ListenerConfigError, ExchangeConfigError,
             JournalCorrupt, JournalFormatError) as e:
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                          stream=server.stream, ports=ports,
                          retention=journal_retention(server),
                          market_data=server.market_data, feed=server.feed,
-                         audit=server if server.audit_watch is not None else None))
+                         server=server))
     except OSError as e:
         print(f"fixserver: cannot listen: {e}", file=sys.stderr)
         return 1

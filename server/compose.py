@@ -31,6 +31,7 @@ import trio
 
 from audit.records import Parties
 from consumers.audit import AuditTrail, SpoolWatch
+from consumers.database import DatabaseWriter, Seed
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
 from consumers.executions import ExecutionReports
@@ -57,11 +58,11 @@ from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
 from venue.application import DropCopyApplication, ExchangeApplication, MarketDataApplication
-from venue.config import AuditConfig, ExchangeConfig
+from venue.config import AuditConfig, ExchangeConfig, PostgresConfig
 from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
 
-from .audit_process import AuditProcess, AuditSetup
+from .consumer_process import AuditSetup, ConsumerProcess, DatabaseSetup
 from .retention import JournalRetention, keep_journal
 from .snapshots import SnapshotterProcess
 
@@ -163,8 +164,14 @@ class Server:
     feed_snapshots: SnapshotServer | None = None
     redelivered: int = 0  # replayed entries whose reports were checked against the stores
     audit: AuditTrail | None = None          # the audit trail in a thread (consumers/audit.py)
-    audit_process: AuditProcess | None = None   # or in a process (server/audit_process.py)
+    audit_process: ConsumerProcess | None = None   # or in a process (server/consumer_process.py)
     audit_watch: SpoolWatch | None = None    # its lag and spool limit
+    database: DatabaseWriter | None = None   # the PostgreSQL writer in a thread
+    database_process: ConsumerProcess | None = None   # or in a process
+
+    def consumer_processes(self) -> list[ConsumerProcess]:
+        """The durable consumers that run in child processes."""
+        return [c for c in (self.audit_process, self.database_process) if c is not None]
 
     def audit_last_ts(self) -> int:
         """The timestamp of the last entry the audit trail wrote (0: none yet)."""
@@ -188,6 +195,8 @@ class Server:
             self.stream.close()
         if self.audit is not None:     # its feed has stopped with the stream's
             self.audit.close()
+        if self.database is not None:
+            self.database.close()
         if self.event_log is not None:
             self.event_log.close()
         for session in self.sessions:
@@ -202,12 +211,13 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
                  exchange_config: ExchangeConfig | None,
                  durable: Sequence[DurableConsumer] = (),
                  clock: Callable[[], int] = time.time_ns,
-                 audit_process: bool = False) -> Server:
+                 consumer_processes: bool = False) -> Server:
     """Build every session and, with an exchange configuration, the exchange,
     recovered from its snapshot and journal, with the event stream and its consumers.
-    ``clock`` is the sequencer's (ns since the epoch). The audit trail is a thread of
-    this process, or with ``audit_process`` a child process that ``run`` starts
-    (``server/audit_process.py``: what the server does)."""
+    ``clock`` is the sequencer's (ns since the epoch). The audit trail and the
+    PostgreSQL writer are threads of this process, or with ``consumer_processes``
+    child processes that ``run`` starts (``server/consumer_process.py``: what the
+    server does)."""
     exchange = (Exchange(exchange_config, data_dir, clock=clock)
                 if exchange_config is not None else None)
     file_logs = FileLogWriter()
@@ -218,7 +228,7 @@ def build_server(configs: list[SessionConfig], cfg_dir: Path, data_dir: Path,
         server = Server(sessions, file_logs=file_logs)
     else:
         server = _exchange_server(exchange, sessions, data_dir, durable, market_data,
-                                  audit_process)
+                                  consumer_processes)
         server.file_logs = file_logs
     if file_logs.logs:
         file_logs.start()  # once the build succeeded: a failed start leaves no thread
@@ -238,7 +248,7 @@ def report_consumers(exchange: Exchange, sessions: list[Session]
 def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path,
                      durable: Sequence[DurableConsumer],
                      market_data: MarketData | None = None,
-                     audit_process: bool = False) -> Server:
+                     consumer_processes: bool = False) -> Server:
     """Recover the exchange, put back any report a crash kept from the stores, connect
     the consumers and cancel the orders of sessions a crash left logged on."""
     reporters = report_consumers(exchange, sessions)
@@ -256,19 +266,28 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
     feed = binary_feed(exchange)
     cfg = audit_config(exchange)
     audit = child = None
-    if cfg.enabled and audit_process:
-        child = AuditProcess(AuditSetup(str(data_dir), str(event_log.path), cfg,
+    if cfg.enabled and consumer_processes:
+        child = ConsumerProcess(AuditSetup(str(data_dir), str(event_log.path), cfg,
                                         *audit_parties(exchange, sessions).tables()))
     elif cfg.enabled:
         audit = AuditTrail.configured(cfg, audit_parties(exchange, sessions), data_dir)
         durable = [*durable, audit]
+    pg = postgres_config(exchange)
+    database = database_child = None
+    if pg.dsn and consumer_processes:
+        database_child = ConsumerProcess(DatabaseSetup(str(event_log.path), pg,
+                                                       Seed.of(exchange.config)))
+    elif pg.dsn:
+        database = DatabaseWriter(pg.dsn, Seed.of(exchange.config), pg.retention_days)
+        durable = [*durable, database]
     stream = connect_consumers(exchange, event_log, reporters, mark, durable, market_data,
                                feed)
     server = Server(sessions, exchange, event_log, stream, replayed, delivered=mark,
                     redelivered=redelivered, market_data=market_data, feed=feed,
-                    audit=audit, audit_process=child)
-    if child is not None:
-        stream.attach(child.feed)
+                    audit=audit, audit_process=child, database=database,
+                    database_process=database_child)
+    for process in server.consumer_processes():
+        stream.attach(process.feed)
     if cfg.enabled:
         server.audit_watch = SpoolWatch(cfg.spool_limit, cfg.when_spool_full)
         for session in sessions:
@@ -325,6 +344,12 @@ def audit_config(exchange: Exchange, env: Mapping[str, str] | None = None
                  ) -> AuditConfig:
     """``[audit]`` of exchange.toml with the environment's overrides."""
     return exchange.config.audit.with_environment(dict(os.environ if env is None else env))
+
+
+def postgres_config(exchange: Exchange, env: Mapping[str, str] | None = None
+                    ) -> PostgresConfig:
+    """``[postgres]`` of exchange.toml with FIXSERVER_PG_DSN, when it is set."""
+    return exchange.config.postgres.with_environment(dict(os.environ if env is None else env))
 
 
 def audit_parties(exchange: Exchange, sessions: Sequence[Session]) -> Parties:
@@ -489,15 +514,16 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               ports: Mapping[int, PortOptions] | None = None,
               snapshots: bool = True, retention: JournalRetention | None = None,
               market_data: MarketData | None = None, feed: MulticastFeed | None = None,
-              audit: Server | None = None) -> None:
+              server: Server | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
     and a snapshot interval, a snapshotter process follows the journal once the ports
     are open (server/snapshots.py); with ``retention``, the journal segments nothing
     needs are deleted as they age (server/retention.py); ``market_data`` catches its
-    slow subscribers up on the timer; with ``audit`` (the server, when it has an
-    audit trail), its process is run and its lag watched. ``ports``: TLS and socket options per port
+    slow subscribers up on the timer; with ``server`` (the built server), its
+    consumers' child processes run and its audit trail's lag is watched. ``ports``:
+    TLS and socket options per port
     (``fixserver.acceptor.port_options``)."""
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
                         ports=ports)
@@ -507,10 +533,10 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
         async with trio.open_nursery() as nursery:
             if stream is not None:
                 nursery.start_soon(write_event_log, stream)
-                if audit is not None and audit.audit_watch is not None:
-                    nursery.start_soon(watch_audit, audit)
-                if audit is not None and audit.audit_process is not None:
-                    nursery.start_soon(audit.audit_process.run)
+                if server is not None and server.audit_watch is not None:
+                    nursery.start_soon(watch_audit, server)
+                for process in server.consumer_processes() if server is not None else ():
+                    nursery.start_soon(process.run)
             if exchange is not None:
                 nursery.start_soon(drive_exchange, exchange, market_data, feed)
                 if admin_socket is not None:
@@ -523,11 +549,11 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
             if snapshotter is not None:
                 nursery.start_soon(snapshotter.run)
             if retention is not None:
-                child = audit.audit_process if audit is not None else None
+                children = server.consumer_processes() if server is not None else []
 
                 def wakes() -> list[trio.Event]:
-                    return ([snapshotter.written] if snapshotter is not None else []) + (
-                        [child.advanced] if child is not None else [])
+                    return ([snapshotter.written] if snapshotter is not None else []) + [
+                        c.advanced for c in children]
                 nursery.start_soon(keep_journal, retention, wakes)
             task_status.started(addresses)
             async for signum in signals:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-__all__ = ["pg_dsn", "kafka_bootstrap", "kafka_group_settings", "unique_name"]
+__all__ = ["pg_dsn", "kafka_bootstrap", "kafka_group_settings", "unique_name", "schema_dsn"]
 
 PG_DSN_VAR = "FIXEX_PG_DSN"
 KAFKA_BOOTSTRAP_VAR = "FIXEX_KAFKA_BOOTSTRAP"
@@ -76,3 +76,17 @@ def make_unique_name(prefix: str) -> str:
 def unique_name() -> Callable[[str], str]:
     """unique_name("audit") -> "audit-3f9c0a1b2d4e": a fresh topic/group/table name."""
     return make_unique_name
+
+
+@pytest.fixture
+def schema_dsn(pg_dsn: str, unique_name: Callable[[str], str]) -> Iterator[str]:
+    """A libpq URI whose connections work in a fresh, empty schema (dropped afterwards)."""
+    import psycopg
+
+    schema = unique_name("t").replace("-", "_")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in pg_dsn else "?"
+    yield f"{pg_dsn}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

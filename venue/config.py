@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from audit.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS
+from database.partitions import RETENTION_DAYS
 from risk.config import (
     NO_LIMIT,
     AccountConfig,
@@ -127,6 +128,23 @@ class AuditConfig:
         return replace(self, **changes) if changes else self
 
 
+# The environment variable that overrides [postgres] dsn (a DSN may hold a password).
+POSTGRES_DSN_ENV = "FIXSERVER_PG_DSN"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresConfig:
+    """The history database (``[postgres]``): off while ``dsn`` is empty."""
+
+    dsn: str = ""                       # a libpq connection string or URI
+    retention_days: int = RETENTION_DAYS   # whole daily partitions older than this are dropped
+
+    def with_environment(self, env: dict[str, str]) -> PostgresConfig:
+        """This configuration with FIXSERVER_PG_DSN, when it is set."""
+        dsn = env.get(POSTGRES_DSN_ENV)
+        return replace(self, dsn=dsn) if dsn else self
+
+
 @dataclass(frozen=True, slots=True)
 class DropCopyConfig:
     """A drop-copy session (by counterparty CompID) and the firms it sees ('*': all)."""
@@ -147,6 +165,7 @@ class ExchangeConfig:
     dropcopy: dict[str, DropCopyConfig] = field(default_factory=dict)
     multicast: MulticastConfig | None = None   # None: no binary feed
     audit: AuditConfig = AuditConfig()
+    postgres: PostgresConfig = PostgresConfig()
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
     journal_segment_mb: float = 64     # a journal segment is closed past this size
@@ -325,8 +344,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
     _check_keys(data, {"exchange", "risk", "schedule", "instruments", "firms", "accounts",
-                       "dropcopy", "marketdata", "audit"}, str(path))
-    for section in ("exchange", "risk", "schedule", "marketdata", "audit"):
+                       "dropcopy", "marketdata", "audit", "postgres"}, str(path))
+    for section in ("exchange", "risk", "schedule", "marketdata", "audit", "postgres"):
         if not isinstance(data.get(section, {}), dict):
             raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
     for section in ("instruments", "firms", "accounts", "dropcopy"):
@@ -453,7 +472,15 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
         cfg.dropcopy[comp_id] = DropCopyConfig(comp_id, firms)
     cfg.multicast = _multicast(data.get("marketdata", {}), f"{path}: [marketdata]")
     cfg.audit = _audit(data.get("audit", {}), f"{path}: [audit]")
+    cfg.postgres = _postgres(data.get("postgres", {}), f"{path}: [postgres]")
     return cfg
+
+
+def _postgres(table: dict, where: str) -> PostgresConfig:
+    _check_keys(table, {"dsn", "retention_days"}, where)
+    default = PostgresConfig()
+    return PostgresConfig(str(_get(table, "dsn", str, where, default.dsn)),
+                          _whole(table, "retention_days", where, default.retention_days, 1))
 
 
 def _audit(table: dict, where: str) -> AuditConfig:

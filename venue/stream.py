@@ -90,7 +90,7 @@ class EntrySource(Protocol):
 
 class Feed(Protocol):
     """What the stream knows of a durable consumer's feed: a ``DurableFeed`` thread
-    here, or one that runs in another process (``server/audit_process.py``)."""
+    here, or one that runs in another process (``server/consumer_process.py``)."""
 
     name: str
     position: int   # the last seq the consumer has made durable

@@ -134,7 +134,9 @@ def audit_child(server: FixServer) -> int:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == server.proc.pid and b"server.audit_process" in cmdline:
+        argv = cmdline.split(b"\0")[:-1]    # it ends in a NUL
+        if int(fields[1]) == server.proc.pid and argv[-2:] == [b"server.consumer_process",
+                                                               b"audit"]:
             return int(stat.parent.name)
     raise AssertionError("no audit process")
 
@@ -151,4 +153,4 @@ def test_the_audit_process_killed_is_started_again_and_loses_nothing(
     brk2.rest("A2", BUY, 1, "180.00")       # while no process writes the trail
     got = wait_records(server, lambda rs: len(rs) == 5, timeout=20)
     assert [r.get("cl_ord_id") for r in got[1:]] == ["A1", "A1", "A2", "A2"]
-    assert "the audit trail's process stopped" in server.log()
+    assert "the audit consumer's process stopped" in server.log()

@@ -1,17 +1,19 @@
-"""The audit trail in a process of its own: both sides.
+"""A durable consumer in a process of its own (the audit trail, the PostgreSQL
+writer): both sides.
 
-Turning entries into records, hashing them and writing them cost the order path a
-third of its orders/s when a thread of the server did it (the thread holds the
-GIL: ``bench/bench_audit.py``). So the server runs the trail in a child process
-that reads the event log itself (``EventLog`` read-only, ``refresh`` to follow it)
-and feeds the same ``consumers.audit.AuditTrail`` through the same
-``venue.stream.DurableFeed`` as the thread would: same records, same checkpoint,
-same exactly-once. The child reports its position; the server shows it as the
-``audit`` feed of its event stream (lag, retention floor, spool limit).
+Turning entries into audit records, hashing them and writing them cost the order
+path a third of its orders/s when a thread of the server did it (the thread holds
+the GIL: ``bench/bench_audit.py``); making database rows is the same kind of work.
+So the server runs each such consumer in a child process that reads the event log
+itself (``EventLog`` read-only, ``refresh`` to follow it) and feeds the consumer
+through the same ``venue.stream.DurableFeed`` as a thread would: same rows, same
+checkpoint, same exactly-once. The child reports its position; the server shows it
+as that consumer's feed of its event stream (lag, retention floor, spool limit).
 
-:class:`AuditProcess` is the server's trio task: it starts the child with its
-setup, reads its reports, and starts it again if it dies (the trail resumes from
-its checkpoint). The child stops when its stdin closes, after the batch in hand.
+:class:`ConsumerProcess` is the server's trio task: it starts the child
+(``python -m server.consumer_process NAME``) with its setup, reads its reports, and
+starts it again if it dies (the consumer resumes from its checkpoint). The child
+stops when its stdin closes, after the batch in hand.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ import trio
 
 from audit.records import Parties
 from consumers.audit import AuditTrail
+from consumers.database import DatabaseWriter, Seed
 from persistence.eventlog import EventLog
-from venue.config import AuditConfig
+from venue.config import AuditConfig, PostgresConfig
 from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
 
 from .child import json_lines, off_the_servers_cpus
 
-log = logging.getLogger("server.audit")
+log = logging.getLogger("server.consumer")
 
 RESTART_SECONDS = 5.0
 POLL_SECONDS = 0.01      # the child looks for new entries this often when idle
@@ -45,8 +48,8 @@ REPORT_SECONDS = 0.1     # and reports its position at most this often
 NICE = 5                 # the order path goes first when the cores are busy
 
 
-class AuditSetup(msgspec.Struct):
-    """What the child needs: where things are, ``[audit]``, and who is who."""
+class AuditSetup(msgspec.Struct, tag="audit"):
+    """What the audit child needs: where things are, ``[audit]``, and who is who."""
 
     data_dir: str
     event_log: str
@@ -54,13 +57,36 @@ class AuditSetup(msgspec.Struct):
     account_firms: dict[str, str]
     sessions: dict[str, tuple[str, str]]
 
+    name = AuditTrail.name
+
+    def consumer(self) -> AuditTrail:
+        return AuditTrail.configured(self.config,
+                                     Parties(self.account_firms, self.sessions),
+                                     Path(self.data_dir))
+
+
+class DatabaseSetup(msgspec.Struct, tag="postgres"):
+    """What the PostgreSQL writer's child needs: the event log, ``[postgres]`` and the
+    starting balances."""
+
+    event_log: str
+    config: PostgresConfig
+    seed: Seed
+
+    name = DatabaseWriter.name
+
+    def consumer(self) -> DatabaseWriter:
+        return DatabaseWriter(self.config.dsn, self.seed, self.config.retention_days)
+
+
+Setup = AuditSetup | DatabaseSetup
+
 
 class RemoteFeed:
     """The child's feed as the server's event stream sees it (``venue.stream.Feed``)."""
 
-    name = AuditTrail.name
-
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.position = 0
         self.failures = 0
         self.last_ts = 0    # the timestamp of the last entry written (ns)
@@ -72,15 +98,15 @@ class RemoteFeed:
         """The child is stopped by its task (``AuditProcess``)."""
 
 
-class AuditProcess:
-    """The server's audit-trail child process."""
+class ConsumerProcess:
+    """The server's task for one consumer's child process."""
 
     ADVANCED_EVERY = 1.0   # seconds: how often at most ``advanced`` is set
 
-    def __init__(self, setup: AuditSetup) -> None:
+    def __init__(self, setup: Setup) -> None:
         self.setup = setup
-        self.feed = RemoteFeed()
-        # Set (and replaced) when the trail's checkpoint moved, at most once a second:
+        self.feed = RemoteFeed(setup.name)
+        # Set (and replaced) when the consumer's checkpoint moved, at most once a second:
         # journal retention may have segments to delete then.
         self.advanced = trio.Event()
         self._advanced_at = -math.inf
@@ -91,13 +117,15 @@ class AuditProcess:
         task_status.started()
         while True:
             code = await self._run_once()
-            log.error("the audit trail's process stopped (exit code %s); starting it again "
-                      "in %.0f s (it resumes from its checkpoint)", code, RESTART_SECONDS)
+            log.error("the %s consumer's process stopped (exit code %s); starting it again "
+                      "in %.0f s (it resumes from its checkpoint)", self.setup.name, code,
+                      RESTART_SECONDS)
             await trio.sleep(RESTART_SECONDS)
 
     async def _run_once(self) -> int | None:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "server.audit_process"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "server.consumer_process", self.setup.name],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
         off_the_servers_cpus(process.pid)
         assert process.stdin is not None and process.stdout is not None
@@ -156,11 +184,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.nice(NICE)
-    setup = msgspec.json.decode(sys.stdin.buffer.readline(), type=AuditSetup)
+    setup = msgspec.json.decode(sys.stdin.buffer.readline(), type=Setup)
     event_log = EventLog(setup.event_log, Entry, EVENT_LOG_VERSION, readonly=True)
-    trail = AuditTrail.configured(setup.config, Parties(setup.account_firms, setup.sessions),
-                                  Path(setup.data_dir))
-    feed = DurableFeed(trail, _Followed(event_log), poll_seconds=POLL_SECONDS)
+    consumer = setup.consumer()
+    feed = DurableFeed(consumer, _Followed(event_log), poll_seconds=POLL_SECONDS)
     closed = threading.Event()
 
     def watch_stdin() -> None:
@@ -173,7 +200,7 @@ def main() -> int:
     try:
         while True:
             stopping = closed.wait(REPORT_SECONDS)
-            report = (feed.position, feed.failures, trail.last_ts)
+            report = (feed.position, feed.failures, consumer.last_ts)
             if report != reported:
                 reported = report
                 line = json.dumps({"position": report[0], "failures": report[1],
@@ -187,9 +214,10 @@ def main() -> int:
                 break
     finally:
         # Not longer: a batch cut short by the exit is whole again at the next start
-        # (files: the torn tail is cut; Kafka: what the topic has is skipped).
+        # (files: the torn tail is cut; Kafka: what the topic has is skipped;
+        # PostgreSQL: the transaction never committed).
         feed.stop(timeout=2)
-        trail.close()
+        consumer.close()
         event_log.close()
     return 0
 
