@@ -48,6 +48,7 @@ from venue.exchange import Exchange
 from venue.fixedpoint import format_price
 
 from .cli import DEFAULT_SESSIONS, _default_exchange_file
+from .tables import text_table
 
 PROG = "fixserver replay"
 
@@ -165,19 +166,6 @@ def summarize(exchange: Exchange, *, replayed: int = 0, seconds: float = 0.0,
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]],
-           numeric: Sequence[int] = ()) -> list[str]:
-    """Aligned columns under a header and a rule; ``numeric`` columns to the right."""
-    cells = [list(header), *([str(c) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  " + "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-
-    return [line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])]
-
-
 def _how_far(s: Summary) -> str:
     if s.until is None:
         return "to the end of the journal"
@@ -200,24 +188,24 @@ def render_text(s: Summary) -> str:
         f"trades     {s.trades}",
         "",
         "orders by status",
-        *_table(["status", "orders"], list(s.orders.items()), numeric=[1]),
+        *text_table(["status", "orders"], list(s.orders.items()), numeric=[1]),
     ]
     if s.orders.get(STATUS_NAMES[OE.ST_REJECTED]) == 0:
         lines.append("  (an order refused at entry is not kept in the state: none counted)")
     lines += ["", "open orders per symbol"]
     if s.open_orders:
-        lines += _table(["symbol", "buy", "sell"],
+        lines += text_table(["symbol", "buy", "sell"],
                         [(o.symbol, o.buy, o.sell) for o in s.open_orders], numeric=[1, 2])
     else:
         lines.append("  none")
     lines += ["", "balances",
-              *_table(["account", "firm", "cash", "reserved", "available", "open orders"],
+              *text_table(["account", "firm", "cash", "reserved", "available", "open orders"],
                       [(b.account, b.firm, b.cash, b.reserved, b.available, b.open_orders)
                        for b in s.accounts], numeric=[2, 3, 4, 5])]
     held = [(b.account, symbol, qty) for b in s.accounts
             for symbol, qty in b.positions.items() if qty]
     lines += ["", "positions"]
-    lines += _table(["account", "symbol", "position"], held, numeric=[2]) if held \
+    lines += text_table(["account", "symbol", "position"], held, numeric=[2]) if held \
         else ["  none"]
     return "\n".join(lines) + "\n"
 

@@ -3,18 +3,16 @@ all or nothing, never over a newer schema. Real PostgreSQL."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from database.migrate import MigrationError, current_version, migrate, migrations
+from tests.database.conftest import fixserver_db
 
 pytestmark = pytest.mark.services
 
-REPO = Path(__file__).resolve().parents[2]
 TABLES = {"instruments", "accounts", "positions", "orders", "order_events", "trades",
           "settlements", "writer_checkpoint", "fixserver_schema"}
 
@@ -72,12 +70,6 @@ def test_a_gap_in_the_versions_is_refused(tmp_path: Path) -> None:
     (tmp_path / "0003_c.sql").write_text("")
     with pytest.raises(MigrationError, match="expected version 2"):
         migrations(tmp_path)
-
-
-def fixserver_db(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "import sys; from server.cli import main; "
-                           "sys.exit(main(sys.argv[1:]))", "db", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_fixserver_db_migrate_applies_and_then_says_nothing_to_do(schema_dsn: str) -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from consumers.database import DatabaseWriter, Seed
 from database.partitions import partitions
-from database.rows import rows_of
+from database.rows import moment, rows_of
+from tests.database.conftest import fixserver_db
 from tests.venue.stream_kit import run, server, trading_day
 from tests.venue.support import SHIPPED_EXCHANGE_TOML
 from venue.config import load_exchange_config
@@ -174,3 +175,48 @@ def test_a_database_that_cannot_be_reached_fails_the_checkpoint_for_the_feed_to_
         w.checkpoint()
     with pytest.raises(ConnectionError):
         w.on_batch([])
+
+
+def show(*argv: str) -> tuple[int, str, str]:
+    out = fixserver_db(*argv)
+    return out.returncode, out.stdout, out.stderr
+
+
+def test_fixserver_db_trades_prints_an_accounts_trades_as_a_table(day, schema_dsn: str
+                                                                   ) -> None:
+    entries, _ = day
+    w = writer(schema_dsn)
+    feed(w, entries)
+    w.close()
+    since = moment(entries[0].ts).date().isoformat()
+    code, out, err = show("trades", "--dsn", schema_dsn, "--since", since, "--symbol", "AAPL")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["date", "trade", "executed", "(UTC)"]
+    assert [line.split()[1] for line in lines[2:-1]] == ["1", "2", "3", "4"]
+    assert lines[-1] == "4 trades"
+    code, out, _ = show("trades", "--dsn", schema_dsn, "--since", since, "--symbol", "MSFT")
+    assert (code, out.strip()) == (0, f"no trades from {since} on")
+
+
+def test_fixserver_db_orders_filters_by_account(day, schema_dsn: str,
+                                                conn: psycopg.Connection) -> None:
+    entries, _ = day
+    w = writer(schema_dsn)
+    feed(w, entries)
+    w.close()
+    since = moment(entries[0].ts).date().isoformat()
+    account = conn.execute("SELECT account FROM orders LIMIT 1").fetchone()[0]
+    n = conn.execute("SELECT count(*) FROM orders WHERE account = %s", (account,)).fetchone()[0]
+    code, out, err = show("orders", "--dsn", schema_dsn, "--since", since, "--account", account)
+    assert code == 0, err
+    rows = out.splitlines()[2:-1]
+    assert len(rows) == n and all(line.split()[4] == account for line in rows)
+
+
+def test_fixserver_db_orders_names_a_bad_date_and_a_database_without_the_schema(
+        schema_dsn: str) -> None:
+    code, _, err = show("orders", "--dsn", schema_dsn, "--since", "yesterday")
+    assert code == 2 and "not a date (YYYY-MM-DD): 'yesterday'" in err
+    code, _, err = show("orders", "--dsn", schema_dsn)
+    assert code == 2 and "has no exchange schema yet" in err
