@@ -374,6 +374,33 @@ async def watch_audit(server: Server) -> None:
         await trio.sleep(1.0)
 
 
+LAG_LOG_SECONDS = 10.0   # how often a database writer that is behind says so
+
+
+async def watch_database(server: Server) -> None:
+    """Log how far behind the PostgreSQL writer is, while it is behind (records and
+    seconds), and when it has caught up."""
+    assert server.stream is not None
+    behind = False
+    while True:
+        await trio.sleep(LAG_LOG_SECONDS)
+        status = server.stream.status().get(DatabaseWriter.name)
+        if status is None:
+            continue
+        last_ts = (server.database_process.feed.last_ts if server.database_process
+                   else server.database.last_ts if server.database else 0)
+        lag = status["lag"]
+        seconds = (time.time_ns() - last_ts) / 1e9 if lag and last_ts else 0.0
+        if lag and (status["failures"] or seconds > LAG_LOG_SECONDS):
+            behind = True
+            log.warning("postgres writer: %d entries behind (%.1f s)%s", lag, seconds,
+                        f", {status['failures']} failures in a row (PostgreSQL unreachable?)"
+                        if status["failures"] else "")
+        elif behind and not lag:
+            behind = False
+            log.info("postgres writer: caught up")
+
+
 def connect_consumers(exchange: Exchange, event_log: EventLog | None,
                       reporters: Sequence[Consumer], mark: SeqMark | None,
                       durable: Sequence[DurableConsumer] = (),
@@ -535,6 +562,8 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
                 nursery.start_soon(write_event_log, stream)
                 if server is not None and server.audit_watch is not None:
                     nursery.start_soon(watch_audit, server)
+                if server is not None and (server.database or server.database_process):
+                    nursery.start_soon(watch_database, server)
                 for process in server.consumer_processes() if server is not None else ():
                     nursery.start_soon(process.run)
             if exchange is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 import psycopg
@@ -220,3 +221,17 @@ def test_fixserver_db_orders_names_a_bad_date_and_a_database_without_the_schema(
     assert code == 2 and "not a date (YYYY-MM-DD): 'yesterday'" in err
     code, _, err = show("orders", "--dsn", schema_dsn)
     assert code == 2 and "has no exchange schema yet" in err
+
+
+def test_the_readmes_example_queries_run_against_the_schema(day, schema_dsn: str,
+                                                            conn: psycopg.Connection) -> None:
+    entries, _ = day
+    w = writer(schema_dsn)
+    feed(w, entries)
+    w.close()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## The history database", 1)[1].split("```sql\n", 1)[1]
+    statements = [q for q in block.split("```", 1)[0].split(";") if q.strip()]
+    assert len(statements) == 3
+    for sql in statements:
+        conn.execute(sql).fetchall()     # every column and table it names exists
