@@ -405,3 +405,31 @@ def test_a_bad_feed_is_refused_naming_the_key(tmp_path: Path, change: tuple[str,
                                               error: str) -> None:
     text = SHIPPED_EXCHANGE_TOML.read_text() + FEED.replace(*change)
     assert error in error_of(tmp_path, text)
+
+
+def test_the_history_database_is_off_without_a_dsn() -> None:
+    assert load_exchange_config(SHIPPED_EXCHANGE_TOML).postgres.dsn == ""
+
+
+def test_postgres_dsn_and_retention_are_read(tmp_path: Path) -> None:
+    text = SHIPPED + '\n[postgres]\ndsn = "postgresql://db/x"\nretention_days = 30\n'
+    pg = load_exchange_config(write(tmp_path, text)).postgres
+    assert (pg.dsn, pg.retention_days) == ("postgresql://db/x", 30)
+
+
+def test_fixserver_pg_dsn_overrides_the_files_dsn(tmp_path: Path) -> None:
+    text = SHIPPED + '\n[postgres]\ndsn = "postgresql://db/x"\n'
+    pg = load_exchange_config(write(tmp_path, text)).postgres
+    assert pg.with_environment({"FIXSERVER_PG_DSN": "postgresql://other/y"}).dsn == \
+        "postgresql://other/y"
+    assert pg.with_environment({}).dsn == "postgresql://db/x"
+
+
+def test_unknown_postgres_key_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, SHIPPED + '\n[postgres]\nhost = "db"\n')
+    assert "[postgres]: unknown key 'host'" in message
+
+
+def test_a_retention_of_zero_days_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, SHIPPED + "\n[postgres]\nretention_days = 0\n")
+    assert "[postgres]" in message and "retention_days" in message
