@@ -106,6 +106,11 @@ class Rows(msgspec.Struct):
     trades: list[TradeRow]
     settlements: list[SettlementRow]
 
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        return {"orders": len(self.orders), "order_events": len(self.events),
+                "trades": len(self.trades), "settlements": len(self.settlements)}
+
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -56,17 +56,21 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def expected_counts(entries: Sequence[Entry]) -> dict[str, int]:
-    rows = rows_of(entries, {})
-    return {"orders": len(rows.orders), "order_events": len(rows.events),
-            "trades": len(rows.trades), "settlements": len(rows.settlements)}
+    return rows_of(entries, {}).counts()
+
+
+def written(day: tuple[list[Entry], dict], dsn: str) -> list[Entry]:
+    """The whole day written by a writer that is then closed; its entries."""
+    entries, _ = day
+    w = writer(dsn)
+    feed(w, entries)
+    w.close()
+    return entries
 
 
 def test_the_trading_day_gives_exactly_its_rows(day, schema_dsn: str,
                                                 conn: psycopg.Connection) -> None:
-    entries, _ = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
+    entries = written(day, schema_dsn)
     assert counts(conn) == expected_counts(entries)
     last = conn.execute("SELECT seq FROM writer_checkpoint").fetchone()[0]
     assert last == entries[-1].seq
@@ -78,10 +82,8 @@ def test_the_trading_day_gives_exactly_its_rows(day, schema_dsn: str,
 
 def test_accounts_and_positions_equal_the_risk_ledgers_balances(
         day, schema_dsn: str, conn: psycopg.Connection) -> None:
-    entries, balances = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
+    written(day, schema_dsn)
+    _, balances = day
     cash = dict(conn.execute("SELECT account, cash FROM accounts").fetchall())
     held = {(a, s): q for a, s, q in
             conn.execute("SELECT account, symbol, quantity FROM positions").fetchall()}
@@ -93,11 +95,9 @@ def test_accounts_and_positions_equal_the_risk_ledgers_balances(
 
 def test_settlement_movements_of_an_account_sum_to_its_cash_change(
         day, schema_dsn: str, conn: psycopg.Connection) -> None:
-    entries, balances = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
-    start = {a.account: a.cash for a in w.seed.accounts}
+    written(day, schema_dsn)
+    _, balances = day
+    start = {a.account: a.cash for a in writer(schema_dsn).seed.accounts}
     moved = dict(conn.execute(
         "SELECT account, sum(cash_delta) FROM settlements GROUP BY account").fetchall())
     assert moved, "the day settles trades"
@@ -185,10 +185,7 @@ def show(*argv: str) -> tuple[int, str, str]:
 
 def test_fixserver_db_trades_prints_an_accounts_trades_as_a_table(day, schema_dsn: str
                                                                    ) -> None:
-    entries, _ = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
+    entries = written(day, schema_dsn)
     since = moment(entries[0].ts).date().isoformat()
     code, out, err = show("trades", "--dsn", schema_dsn, "--since", since, "--symbol", "AAPL")
     assert code == 0, err
@@ -202,10 +199,7 @@ def test_fixserver_db_trades_prints_an_accounts_trades_as_a_table(day, schema_ds
 
 def test_fixserver_db_orders_filters_by_account(day, schema_dsn: str,
                                                 conn: psycopg.Connection) -> None:
-    entries, _ = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
+    entries = written(day, schema_dsn)
     since = moment(entries[0].ts).date().isoformat()
     account = conn.execute("SELECT account FROM orders LIMIT 1").fetchone()[0]
     n = conn.execute("SELECT count(*) FROM orders WHERE account = %s", (account,)).fetchone()[0]
@@ -225,10 +219,7 @@ def test_fixserver_db_orders_names_a_bad_date_and_a_database_without_the_schema(
 
 def test_the_readmes_example_queries_run_against_the_schema(day, schema_dsn: str,
                                                             conn: psycopg.Connection) -> None:
-    entries, _ = day
-    w = writer(schema_dsn)
-    feed(w, entries)
-    w.close()
+    written(day, schema_dsn)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = readme.split("## The history database", 1)[1].split("```sql\n", 1)[1]
     statements = [q for q in block.split("```", 1)[0].split(";") if q.strip()]

@@ -508,3 +508,17 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def one_trade(server: FixServer, clients: list[Broker]) -> tuple[Broker, Broker]:
+    """BRK3 rests S1 (sell 100 at 190), BRK2's B1 buys 40 of it; both sessions, logged
+    on, after their ExecutionReports."""
+    brk2, brk3 = connect(server, "BRK2"), connect(server, "BRK3")
+    clients += [brk2, brk3]
+    brk2.logon()
+    brk3.logon()
+    brk3.rest("S1", SELL, 100, "190.00")
+    brk2.new_order("B1", BUY, 40, "190.00")
+    brk2.ers(2)
+    brk3.er()
+    return brk2, brk3

@@ -19,7 +19,7 @@ import pytest
 from audit.chain import parse
 from audit.files import read_lines
 from tests.conftest import FixServer, free_port
-from tests.exchange.exchangeclient import BUY, SELL, Broker, connect
+from tests.exchange.exchangeclient import BUY, Broker, connect, one_trade
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +48,7 @@ def kafka_down(limit: int, policy: str) -> str:
 
 def test_a_sessions_day_is_in_the_audit_files_and_verifies(start_server, clients) -> None:
     server = start_server()
-    brk2, brk3 = connect(server, "BRK2"), connect(server, "BRK3")
-    clients += [brk2, brk3]
-    brk2.logon()
-    brk3.logon()
-    brk3.rest("S1", SELL, 100, "190.00")
-    brk2.new_order("B1", BUY, 40, "190.00")
-    brk2.ers(2)
-    brk3.er()
+    brk2, _ = one_trade(server, clients)
     brk2.logout_and_close()
     got = wait_records(server, lambda rs: any(r["event_type"] == "SESSION_LOGOUT" for r in rs))
     kinds = [r["event_type"] for r in got]

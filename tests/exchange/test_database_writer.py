@@ -19,7 +19,7 @@ import pytest
 from database.rows import rows_of
 from persistence.eventlog import EventLog
 from tests.conftest import FixServer
-from tests.exchange.exchangeclient import BUY, SELL, Broker, connect
+from tests.exchange.exchangeclient import BUY, SELL, Broker, connect, one_trade
 from tests.exchange.tcp_outage import TcpOutage
 from venue.stream import EVENT_LOG_VERSION, Entry
 
@@ -72,14 +72,7 @@ def checkpoint(dsn: str) -> int:
 def test_a_trade_between_two_sessions_is_in_the_database(
         start_server, clients: list[Broker], schema_dsn: str) -> None:
     server = start_server(risk=postgres(schema_dsn))
-    brk2, brk3 = connect(server, "BRK2"), connect(server, "BRK3")
-    clients += [brk2, brk3]
-    brk2.logon()
-    brk3.logon()
-    brk3.rest("S1", SELL, 100, "190.00")
-    brk2.new_order("B1", BUY, 40, "190.00")
-    brk2.ers(2)
-    brk3.er()
+    one_trade(server, clients)
     wait_for(server, lambda: table_is_there(schema_dsn)
              and count(schema_dsn, "SELECT count(*) FROM settlements") == 2)
     with psycopg.connect(schema_dsn) as conn:
@@ -146,10 +139,7 @@ def test_a_server_killed_mid_flow_writes_every_row_once_after_its_restart(
     entries = log.read_after(0, 10**7)
     log.close()
     assert checkpoint(schema_dsn) == entries[-1].seq
-    rows = rows_of(entries, {})
-    assert database_counts(schema_dsn) == {
-        "orders": len(rows.orders), "order_events": len(rows.events),
-        "trades": len(rows.trades), "settlements": len(rows.settlements)}
+    assert database_counts(schema_dsn) == rows_of(entries, {}).counts()
     with psycopg.connect(schema_dsn) as conn:
         stored = {r[0] for r in conn.execute("SELECT cl_ord_id FROM orders").fetchall()}
     assert acked <= stored      # every acknowledged order is there
