@@ -2,15 +2,18 @@
 outage of the database and a kill -9 of the server.
 
 Real server subprocess (the writer in its child process), real FIX over TCP, the
-throwaway PostgreSQL of `make test`, each test in a schema of its own; the outage is
-a relay on loopback that goes down (tests/exchange/tcp_outage.py).
+throwaway PostgreSQL of `make test`, each test in a schema of its own. Two outages:
+the network path cut (a relay on loopback that goes down, tests/exchange/tcp_outage.py)
+and PostgreSQL itself stopped and started (a cluster of the test's own).
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -24,6 +27,7 @@ from tests.exchange.tcp_outage import TcpOutage
 from venue.stream import EVENT_LOG_VERSION, Entry
 
 pytestmark = pytest.mark.slow
+SERVICES = str(Path(__file__).resolve().parents[2] / "scripts" / "test-services")
 TABLES = ("orders", "order_events", "trades", "settlements")
 
 
@@ -108,6 +112,42 @@ def test_orders_sent_while_postgres_is_down_all_arrive_once_it_is_back(
 
 def database_counts(dsn: str) -> dict[str, int]:
     return {t: count(dsn, f"SELECT count(*) FROM {t}") for t in TABLES}
+
+
+@pytest.fixture
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A PostgreSQL of this test's own (scripts/test-services), so that it can be stopped
+    and started again; its directory and DSN."""
+    where = tmp_path_factory.mktemp("pg")
+    started = subprocess.run([SERVICES, "start", str(where)], capture_output=True, text=True,
+                             timeout=120)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        env = dict(line.split("=", 1) for line in (where / "env").read_text().split())
+        yield where, env["FIXEX_PG_DSN"]
+    finally:
+        subprocess.run([SERVICES, "stop", str(where)], capture_output=True, timeout=120)
+
+
+def test_orders_sent_while_postgres_is_stopped_all_arrive_once_it_is_started_again(
+        start_server, clients: list[Broker], own_postgres: tuple[Path, str]) -> None:
+    where, dsn = own_postgres
+    server = start_server(risk=postgres(dsn))
+    brk2 = connect(server, "BRK2")
+    clients.append(brk2)
+    brk2.logon()
+    brk2.rest("A0", BUY, 1, "180.00")
+    wait_for(server, lambda: table_is_there(dsn)
+             and count(dsn, "SELECT count(*) FROM orders") == 1)
+    subprocess.run([SERVICES, "pg-stop", str(where)], check=True, timeout=60)
+    for n in range(1, 21):       # the exchange keeps trading
+        assert brk2.rest(f"A{n}", BUY, 1, "180.00")[39] == "0"
+    time.sleep(1.0)
+    subprocess.run([SERVICES, "pg-start", str(where)], check=True, timeout=60)
+    wait_for(server, lambda: count(dsn, "SELECT count(*) FROM orders") == 21, timeout=40)
+    assert count(dsn, "SELECT count(*) FROM order_events") == 21
+    assert count(dsn, "SELECT count(DISTINCT cl_ord_id) FROM orders") == 21
+    assert "consumer postgres: failed at seq" in server.log()
 
 
 def test_a_server_killed_mid_flow_writes_every_row_once_after_its_restart(
