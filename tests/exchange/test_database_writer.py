@@ -88,26 +88,38 @@ def test_a_trade_between_two_sessions_is_in_the_database(
     assert orders == [("B1", "2", 0), ("S1", "1", 60)]
 
 
-def test_orders_sent_while_postgres_is_down_all_arrive_once_it_is_back(
-        start_server, clients: list[Broker], schema_dsn: str, outage: TcpOutage) -> None:
-    server = start_server(risk=postgres(via(outage, schema_dsn)))
+def orders_through_an_outage(start_server, clients: list[Broker], dsn: str, via_dsn: str,
+                             cut: Callable[[], object], restore: Callable[[], object],
+                             reachable_while_cut: bool) -> None:
+    """One order written, the database cut off (``cut``) while 20 more are acknowledged,
+    then back (``restore``): every order arrives, once, and the failures were logged.
+    ``reachable_while_cut``: the test itself still reaches the database (only the
+    server's path was cut), and checks that nothing more arrived meanwhile."""
+    server = start_server(risk=postgres(via_dsn))
     brk2 = connect(server, "BRK2")
     clients.append(brk2)
     brk2.logon()
     brk2.rest("A0", BUY, 1, "180.00")
-    wait_for(server, lambda: table_is_there(schema_dsn)
-             and count(schema_dsn, "SELECT count(*) FROM orders") == 1)
-    outage.down()
+    wait_for(server, lambda: table_is_there(dsn)
+             and count(dsn, "SELECT count(*) FROM orders") == 1)
+    cut()
     for n in range(1, 21):       # the exchange keeps trading
         assert brk2.rest(f"A{n}", BUY, 1, "180.00")[39] == "0"
     time.sleep(1.0)
-    assert count(schema_dsn, "SELECT count(*) FROM orders") == 1
-    outage.up()
-    wait_for(server, lambda: count(schema_dsn, "SELECT count(*) FROM orders") == 21,
-             timeout=40)
-    assert count(schema_dsn, "SELECT count(*) FROM order_events") == 21
-    assert count(schema_dsn, "SELECT count(DISTINCT cl_ord_id) FROM orders") == 21
+    if reachable_while_cut:
+        assert count(dsn, "SELECT count(*) FROM orders") == 1
+    restore()
+    wait_for(server, lambda: count(dsn, "SELECT count(*) FROM orders") == 21, timeout=40)
+    assert count(dsn, "SELECT count(*) FROM order_events") == 21
+    assert count(dsn, "SELECT count(DISTINCT cl_ord_id) FROM orders") == 21
     assert "consumer postgres: failed at seq" in server.log()
+
+
+def test_orders_sent_while_postgres_is_down_all_arrive_once_it_is_back(
+        start_server, clients: list[Broker], schema_dsn: str, outage: TcpOutage) -> None:
+    orders_through_an_outage(start_server, clients, schema_dsn, via(outage, schema_dsn),
+                             outage.down, outage.up, reachable_while_cut=True)
+
 
 
 def database_counts(dsn: str) -> dict[str, int]:
@@ -132,22 +144,11 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
 def test_orders_sent_while_postgres_is_stopped_all_arrive_once_it_is_started_again(
         start_server, clients: list[Broker], own_postgres: tuple[Path, str]) -> None:
     where, dsn = own_postgres
-    server = start_server(risk=postgres(dsn))
-    brk2 = connect(server, "BRK2")
-    clients.append(brk2)
-    brk2.logon()
-    brk2.rest("A0", BUY, 1, "180.00")
-    wait_for(server, lambda: table_is_there(dsn)
-             and count(dsn, "SELECT count(*) FROM orders") == 1)
-    subprocess.run([SERVICES, "pg-stop", str(where)], check=True, timeout=60)
-    for n in range(1, 21):       # the exchange keeps trading
-        assert brk2.rest(f"A{n}", BUY, 1, "180.00")[39] == "0"
-    time.sleep(1.0)
-    subprocess.run([SERVICES, "pg-start", str(where)], check=True, timeout=60)
-    wait_for(server, lambda: count(dsn, "SELECT count(*) FROM orders") == 21, timeout=40)
-    assert count(dsn, "SELECT count(*) FROM order_events") == 21
-    assert count(dsn, "SELECT count(DISTINCT cl_ord_id) FROM orders") == 21
-    assert "consumer postgres: failed at seq" in server.log()
+    orders_through_an_outage(
+        start_server, clients, dsn, dsn,
+        lambda: subprocess.run([SERVICES, "pg-stop", str(where)], check=True, timeout=60),
+        lambda: subprocess.run([SERVICES, "pg-start", str(where)], check=True, timeout=60),
+        reachable_while_cut=False)
 
 
 def test_a_server_killed_mid_flow_writes_every_row_once_after_its_restart(
