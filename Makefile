@@ -45,6 +45,10 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml | quickfix-wheel
 	touch $@
 
 test: $(VENV)/.test-installed
+	@# The operator page's browser test drives Debian's chromium; the alert rules are
+	@# checked by promtool (both fail in CI when missing, rather than skip).
+	scripts/need-chromium
+	scripts/need-promtool
 	scripts/run-tests
 
 lint: $(VENV)/.test-installed

@@ -34,6 +34,7 @@ from venue.commands import (
     EndTradingDay,
     KillSwitch,
     NewOrderSingle,
+    OperatorAction,
     OrderCancelReplaceRequest,
     OrderCancelRequest,
     SessionLogon,
@@ -60,7 +61,7 @@ EVENT_TYPES: Final = (
     "ORDER_CANCELLED", "ORDER_EXPIRED", "ORDER_TRIGGERED", "ORDER_RESTATED",
     "TRADE_EXECUTED", "SETTLEMENT", "CANCEL_REQUESTED", "REPLACE_REQUESTED",
     "CANCEL_REJECTED", "MASS_CANCEL", "SESSION_LOGON", "SESSION_LOGOUT", "KILL_SWITCH",
-    "PHASE_CHANGED", "TRADING_DAY_ENDED",
+    "PHASE_CHANGED", "TRADING_DAY_ENDED", "OPERATOR_ACTION",
 )
 
 # CxlRejResponseTo (434) -> what the refused request was.
@@ -214,6 +215,10 @@ class AuditRecords:
                     "on": cmd.on}
         if kind is EndTradingDay:
             return {"event_type": "TRADING_DAY_ENDED"}
+        if kind is OperatorAction:
+            assert isinstance(cmd, OperatorAction)
+            return {"event_type": "OPERATOR_ACTION", "action": cmd.action,
+                    "target": cmd.target, "detail": cmd.detail}
         return None
 
     # -- reports --------------------------------------------------------------------

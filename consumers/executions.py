@@ -13,13 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
 
 from fixserver import dictionary
 from fixserver.session import Session
 from venue.report_writer import ReportWriter
+from venue.reports import ExecutionReport, OrderCancelReject, Report
 from venue.stream import Entry
 
 from .delivery import StoredReports, sync_stores
+
+if TYPE_CHECKING:
+    from metrics.latency import Stages
 
 log = logging.getLogger("consumers.executions")
 
@@ -43,6 +49,7 @@ class ExecutionReports:
         """``clock``: wall-clock seconds since the epoch, the SendingTime of the reports
         (read once per batch: a batch goes out at one time)."""
         self.sessions = {s.session_id: s for s in sessions}
+        self.stages: Stages | None = None   # times each report's encode when set (metrics)
         self.clock = clock
         self.writers = writers_for(self.sessions.values())
         self.dropped = 0
@@ -61,6 +68,7 @@ class ExecutionReports:
         sessions = self.sessions
         writers = self.writers
         now = self.clock()
+        stages = self.stages if only_missing is None else None
         touched: set[Session] = set()
         for entry in entries:
             seq = entry.seq
@@ -68,11 +76,40 @@ class ExecutionReports:
                 session = sessions.get(report.session)
                 if session is None:
                     self.dropped += 1
-                    log.error("report for unknown session %s dropped", report.session)
+                    log.error("report for unknown session %s dropped", report.session,
+                              extra={"seq": seq, "session": report.session,
+                                     "cl_ord_id": report.cl_ord_id})
                     continue
                 if only_missing is not None and not only_missing.missing(session, seq):
                     continue
+                started = perf_counter_ns() if stages is not None else 0
                 msg_type, body = writers[session.begin_string].write(report)
                 session.send(msg_type, body, now=now, source=seq)
+                if stages is not None:
+                    stages.encode.observe(perf_counter_ns() - started)
                 touched.add(session)
+                # Cheap for the common report (an ER that is not a reject).
+                if type(report) is not ExecutionReport or report.exec_type == "8":
+                    log_reject(seq, report)
         sync_stores(touched)
+
+
+def log_reject(seq: int, report: Report) -> None:
+    """An INFO line for ``report`` (of the command ``seq``) if it refuses a request: the
+    reject of a NewOrderSingle, an OrderCancelReject, a refused mass cancel. Rejects
+    are rare; the other reports are not logged."""
+    if isinstance(report, ExecutionReport):
+        if report.exec_type != "8":
+            return
+        what, reason = "order", report.reject_code
+    elif isinstance(report, OrderCancelReject):
+        what = "replace" if report.cxl_rej_response_to == "2" else "cancel"
+        reason = report.reject_code
+    elif report.mass_cancel_response == "0":
+        what, reason = "mass cancel", ""
+    else:
+        return
+    log.info("%s: %s %s rejected: %s%s", report.session, what, report.cl_ord_id, report.text,
+             f" ({reason})" if reason else "",
+             extra={"seq": seq, "session": report.session, "cl_ord_id": report.cl_ord_id,
+                    "event": "reject", "reason": reason})

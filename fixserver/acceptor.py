@@ -38,12 +38,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
 
 import trio
 
 from .connection import Connection, SessionRegistry
 from .settings import SessionConfig
 from .tls import KEY_NAMES, TLSConfigError, TLSSettings, server_context
+
+if TYPE_CHECKING:
+    from metrics.latency import Stages
 
 log = logging.getLogger("fixserver.acceptor")
 
@@ -270,12 +275,16 @@ class Acceptor:
 
     def __init__(self, registry: SessionRegistry, max_pending: int | None = None,
                  on_read_batch: Callable[[], object] | None = None,
-                 ports: Mapping[int, PortOptions] | None = None) -> None:
+                 ports: Mapping[int, PortOptions] | None = None,
+                 stages: Stages | None = None) -> None:
         """``on_read_batch`` runs after every read a connection has processed, before
         the replies are written, and after a connection is gone. ``ports``: the
         options of each port (:func:`port_options`); None makes them from the
-        registry's sessions, certificate paths relative to the current directory."""
+        registry's sessions, certificate paths relative to the current directory.
+        ``stages``: with metrics on, where each read's decode and its time to the
+        replies' send (end to end) are observed."""
         self.registry = registry
+        self.stages = stages
         self.on_read_batch = on_read_batch
         if ports is None:
             ports = port_options([s.config for s in registry.sessions], Path.cwd())
@@ -353,6 +362,7 @@ class Acceptor:
         conn = Connection(self.registry, port, peer, time.time(),
                           logon_timeout=self.registry.logon_timeout(port))
         conn.defer_checks = True    # passwords are verified in a thread (see _reader)
+        conn.stages = self.stages
         link = _Link()
         self._connections[conn] = link
 
@@ -421,12 +431,14 @@ class Acceptor:
 
     async def _reader(self, stream: trio.abc.Stream, conn: Connection, link: _Link) -> None:
         on_read_batch = self.on_read_batch
+        end_to_end = self.stages.end_to_end if self.stages is not None else None
         try:
             while conn.close_reason is None:
                 data = await stream.receive_some(65536)
                 if not data:
                     conn.peer_closed()
                     break
+                read_at = perf_counter_ns() if end_to_end is not None else 0
                 # While this task handles the read it sends the session's replies itself:
                 # waking the writer for them would cost a task switch per order.
                 conn.set_output_hook(None)
@@ -437,7 +449,8 @@ class Acceptor:
                     conn.checked(matches, time.time())
                 if on_read_batch is not None:
                     on_read_batch()   # e.g. the group commit of every order read so far
-                await self._send_pending(stream, conn, link)
+                if await self._send_pending(stream, conn, link) and end_to_end is not None:
+                    end_to_end.observe(perf_counter_ns() - read_at)
                 if conn.bound:
                     conn.set_output_hook(link.wakeup.set)
                     self._pending.pop(conn, None)
@@ -453,16 +466,20 @@ class Acceptor:
         link.wakeup.set()
 
     @staticmethod
-    async def _send_pending(stream: trio.abc.Stream, conn: Connection, link: _Link) -> None:
-        """Write everything queued for the connection, unless the other task is at it."""
+    async def _send_pending(stream: trio.abc.Stream, conn: Connection, link: _Link) -> bool:
+        """Write everything queued for the connection, unless the other task is at it;
+        whether anything was written."""
         if link.sending:
-            return
+            return False
         link.sending = True
+        sent = False
         try:
             while out := conn.drain(time.time()):
                 await stream.send_all(b"".join(out))
+                sent = True
         finally:
             link.sending = False
+        return sent
 
     async def _writer(self, stream: trio.abc.Stream, conn: Connection, link: _Link) -> None:
         """Sends what other connections and timers produce; closes when told to."""
@@ -478,6 +495,23 @@ class Acceptor:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def peers(self) -> dict[str, str]:
+        """The peer address (host:port) of each session bound to a connection."""
+        return {conn.session.session_id: conn.peer for conn in self._connections
+                if conn.session is not None}
+
+    def log_out(self, session_id: str, reason: str) -> bool:
+        """Log ``session_id`` out with ``reason`` as its Text and close its connection
+        once the Logout is sent (the operator's disconnect); False when no connection
+        holds it."""
+        for conn, link in self._connections.items():
+            if conn.session is not None and conn.session.session_id == session_id:
+                conn.session.disconnect(reason, error=False)   # the reason its logout gets
+                conn.shutdown(reason, time.time())
+                link.wakeup.set()
+                return True
+        return False
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
         """Log out every logged-on session; connections close once that is sent."""

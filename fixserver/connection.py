@@ -35,6 +35,8 @@ from collections import Counter
 from collections.abc import Callable
 from enum import StrEnum
 from functools import partial
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
 
 from .auth import (
     SCRYPT_N,
@@ -48,6 +50,9 @@ from .auth import (
 )
 from .codec import Framer, FramingError, GarbledMessage, Message, encode, parse
 from .session import Session
+
+if TYPE_CHECKING:
+    from metrics.latency import Stages
 
 log = logging.getLogger("fixserver.connection")
 
@@ -140,6 +145,7 @@ class Connection:
         self.address = peer_address(peer)
         self.framer = Framer()
         self.session: Session | None = None
+        self.stages: Stages | None = None   # times the decode when set (metrics)
         self.close_reason: str | None = None
         self.opened_at = now
         self.logon_timeout = logon_timeout
@@ -160,6 +166,8 @@ class Connection:
         if self.close_reason is not None or self._close_at is not None:
             return
         framer = self.framer
+        stages = self.stages
+        started = perf_counter_ns() if stages is not None else 0
         try:
             frames = framer.feed(data)
         except FramingError as e:
@@ -173,7 +181,9 @@ class Connection:
         if self.pending_check is not None:
             self._held.extend(frames)
             return
-        self._process(frames, now)
+        # With metrics on, a message's decode is its parse and its share of the framing.
+        self._process(frames, now, (perf_counter_ns() - started) // len(frames)
+                      if stages is not None and frames else 0)
 
     def checked(self, matches: bool, now: float) -> None:
         """The answer of ``pending_check``: go on with the Logon, then with the frames
@@ -186,8 +196,10 @@ class Connection:
         if bound is not None and self._deliver(bound, msg, now):
             self._process(held, now)
 
-    def _process(self, frames: list[bytes], now: float) -> None:
+    def _process(self, frames: list[bytes], now: float, framing_ns: int = 0) -> None:
+        stages = self.stages
         for i, frame in enumerate(frames):
+            started = perf_counter_ns() if stages is not None else 0
             try:
                 msg = parse(frame)
             except GarbledMessage as e:
@@ -196,6 +208,8 @@ class Connection:
                     return
                 log.warning("%s: garbled message ignored: %s", self.session.session_id, e)
                 continue
+            if stages is not None:
+                stages.decode.observe(perf_counter_ns() - started + framing_ns)
             session = self.session
             if session is None:
                 session = self._bind(msg, now)

@@ -26,8 +26,8 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
-from time import perf_counter
-from typing import Protocol
+from time import perf_counter, perf_counter_ns
+from typing import TYPE_CHECKING, Protocol
 
 from .codec import Field, Message, encode, encode_fields, frame, parse
 from .session_state import SessionEvent, SessionState, next_state
@@ -35,6 +35,9 @@ from .settings import SessionConfig
 from .store import MemoryStore
 from .utctime import Timestamps, parse_utc
 from .validation import Problem, SessionRejectReason, Validator
+
+if TYPE_CHECKING:
+    from metrics.latency import Stages
 
 log = logging.getLogger("fixserver.session")
 
@@ -180,6 +183,13 @@ class Session:
         self._out: deque[bytes | Iterator[_Stamp]] = deque()
         self.on_output: Callable[[], None] | None = None  # set by the I/O driver
         self.message_log: MessageLog | None = None  # set by the composition (FileLogPath)
+        self.stages: Stages | None = None   # times the validation when set (metrics)
+        # For the metrics and the operator: counts since the start, the last Logon.
+        self.logons = 0
+        self.received = 0              # messages read
+        self.rejects_sent = 0          # session-level Rejects (3)
+        self.error_disconnects = 0     # connections ended on a problem
+        self.logged_on_at = 0.0        # when the current (or last) Logon was accepted
         self._state = SessionState.DISCONNECTED
         self._reset_connection_state(0.0)
 
@@ -234,9 +244,12 @@ class Session:
         if self.message_log is not None:
             self.message_log.event(text, now)
 
-    def disconnect(self, reason: str) -> None:
+    def disconnect(self, reason: str, *, error: bool = True) -> None:
+        """Close the connection once what is queued is sent. ``error``: the session
+        ends on a problem, not on a completed Logout (counted for the metrics)."""
         if self.disconnect_reason is None:
             self.disconnect_reason = reason
+            self.error_disconnects += error
             log.info("%s: disconnecting: %s", self.session_id, reason)
 
     # -- connection events --------------------------------------------------------
@@ -362,6 +375,7 @@ class Session:
         if not self.logged_on:
             self.disconnect(f"invalid message before logon: {Problem(reason, tag).text}")
             return
+        self.rejects_sent += 1
         body: list[Field] = []
         seq = msg.get(34)
         if seq:
@@ -385,6 +399,13 @@ class Session:
     def business_reject(self, msg: Message, reason: int, text: str,
                         ref_id: bytes | None = None, *, now: float) -> None:
         """BusinessMessageReject (j) of an application message."""
+        if log.isEnabledFor(logging.DEBUG):     # never journaled: no seq
+            cl_ord_id = (msg.get(11) or b"").decode("latin-1")
+            log.debug("%s: BusinessMessageReject of %s%s: %s", self.session_id,
+                      msg.msg_type.decode("latin-1"), f" {cl_ord_id}" if cl_ord_id else "",
+                      text,
+                      extra={"session": self.session_id, "cl_ord_id": cl_ord_id,
+                             "event": "business_reject", "reason": reason})
         body: list[Field] = []
         seq = msg.get(34)
         if seq:
@@ -413,6 +434,7 @@ class Session:
         """Process one message received on this session's connection."""
         self.last_received = now
         self.test_requests = 0
+        self.received += not queued
         if self.message_log is not None and not queued:
             self.message_log.incoming(msg.raw, now)
         msg_type = msg.msg_type
@@ -424,7 +446,13 @@ class Session:
                 self._incr_target()
             return
         if self.validator is not None:
-            problem = self.validator.validate(msg)
+            stages = self.stages
+            if stages is None:
+                problem = self.validator.validate(msg)
+            else:
+                started = perf_counter_ns()
+                problem = self.validator.validate(msg)
+                stages.validation.observe(perf_counter_ns() - started)
             if problem is not None:
                 if msg_type == b"A":
                     self.disconnect(f"invalid Logon: {problem.text} ({problem.tag})")
@@ -580,6 +608,8 @@ class Session:
             self.disconnect("Logon with an invalid HeartBtInt")
             return
         self._event(SessionEvent.LOGON_ACCEPTED)
+        self.logons += 1
+        self.logged_on_at = now
         self.period_end = schedule.closes_at(now)
         self.heartbeat_interval = heartbeat
         body: list[Field] = [(98, b"0"), (108, b"%d" % heartbeat)]
@@ -602,7 +632,7 @@ class Session:
         self._incr_target()
         if self.config.reset_on_logout:
             self.store.reset(now)
-        self.disconnect("Logout")
+        self.disconnect("Logout", error=False)
 
     def _next_sequence_reset(self, msg: Message, now: float) -> None:
         gap_fill = msg.get(123) == b"Y"

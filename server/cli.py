@@ -20,6 +20,7 @@ from persistence.journal import JournalCorrupt, JournalFormatError
 from venue import admin
 from venue.config import ExchangeConfigError, load_exchange_config
 
+from . import logs
 from .compose import (
     ConfigError,
     audit_config,
@@ -80,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("var"),
                         help="where stores, journal and audit files live (default: ./var)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                        help="text lines (default) or one JSON object per line, with "
+                             "the fields of the record (seq, session, cl_ord_id, ...)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_level, args.log_format)
     try:
         configs = load_sessions(args.sessions)
         if not configs:

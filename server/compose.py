@@ -42,6 +42,8 @@ from consumers.feed import (
     multicast_sender,
 )
 from consumers.marketdata import MarketData
+from consumers.metrics import TradingMetrics
+from consumers.tape import Tape
 from fixserver import auth, dictionary
 from fixserver.acceptor import Acceptor, PortOptions
 from fixserver.connection import SessionRegistry
@@ -54,6 +56,7 @@ from fixserver.validation import Validator
 from marketdata.book import engine_levels, engine_phases
 from marketdata.feed import session_name
 from marketdata.security_list import security_ids
+from metrics.latency import Stages
 from persistence.eventlog import EventLog
 from persistence.marks import SeqMark
 from venue import admin
@@ -63,6 +66,7 @@ from venue.exchange import Exchange
 from venue.stream import EVENT_LOG_VERSION, Consumer, DurableConsumer, Entry, EventStream
 
 from .consumer_process import AuditSetup, ConsumerProcess, DatabaseSetup
+from .observe import Observatory
 from .retention import JournalRetention, keep_journal
 from .snapshots import SnapshotterProcess
 
@@ -168,6 +172,7 @@ class Server:
     audit_watch: SpoolWatch | None = None    # its lag and spool limit
     database: DatabaseWriter | None = None   # the PostgreSQL writer in a thread
     database_process: ConsumerProcess | None = None   # or in a process
+    observatory: Observatory | None = None   # metrics and alerts (server/observe.py)
 
     def consumer_processes(self) -> list[ConsumerProcess]:
         """The durable consumers that run in child processes."""
@@ -286,6 +291,7 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
                     redelivered=redelivered, market_data=market_data, feed=feed,
                     audit=audit, audit_process=child, database=database,
                     database_process=database_child)
+    server.observatory = observe(server, reporters[0])
     for process in server.consumer_processes():
         stream.attach(process.feed)
     if cfg.enabled:
@@ -307,6 +313,25 @@ def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path
                               f"port {mc.snapshot_port}): {e}") from None
     _cancel_orders_left_by_a_crash(exchange)
     return server
+
+
+def observe(server: Server, reports: ExecutionReports) -> Observatory:
+    """Metrics: the trading counters and the tape on the event stream, the stage
+    timers in each part of the order path (``[metrics] stage_timing``; the acceptor's
+    are given in ``run``), and the observatory that reads them all."""
+    exchange, stream = server.exchange, server.stream
+    assert exchange is not None and stream is not None
+    stages, trading, tape = Stages(), TradingMetrics(), Tape()
+    stream.subscribe(trading)
+    stream.subscribe(tape)
+    if exchange.config.stage_timing:
+        exchange.time_stages(stages)
+        reports.stages = stages
+        for session in server.sessions:
+            session.stages = stages
+    observatory = Observatory(server, stages, trading, tape, exchange.config.alerts)
+    observatory.recovered = True
+    return observatory
 
 
 def journal_retention(server: Server) -> JournalRetention | None:
@@ -541,7 +566,7 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
               ports: Mapping[int, PortOptions] | None = None,
               snapshots: bool = True, retention: JournalRetention | None = None,
               market_data: MarketData | None = None, feed: MulticastFeed | None = None,
-              server: Server | None = None) -> None:
+              server: Server | None = None, http: bool = True) -> None:
     """Serve until SIGINT/SIGTERM, then log sessions out and stop. With an exchange
     and ``admin_socket``, the operator's admin interface listens there (admin.py);
     with ``stream``, its event log is written off the order path; with ``snapshots``
@@ -549,13 +574,19 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
     are open (server/snapshots.py); with ``retention``, the journal segments nothing
     needs are deleted as they age (server/retention.py); ``market_data`` catches its
     slow subscribers up on the timer; with ``server`` (the built server), its
-    consumers' child processes run and its audit trail's lag is watched. ``ports``:
+    consumers' child processes run, its audit trail's lag and its alerts are watched,
+    and (``http``) its HTTP listener serves ``[http]`` (server/http_service.py). ``ports``:
     TLS and socket options per port
     (``fixserver.acceptor.port_options``)."""
+    observatory = server.observatory if server is not None else None
+    timed = observatory is not None and exchange is not None and exchange.config.stage_timing
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
-                        ports=ports)
+                        ports=ports, stages=observatory.stages if timed else None)
+    if observatory is not None:
+        observatory.acceptor = acceptor
     snapshotter = (SnapshotterProcess(exchange) if exchange is not None and snapshots
                    and exchange.config.snapshot_interval > 0 else None)
+    snapshot = (_snapshot_request(exchange, snapshotter) if exchange is not None else None)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             if stream is not None:
@@ -572,8 +603,13 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
                     # Its reports reach the sockets as drive_exchange's do: Session.send
                     # wakes the connection's writer. Listening before the FIX ports.
                     await nursery.start(partial(
-                        admin.serve, exchange, admin_socket,
-                        snapshot=_snapshot_request(exchange, snapshotter)))
+                        admin.serve, exchange, admin_socket, snapshot=snapshot))
+            if observatory is not None and server is not None:
+                # Imported here: the HTTP stack (starlette, hypercorn) loads only to serve.
+                from .http_service import http_config, serve_http
+                nursery.start_soon(observatory.watch)
+                if http:
+                    await nursery.start(serve_http, server, http_config(server), snapshot)
             addresses = await nursery.start(acceptor.serve)
             if snapshotter is not None:
                 nursery.start_soon(snapshotter.run)

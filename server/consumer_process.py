@@ -38,6 +38,7 @@ from persistence.eventlog import EventLog
 from venue.config import AuditConfig, PostgresConfig
 from venue.stream import EVENT_LOG_VERSION, DurableFeed, Entry
 
+from . import logs
 from .child import json_lines, off_the_servers_cpus
 
 log = logging.getLogger("server.consumer")
@@ -181,8 +182,7 @@ def main() -> int:
     # process group must not cut it short in the middle of a write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("INFO", logs.inherited_format())   # as the server logs
     os.nice(NICE)
     setup = msgspec.json.decode(sys.stdin.buffer.readline(), type=Setup)
     event_log = EventLog(setup.event_log, Entry, EVENT_LOG_VERSION, readonly=True)

@@ -30,6 +30,10 @@ log = logging.getLogger("server.snapshots")
 RESTART_SECONDS = 5.0
 
 
+
+class SnapshotterUnavailable(RuntimeError):
+    """A snapshot asked while the snapshotter is not running (starting, restarting)."""
+
 class SnapshotterProcess:
     """The exchange's snapshotter child process."""
 
@@ -101,7 +105,8 @@ class SnapshotterProcess:
         async with self._lock:
             process = self.process
             if process is None or not self.ready.is_set():
-                raise RuntimeError("the snapshotter is not running (yet)")
+                raise SnapshotterUnavailable("the snapshotter is not running (yet): "
+                                             "ask again in a moment")
             assert process.stdin is not None
             done = self._snapshot_done
             await process.stdin.send_all(b"snapshot\n")

@@ -46,9 +46,14 @@ class FixServer:
         self.cfg_path.write_text(re.sub(r"SocketAcceptPort=\d+", f"SocketAcceptPort={port}",
                                         sessions_cfg))
         self.log_path = data_dir / "server.log"
+        # Each server's HTTP listener (operator page, /metrics, admin API) on a port of
+        # its own: several servers run at once in some tests.
+        self.http_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         # When set, the server runs with this hard and soft RLIMIT_NOFILE.
         self.open_files_limit: int | None = None
+        # More arguments of the server's command line (e.g. ["--log-format", "json"]).
+        self.args: list[str] = []
 
     def start(self, timeout: float = 10.0) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
@@ -60,8 +65,9 @@ class FixServer:
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "--sessions", str(self.cfg_path),
-             "--data-dir", str(self.data_dir)],
+             "--data-dir", str(self.data_dir), *self.args],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit_open_files,
+            env={**os.environ, "FIXSERVER_HTTP_LISTEN": f"127.0.0.1:{self.http_port}"},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -145,6 +151,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+# Any other server a test starts listens for HTTP on a port of its own, never on the
+# shipped 8080 (a developer's `make run` may hold it).
+os.environ.setdefault("FIXSERVER_HTTP_LISTEN", "127.0.0.1:0")
 
 
 # -- every audit record the suite wrote, against docs/audit.schema.json -----------------

@@ -84,7 +84,7 @@ def handle(exchange: Exchange, line: str) -> str:
     words = line.split()
     try:
         reply = _dispatch(exchange, words)
-    except _Refused as e:
+    except Refused as e:
         reply = {"ok": False, "error": str(e)}
     except Exception as e:  # noqa: BLE001 - the operator gets an answer, the log the trace
         log.exception("admin request %r failed", line)
@@ -92,30 +92,30 @@ def handle(exchange: Exchange, line: str) -> str:
     return json.dumps(reply)
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A request that cannot be carried out; the message says why."""
 
 
 def _dispatch(exchange: Exchange, words: list[str]) -> dict[str, Any]:
     if not words:
-        raise _Refused(f"empty request: commands are {USAGE}")
+        raise Refused(f"empty request: commands are {USAGE}")
     command, args = words[0].lower(), words[1:]
     if command in ("kill", "lift"):
         _arity(command, args, 2, "firm|account|session NAME")
-        return _switch(exchange, command, args[0].lower(), args[1])
+        return switch(exchange, command, args[0].lower(), args[1])
     if command == "account":
         _arity(command, args, 1, "NAME")
-        return {"ok": True, "account": _account(exchange, args[0])}
+        return {"ok": True, "account": account(exchange, args[0])}
     if command == "accounts":
         _arity(command, args, 0, "")
         return {"ok": True,
-                "accounts": [_account(exchange, name) for name in exchange.risk.accounts()]}
+                "accounts": [account(exchange, name) for name in exchange.risk.accounts()]}
     if command == "phase":
         _arity(command, args, 2, "SYMBOL|all PHASE")
-        return _phase(exchange, args[0], args[1].lower())
+        return change_phase(exchange, args[0], args[1].lower())
     if command in SHORTCUTS:
         _arity(command, args, 1, "SYMBOL|all")
-        return _phase(exchange, args[0], PHASE_NAMES[SHORTCUTS[command]].lower(),
+        return change_phase(exchange, args[0], PHASE_NAMES[SHORTCUTS[command]].lower(),
                       shortcut=command)
     if command == "phases":
         _arity(command, args, 0, "")
@@ -124,28 +124,32 @@ def _dispatch(exchange: Exchange, words: list[str]) -> dict[str, Any]:
     if command == "killed":
         _arity(command, args, 0, "")
         return {"ok": True, "killed": {scope: sorted(names)
-                                       for scope, names in _killed(exchange).items()}}
-    raise _Refused(f"unknown command {words[0]!r}: commands are {USAGE}")
+                                       for scope, names in killed(exchange).items()}}
+    raise Refused(f"unknown command {words[0]!r}: commands are {USAGE}")
 
 
 def _arity(command: str, args: list[str], n: int, usage: str) -> None:
     if len(args) != n:
         expected = f"{command} {usage}".rstrip()
-        raise _Refused(f"{command} takes {n} argument{'' if n == 1 else 's'}, "
+        raise Refused(f"{command} takes {n} argument{'' if n == 1 else 's'}, "
                        f"got {len(args)}: {expected}")
 
 
-def _phase(exchange: Exchange, target: str, name: str, shortcut: str = "") -> dict[str, Any]:
+def change_phase(exchange: Exchange, target: str, name: str, shortcut: str = ""
+                 ) -> dict[str, Any]:
+    """Move ``target`` (a symbol or "all") to phase ``name``, journaled and flushed;
+    ``shortcut`` "halt" or "resume" also applies to scheduled instruments (Refused
+    says why not)."""
     if name not in PHASES:
-        raise _Refused(f"unknown phase {name!r}: phases are {', '.join(PHASES)}")
+        raise Refused(f"unknown phase {name!r}: phases are {', '.join(PHASES)}")
     symbol = "" if target.lower() == "all" else target
     if symbol and symbol not in exchange.engine.books:
-        raise _Refused(f"unknown symbol {symbol!r} (symbols: "
+        raise Refused(f"unknown symbol {symbol!r} (symbols: "
                        f"{', '.join(sorted(exchange.engine.books))}, or all)")
     symbols = [symbol] if symbol else sorted(exchange.engine.books)
     scheduled = [s for s in symbols if s in exchange.config.schedules]
     if scheduled and not shortcut:
-        raise _Refused(f"{', '.join(scheduled)} follow the schedule of exchange.toml: "
+        raise Refused(f"{', '.join(scheduled)} follow the schedule of exchange.toml: "
                        "halt and resume them instead")
     exchange.flush()
     before = {s: b.phase for s, b in exchange.engine.books.items()}
@@ -158,7 +162,7 @@ def _phase(exchange: Exchange, target: str, name: str, shortcut: str = "") -> di
         else:
             exchange.set_phase(symbol, PHASES[name])
     except ValueError as e:
-        raise _Refused(str(e)) from None
+        raise Refused(str(e)) from None
     exchange.flush()
     changed = sorted(s for s, b in exchange.engine.books.items() if b.phase != before[s])
     log.warning("admin: phase %s %s: %s", target, name, ", ".join(changed) or "no change")
@@ -166,13 +170,16 @@ def _phase(exchange: Exchange, target: str, name: str, shortcut: str = "") -> di
             "changed": changed}
 
 
-def _killed(exchange: Exchange) -> dict[str, set[str]]:
+def killed(exchange: Exchange) -> dict[str, set[str]]:
+    """The kill switches that are on, by scope."""
     risk = exchange.risk
     return {"firm": risk.killed_firms, "account": risk.killed_accounts,
             "session": risk.killed_sessions}
 
 
-def _switch(exchange: Exchange, command: str, scope: str, name: str) -> dict[str, Any]:
+def switch(exchange: Exchange, command: str, scope: str, name: str) -> dict[str, Any]:
+    """``kill`` or ``lift`` the kill switch of a firm, account or session, journaled and
+    flushed (its cancels are reported before this returns)."""
     on = command == "kill"
     # Whatever is already submitted goes first, so that the orders gone after the
     # flush below are the ones this switch cancelled.
@@ -183,9 +190,9 @@ def _switch(exchange: Exchange, command: str, scope: str, name: str) -> dict[str
     except ValueError as e:
         if scope == "session":
             known = ", ".join(sorted(exchange.session_ids)) or "none"
-            raise _Refused(f"{e} (sessions: {known})") from None
-        raise _Refused(str(e)) from None
-    was_on = name in _killed(exchange)[scope]
+            raise Refused(f"{e} (sessions: {known})") from None
+        raise Refused(str(e)) from None
+    was_on = name in killed(exchange)[scope]
     exchange.flush()
     cancelled = before - len(exchange.engine.orders)
     log.warning("admin: %s %s %s (was %s)%s", command, scope, name, "on" if was_on else "off",
@@ -201,11 +208,12 @@ def _money(value: int) -> str:
     return format_price(value).decode()
 
 
-def _account(exchange: Exchange, name: str) -> dict[str, Any]:
+def account(exchange: Exchange, name: str) -> dict[str, Any]:
+    """An account's balances (decimal strings), positions and order counts."""
     try:
         view: AccountView = exchange.risk.account(name)
     except KeyError:
-        raise _Refused(f"unknown account {name!r}") from None
+        raise Refused(f"unknown account {name!r}") from None
     return {"name": view.name, "firm": view.firm, "cash": _money(view.cash),
             "reserved": _money(view.reserved), "buying_power": _money(view.buying_power),
             "positions": dict(sorted(view.positions.items())),

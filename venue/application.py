@@ -69,6 +69,7 @@ class ExchangeApplication:
         # wall clock here does not make replay differ.
         self.throttle = Throttle(exchange.config.max_messages_per_second, 1_000_000_000)
         self.position_reports = 0
+        self.throttled = 0        # messages refused by the throttle (metrics)
         # Set by the composition module: the reason new orders are refused now (the
         # audit trail's spool is full), or None. Such an order is journaled with the
         # reason as its error and rejected by order entry, so it is audited as well.
@@ -85,7 +86,8 @@ class ExchangeApplication:
             self.market_data.drop(session)
         reason = session.disconnect_reason or "connection lost"
         if session.config.cancel_on_disconnect:
-            log.info("%s: cancel on disconnect", session.session_id)
+            log.info("%s: cancel on disconnect", session.session_id,
+                     extra={"session": session.session_id})
             self.exchange.submit(CancelOnDisconnect(session.session_id, reason))
         else:
             self.exchange.submit(SessionLogout(session.session_id, reason))
@@ -94,6 +96,7 @@ class ExchangeApplication:
         if msg.msg_type not in self.MSG_TYPES:
             raise UnsupportedMessageType(msg.msg_type)
         if self.throttle.check(session.session_id, self.exchange.clock()) is not None:
+            self.throttled += 1
             raise BusinessReject(0, f"throttled: more than {self.throttle.max_messages} "
                                  "messages in one second on this session",
                                  msg.get(11) or msg.get(710))   # ClOrdID, else PosReqID

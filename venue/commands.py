@@ -165,10 +165,20 @@ class SessionLogout(_Command, tag=12):
     reason: str = ""
 
 
+class OperatorAction(_Command, tag=13):
+    """The operator changed something outside the core through the admin API (a
+    session's sequence numbers, a disconnect): the core does nothing; it is journaled
+    for the audit trail, which records ``action`` on ``target`` with ``detail``."""
+
+    action: str = ""
+    target: str = ""
+    detail: str = ""
+
+
 Command = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest
            | OrderStatusRequest | OrderMassCancelRequest | CancelOnDisconnect
            | ExpireGTDOrders | EndTradingDay | KillSwitch | SessionLogon | TradingPhase
-           | SessionLogout)
+           | SessionLogout | OperatorAction)
 
 # The requests a session's FIX messages become (they have ``session`` and ``cl_ord_id``).
 Request = (NewOrderSingle | OrderCancelRequest | OrderCancelReplaceRequest

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import msgspec
+
 from audit.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS
 from database.partitions import RETENTION_DAYS
+from metrics.alerts import AlertLimits
 from risk.config import (
     NO_LIMIT,
     AccountConfig,
@@ -145,6 +148,30 @@ class PostgresConfig:
         return replace(self, dsn=dsn) if dsn else self
 
 
+# The environment variable that overrides [http] listen ("" turns it off).
+HTTP_LISTEN_ENV = "FIXSERVER_HTTP_LISTEN"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """``[http]``: the one listener for /metrics, the admin API and the operator page."""
+
+    listen: str = "127.0.0.1:8080"     # host:port; "" turns it off
+    metrics_listen: str = ""           # host:port of a /metrics of its own ("": none)
+
+    def with_environment(self, env: dict[str, str]) -> HttpConfig:
+        """This configuration with FIXSERVER_HTTP_LISTEN, when it is set."""
+        return replace(self, listen=env[HTTP_LISTEN_ENV]) if HTTP_LISTEN_ENV in env else self
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) as (host, port); ValueError naming the problem."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{address!r} is not host:port (port 0 to 65535)")
+    return host.strip("[]"), int(port)
+
+
 @dataclass(frozen=True, slots=True)
 class DropCopyConfig:
     """A drop-copy session (by counterparty CompID) and the firms it sees ('*': all)."""
@@ -166,6 +193,11 @@ class ExchangeConfig:
     multicast: MulticastConfig | None = None   # None: no binary feed
     audit: AuditConfig = AuditConfig()
     postgres: PostgresConfig = PostgresConfig()
+    http: HttpConfig = HttpConfig()
+    alerts: AlertLimits = AlertLimits()
+    # [metrics] stage_timing: time the stages of the order path (bench_metrics measures
+    # what it costs); the counters and gauges are always on.
+    stage_timing: bool = True
     journal_path: str = "journal/commands.wal"
     fsync: bool = True
     journal_segment_mb: float = 64     # a journal segment is closed past this size
@@ -344,8 +376,10 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     except tomllib.TOMLDecodeError as e:
         raise ExchangeConfigError(f"{path}: {e}") from e
     _check_keys(data, {"exchange", "risk", "schedule", "instruments", "firms", "accounts",
-                       "dropcopy", "marketdata", "audit", "postgres"}, str(path))
-    for section in ("exchange", "risk", "schedule", "marketdata", "audit", "postgres"):
+                       "dropcopy", "marketdata", "audit", "postgres", "http", "alerts",
+                       "metrics"}, str(path))
+    for section in ("exchange", "risk", "schedule", "marketdata", "audit", "postgres",
+                    "http", "alerts", "metrics"):
         if not isinstance(data.get(section, {}), dict):
             raise ExchangeConfigError(f"{path}: {section} must be a table: [{section}]")
     for section in ("instruments", "firms", "accounts", "dropcopy"):
@@ -473,7 +507,38 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.multicast = _multicast(data.get("marketdata", {}), f"{path}: [marketdata]")
     cfg.audit = _audit(data.get("audit", {}), f"{path}: [audit]")
     cfg.postgres = _postgres(data.get("postgres", {}), f"{path}: [postgres]")
+    cfg.http = _http(data.get("http", {}), f"{path}: [http]")
+    cfg.alerts = _alerts(data.get("alerts", {}), f"{path}: [alerts]")
+    metrics = data.get("metrics", {})
+    _check_keys(metrics, {"stage_timing"}, f"{path}: [metrics]")
+    cfg.stage_timing = bool(_get(metrics, "stage_timing", bool, f"{path}: [metrics]", True))
     return cfg
+
+
+def _http(table: dict, where: str) -> HttpConfig:
+    _check_keys(table, {"listen", "metrics_listen"}, where)
+    default = HttpConfig()
+    cfg = HttpConfig(str(_get(table, "listen", str, where, default.listen)),
+                     str(_get(table, "metrics_listen", str, where, default.metrics_listen)))
+    for key in ("listen", "metrics_listen"):
+        value = getattr(cfg, key)
+        if value:
+            try:
+                split_address(value)
+            except ValueError as e:
+                raise ExchangeConfigError(f"{where}: {key}: {e}") from None
+    return cfg
+
+
+def _alerts(table: dict, where: str) -> AlertLimits:
+    try:
+        limits = msgspec.convert(table, AlertLimits)
+    except msgspec.ValidationError as e:
+        raise ExchangeConfigError(f"{where}: {e}") from None
+    problem = limits.problem()
+    if problem is not None:
+        raise ExchangeConfigError(f"{where}: {problem}")
+    return limits
 
 
 def _postgres(table: dict, where: str) -> PostgresConfig:

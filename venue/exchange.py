@@ -25,9 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -64,6 +67,9 @@ from .commands import (
 from .config import ExchangeConfig, FirmConfig
 from .orderentry import OrderEntry
 from .stream import Entry
+
+if TYPE_CHECKING:
+    from metrics.latency import Stages
 
 log = logging.getLogger("venue.exchange")
 
@@ -110,6 +116,8 @@ class Exchange:
         self.journal_position: tuple[str, int] | None = None
         self._expiry_pending = False
         self._phase_pending: dict[str, int] = {}   # scheduled moves not yet flushed
+        self.stages: Stages | None = None   # see time_stages
+        self._risk_ns = [0]                 # the risk checks' time in the current command
         # The date of the last end of day seen; None until the first timer tick, so a
         # start after the end-of-day time does not expire the day's orders at once.
         self._last_end_of_day: dt.date | None = None
@@ -370,6 +378,10 @@ class Exchange:
         """The sequence number of the last command sequenced (0: none yet)."""
         return self.sequencer.next_seq - 1 if self.sequencer is not None else self.applied_seq
 
+    def journal_writable(self) -> bool:
+        """Whether the journal is open and its file can be written (readiness)."""
+        return self.journal is not None and os.access(self.journal.path, os.W_OK)
+
     def submit(self, command: Command) -> None:
         """Sequence a command; it takes effect at the next flush."""
         assert self.sequencer is not None, "recover() first"
@@ -379,19 +391,44 @@ class Exchange:
     def pending(self) -> int:
         return self.sequencer.pending if self.sequencer is not None else 0
 
+    def time_stages(self, stages: Stages) -> None:
+        """Observe the journal commit, each risk check and each command through the
+        core (risk excluded) in ``stages`` from now on (metrics)."""
+        self.stages = stages
+        check = self.risk.check
+        spent = self._risk_ns
+
+        def timed_check(command: Any, order: Any) -> Any:
+            started = perf_counter_ns()
+            verdict = check(command, order)
+            spent[0] += perf_counter_ns() - started
+            return verdict
+
+        self.engine.risk = timed_check
+
     def flush(self) -> int:
         """Make the batch durable, run it through the core and publish its entries."""
         sequencer = self.sequencer
         if sequencer is None or not sequencer.pending:
             return 0
-        batch = sequencer.commit()
+        stages = self.stages
+        if stages is not None:
+            started = perf_counter_ns()
+            batch = sequencer.commit()
+            stages.journal.observe(perf_counter_ns() - started)
+        else:
+            batch = sequencer.commit()
         self._expiry_pending = False
         self._phase_pending.clear()
         process = self.order_entry.process
         entries = []
-        for stamped in batch:
-            events, reports = process(stamped.command, stamped.ts)
-            entries.append(Entry(stamped.seq, stamped.ts, stamped.command, events, reports))
+        if stages is not None:
+            entries = self._run_timed(batch, stages)
+        else:
+            for stamped in batch:
+                events, reports = process(stamped.command, stamped.ts)
+                entries.append(Entry(stamped.seq, stamped.ts, stamped.command, events,
+                                     reports))
         self.commands += len(batch)
         self.applied_seq = batch[-1].seq
         self.last_ts = batch[-1].ts
@@ -400,6 +437,23 @@ class Exchange:
         if self.publish is not None:
             self.publish(entries)
         return len(batch)
+
+    def _run_timed(self, batch: Sequence[Sequenced[Command]], stages: Stages
+                   ) -> list[Entry]:
+        """The batch through the core, each command's risk check and the rest timed."""
+        process = self.order_entry.process
+        risk, matching, spent = stages.risk, stages.matching, self._risk_ns
+        entries = []
+        for stamped in batch:
+            spent[0] = 0
+            started = perf_counter_ns()
+            events, reports = process(stamped.command, stamped.ts)
+            elapsed = perf_counter_ns() - started
+            if spent[0]:
+                risk.observe(spent[0])
+            matching.observe(elapsed - spent[0])
+            entries.append(Entry(stamped.seq, stamped.ts, stamped.command, events, reports))
+        return entries
 
     def on_timer(self, now_ns: int) -> None:
         """Submit the time-driven commands that are due: GTD expiry, end of day, the

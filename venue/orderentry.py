@@ -60,6 +60,7 @@ from .commands import (
     ExpireGTDOrders,
     KillSwitch,
     NewOrderSingle,
+    OperatorAction,
     OrderCancelReplaceRequest,
     OrderCancelRequest,
     OrderMassCancelRequest,
@@ -270,7 +271,7 @@ class OrderEntry:
             OrderMassCancelRequest: self._mass_cancel, CancelOnDisconnect: self._disconnected,
             ExpireGTDOrders: self._expire_gtd, EndTradingDay: self._end_of_day,
             KillSwitch: self._kill, SessionLogon: self._logon, TradingPhase: self._phase,
-            SessionLogout: self._logout,
+            SessionLogout: self._logout, OperatorAction: self._nothing,
         }
         # The sessions with CancelOnDisconnect=Y logged on (SessionLogon, not yet
         # CancelOnDisconnect), in logon order.
@@ -547,6 +548,10 @@ class OrderEntry:
                 reports: list[Report]) -> None:
         """Nothing to do: the logout of a session without CancelOnDisconnect is
         journaled for the audit trail alone."""
+
+    def _nothing(self, cmd: OperatorAction, ts: int, events: list[Event],
+                 reports: list[Report]) -> None:
+        """An operator's action outside the core: journaled for the audit trail."""
 
     def _disconnected(self, cmd: CancelOnDisconnect, ts: int, events: list[Event],
                       reports: list[Report]) -> None:

@@ -158,8 +158,10 @@ def main() -> int:
 
 
 def _serve() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s snapshotter: %(message)s")
+    # A process of the server's (server/snapshots.py): it logs as the server does.
+    from server import logs
+    logs.configure("INFO", logs.inherited_format(),
+                   "%(asctime)s %(levelname)s snapshotter: %(message)s")
     stdin = sys.stdin.buffer
     first = stdin.readline()
     if not first:

@@ -95,6 +95,7 @@ class Feed(Protocol):
     name: str
     position: int   # the last seq the consumer has made durable
     failures: int   # consecutive failures
+    last_ts: int    # the timestamp of the last entry it stored (ns; 0: none yet)
 
     def wake(self) -> None: ...
 
@@ -115,6 +116,7 @@ class DurableFeed:
         self.poll_seconds = poll_seconds
         self.position = 0             # the last seq the consumer has made durable
         self.failures = 0             # consecutive failed on_batch calls
+        self.last_ts = 0              # the timestamp of the last entry stored (ns)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"feed-{consumer.name}",
@@ -168,6 +170,7 @@ class DurableFeed:
             if self.failures:
                 log.info("consumer %s: recovered after %d failures", name, self.failures)
                 self.failures = 0
+            self.last_ts = entries[-1].ts
             self.position = entries[-1].seq
 
     def _checkpoint(self) -> int | None:

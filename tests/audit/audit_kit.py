@@ -52,6 +52,7 @@ from venue import orderentry as OE
 from venue.commands import (
     CancelOnDisconnect,
     Command,
+    OperatorAction,
     SessionLogon,
     SessionLogout,
     TradingPhase,
@@ -147,6 +148,7 @@ def other_day() -> list[Command]:
         TradingPhase("", HALTED),
         CancelOnDisconnect(B2),
         SessionLogout(B1, "logout requested"),
+        OperatorAction("SET_SEQUENCE_NUMBERS", B1, "next_target_seq=5 (were 9:4)"),
     ]
 
 
