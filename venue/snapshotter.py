@@ -41,6 +41,7 @@ from pathlib import Path
 
 import msgspec
 
+from persistence.journal import JournalCorrupt
 from persistence.sequencer import Sequenced
 from persistence.snapshots import remove_stale_temporaries, snapshots
 from persistence.tail import JournalTail
@@ -53,6 +54,7 @@ log = logging.getLogger("venue.snapshotter")
 
 POLL_SECONDS = 0.02     # how often the journal is read when idle
 NICE = 10
+LOAD_ATTEMPTS = 5       # loads of a journal caught mid-write before it is taken for corrupt
 
 
 class Setup(msgspec.Struct):
@@ -69,17 +71,36 @@ class Snapshotter:
     """A core that follows the journal, and writes snapshots of itself."""
 
     def __init__(self, setup: Setup) -> None:
-        self.exchange = Exchange(setup.config, Path(setup.data_dir))
-        for session_id, comp_id in setup.sessions:
-            self.exchange.add_session(session_id, comp_id)
+        self.setup = setup
+        self.exchange = self._new_exchange()
         self.interval = setup.interval
         self.keep = setup.keep
         self._decode = msgspec.msgpack.Decoder(Sequenced[Command]).decode
         self.tail: JournalTail | None = None
 
-    def load(self) -> None:
+    def _new_exchange(self) -> Exchange:
+        exchange = Exchange(self.setup.config, Path(self.setup.data_dir))
+        for session_id, comp_id in self.setup.sessions:
+            exchange.add_session(session_id, comp_id)
+        return exchange
+
+    def load(self, attempts: int = LOAD_ATTEMPTS) -> None:
+        """The newest usable snapshot and the journal after it. The journal is live: a
+        read can catch the exchange in the middle of a write, whose half-written record
+        followed by the rest reads as corruption; the load then starts again from
+        scratch, a few times, before the journal is taken for corrupt."""
+        for attempt in range(1, attempts + 1):
+            try:
+                # The exchange owns the journal: never cut it here.
+                self.exchange.load(repair=False)
+                break
+            except JournalCorrupt as e:
+                if attempt == attempts:
+                    raise
+                log.info("journal read during a write (%s): loading again", e)
+                time.sleep(0.05 * attempt)
+                self.exchange = self._new_exchange()
         ex = self.exchange
-        ex.load(repair=False)     # the exchange owns the journal: never cut it here
         self.tail = JournalTail(ex.journal_path, kind=JOURNAL_KIND,
                                 schema_version=SCHEMA_VERSION, position=ex.journal_position)
         gc.freeze()

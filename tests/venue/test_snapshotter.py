@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -38,14 +39,15 @@ import msgspec
 import pytest
 
 from matching.constants import BUY, SELL
-from persistence.journal import encode_record
+from persistence.journal import JournalCorrupt, encode_record
 from persistence.segments import segment_files
 from persistence.snapshots import SnapshotFile, snapshot_path
 from venue import snapshot as core_state
+from venue import snapshotter as snapshotter_module
 from venue.commands import Command
 from venue.config import ExchangeConfig
 from venue.exchange import Exchange
-from venue.snapshotter import Setup
+from venue.snapshotter import Setup, Snapshotter
 
 from . import support
 from .support import REPO, px
@@ -505,3 +507,50 @@ def test_an_exchange_gone_while_it_writes_a_snapshot_stops_it_quietly(tmp_path: 
     log = stderr.read_text()
     assert "the exchange is gone" in log and "Traceback" not in log, log
     assert snapshot_seqs(tmp_path / "data") == [4]
+
+
+# -- loading a live journal ------------------------------------------------------------------
+
+# Bytes where a record header should be that fail its checksum, with more after them: what a
+# read catches when the exchange is in the middle of writing a batch.
+HALF_WRITTEN = b"\x2a\x00\x00\x00\x01\x02" + b"\xff" * 40
+
+
+def _caught_mid_write(tmp_path: Path) -> tuple[Exchange, Path, int]:
+    data_dir = tmp_path / "data"
+    ex = writer(data_dir)
+    run(ex, orders(4))
+    ex.close(snapshot=False)
+    journal = data_dir / "journal" / "commands.wal"
+    whole = journal.stat().st_size
+    with open(journal, "ab") as f:
+        f.write(HALF_WRITTEN)
+    return ex, journal, whole
+
+
+def test_a_journal_caught_mid_write_is_loaded_again_from_scratch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ex, journal, whole = _caught_mid_write(tmp_path)
+    retries = []
+
+    def write_completes(seconds: float) -> None:   # the exchange finishes its write
+        retries.append(seconds)
+        os.truncate(journal, whole)
+
+    monkeypatch.setattr(snapshotter_module.time, "sleep", write_completes)
+    snap = Snapshotter(Setup(ex.config, str(ex.data_dir), sorted(ex.comp_ids.items()), 0.0, 3))
+    snap.load()
+    assert len(retries) == 1
+    assert snap.exchange.last_seq == 4
+    again = writer(ex.data_dir)     # the same journal, recovered by a writer of its own
+    assert core_state.encode(core_state.capture(snap.exchange, 4, 0)) == \
+        core_state.encode(core_state.capture(again, 4, 0))
+
+
+def test_a_journal_still_corrupt_after_the_attempts_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ex, _, _ = _caught_mid_write(tmp_path)
+    monkeypatch.setattr(snapshotter_module.time, "sleep", lambda seconds: None)
+    snap = Snapshotter(Setup(ex.config, str(ex.data_dir), sorted(ex.comp_ids.items()), 0.0, 3))
+    with pytest.raises(JournalCorrupt):
+        snap.load(attempts=3)
