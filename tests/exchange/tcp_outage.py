@@ -2,7 +2,9 @@
 
 ``down()`` closes the listening socket and every relayed connection (the client gets
 a reset or an end of stream, then "connection refused"); ``up()`` listens again on the
-same port. Real sockets both ways: only the path between them is cut.
+same port. While down the port stays bound by a socket that does not listen, so no
+other socket of the machine (an outgoing connection's ephemeral port) can take it
+meanwhile. Real sockets both ways: only the path between them is cut.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ class TcpOutage:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self._reserved: socket.socket | None = None   # the port, held while down
         self.up()
 
+    def _bound(self) -> socket.socket:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        return sock
+
     def up(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener, self._reserved = self._reserved or self._bound(), None
         listener.listen()
         self.port = listener.getsockname()[1]
         self._listener = listener
@@ -36,6 +43,12 @@ class TcpOutage:
             listener, self._listener = self._listener, None
             doomed, self._sockets = self._sockets, []
         if listener is not None:
+            # A thread blocked in accept() keeps a closed socket listening; shutdown
+            # wakes it (EINVAL) so the port is free for the reservation below.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for s in doomed:
             try:
@@ -43,9 +56,14 @@ class TcpOutage:
             except OSError:
                 pass
             s.close()
+        if listener is not None:
+            self._reserved = self._bound()   # connects are refused, the port kept
 
     def close(self) -> None:
         self.down()
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
