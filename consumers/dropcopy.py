@@ -16,8 +16,8 @@ from fixserver.session import Session
 from venue.reports import ExecutionReport
 from venue.stream import Entry
 
+from .bodies import ReportBodies
 from .delivery import StoredReports, sync_stores
-from .executions import writers_for
 
 
 class DropCopy:
@@ -25,15 +25,18 @@ class DropCopy:
 
     def __init__(self, copies: Iterable[tuple[Session, tuple[str, ...]]],
                  owners: Iterable[Session], firm_of_session: Mapping[str, str],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 bodies: ReportBodies | None = None) -> None:
         """``copies``: each drop-copy session with the firms it follows; ``owners``:
         the order-entry sessions; ``firm_of_session``: session id -> firm name;
         ``clock``: wall-clock seconds since the epoch, the SendingTime of the copies
-        (read once per batch)."""
+        (read once per batch); ``bodies``: the encoded bodies, shared with the owners'
+        ExecutionReports (consumers/bodies.py: a copy in the owner's FIX version reuses
+        the owner's encoding)."""
         self.copies = list(copies)
         self.clock = clock
         self.firm_of_session = dict(firm_of_session)
-        self.writers = writers_for(s for s, _ in self.copies)
+        self.bodies = bodies if bodies is not None else ReportBodies()
         # The routing fields of each owner's copies, made once.
         self.routing: dict[str, list[Field]] = {
             s.session_id: [(115, s.sender_comp_id), (128, s.target_comp_id)] for s in owners}
@@ -52,6 +55,7 @@ class DropCopy:
         if not self.copies:
             return
         now = self.clock()
+        self.bodies.batch(entries)
         touched: set[Session] = set()
         for entry in entries:
             for report in entry.reports:
@@ -68,6 +72,6 @@ class DropCopy:
             if "*" in firms or firm in firms:
                 if only_missing is not None and not only_missing.missing(session, seq):
                     continue
-                msg_type, body = self.writers[session.begin_string].write(report)
+                msg_type, body = self.bodies.of(report, session)
                 session.send(msg_type, body, routing, now=now, source=seq)
                 touched.add(session)

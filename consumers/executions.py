@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from fixserver import dictionary
 from fixserver.session import Session
-from venue.report_writer import ReportWriter
 from venue.reports import ExecutionReport, OrderCancelReject, Report
 from venue.stream import Entry
 
+from .bodies import ReportBodies
 from .delivery import StoredReports, sync_stores
 
 if TYPE_CHECKING:
@@ -30,28 +29,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("consumers.executions")
 
 
-def writers_for(sessions: Iterable[Session]) -> dict[bytes, ReportWriter]:
-    """A ReportWriter per FIX version of ``sessions`` (with the session's dictionary)."""
-    writers: dict[bytes, ReportWriter] = {}
-    for session in sessions:
-        if session.begin_string not in writers:
-            dd = (session.validator.dd if session.validator is not None
-                  else dictionary.for_begin_string(session.begin_string))
-            writers[session.begin_string] = ReportWriter(dd)
-    return writers
-
-
 class ExecutionReports:
     """Sends each report of the stream to the order-entry session it is for."""
 
     def __init__(self, sessions: Iterable[Session],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 bodies: ReportBodies | None = None) -> None:
         """``clock``: wall-clock seconds since the epoch, the SendingTime of the reports
-        (read once per batch: a batch goes out at one time)."""
+        (read once per batch: a batch goes out at one time); ``bodies``: the encoded
+        bodies, shared with the drop copies (consumers/bodies.py)."""
         self.sessions = {s.session_id: s for s in sessions}
         self.stages: Stages | None = None   # times each report's encode when set (metrics)
         self.clock = clock
-        self.writers = writers_for(self.sessions.values())
+        self.bodies = bodies if bodies is not None else ReportBodies()
         self.dropped = 0
         self._stored = StoredReports()    # for redeliver: what the stores held at start
 
@@ -66,7 +56,9 @@ class ExecutionReports:
 
     def _send(self, entries: Sequence[Entry], only_missing: StoredReports | None) -> None:
         sessions = self.sessions
-        writers = self.writers
+        bodies = self.bodies
+        bodies.batch(entries)
+        body_of = bodies.of
         now = self.clock()
         stages = self.stages if only_missing is None else None
         touched: set[Session] = set()
@@ -83,7 +75,7 @@ class ExecutionReports:
                 if only_missing is not None and not only_missing.missing(session, seq):
                     continue
                 started = perf_counter_ns() if stages is not None else 0
-                msg_type, body = writers[session.begin_string].write(report)
+                msg_type, body = body_of(report, session)
                 session.send(msg_type, body, now=now, source=seq)
                 if stages is not None:
                     stages.encode.observe(perf_counter_ns() - started)

@@ -296,7 +296,13 @@ class Session:
         store = self.store
         seq = store.next_sender_seq
         if isinstance(body, bytes):
-            payload = encode_fields([(35, msg_type), *self._header(seq, now, header)]) + body
+            if header:
+                payload = (encode_fields([(35, msg_type), *self._header(seq, now, header)])
+                           + body)
+            else:   # the usual case of an encoded body (a report), written directly
+                payload = b"35=%b\x0134=%d\x01%b52=%b\x01%b%b" % (
+                    msg_type, seq, self._sender_field, self._timestamps.format(now),
+                    self._target_field, body)
         elif header:
             payload = encode_fields([(35, msg_type), *self._header(seq, now, header), *body])
         else:

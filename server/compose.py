@@ -31,6 +31,7 @@ import trio
 
 from audit.records import Parties
 from consumers.audit import AuditTrail, SpoolWatch
+from consumers.bodies import ReportBodies
 from consumers.database import DatabaseWriter, Seed
 from consumers.delivery import DeliveryMark
 from consumers.dropcopy import DropCopy
@@ -244,10 +245,12 @@ def report_consumers(exchange: Exchange, sessions: list[Session]
                      ) -> tuple[ExecutionReports, DropCopy]:
     """The consumers that store reports in the sessions: to the owner, and the copies."""
     owners = [s for s in sessions if s.config.application == "exchange"]
-    return (ExecutionReports(owners),
+    bodies = ReportBodies()     # a copy in the owner's FIX version reuses its encoding
+    return (ExecutionReports(owners, bodies=bodies),
             DropCopy(_drop_copies(sessions, exchange.config), owners,
                      {s.session_id: firm.name for s in owners
-                      if (firm := exchange.firm_of(s.session_id)) is not None}))
+                      if (firm := exchange.firm_of(s.session_id)) is not None},
+                     bodies=bodies))
 
 
 def _exchange_server(exchange: Exchange, sessions: list[Session], data_dir: Path,
