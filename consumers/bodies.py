@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fixserver import dictionary
-from fixserver.codec import encode_fields
 from fixserver.session import Session
 from venue.report_writer import ReportWriter
 from venue.reports import Report
@@ -54,6 +53,5 @@ class ReportBodies:
         key = (id(report), id(writer))
         body = self._bodies.get(key)
         if body is None:
-            msg_type, fields = writer.write(report)
-            body = self._bodies[key] = (msg_type, encode_fields(fields))
+            body = self._bodies[key] = writer.encoded(report)
         return body
