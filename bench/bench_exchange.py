@@ -87,15 +87,18 @@ class ProtocolError(Exception):
 
 
 class LoadClient:
-    """One FIX.4.4 session BRK1 -> EXCH over a blocking socket, built for speed."""
+    """One FIX session (FIX.4.4 BRK1 -> EXCH unless told) over a blocking socket, built
+    for speed."""
 
-    def __init__(self, port: int, sender: bytes = b"BRK1", target: bytes = b"EXCH") -> None:
+    def __init__(self, port: int, sender: bytes = b"BRK1", target: bytes = b"EXCH",
+                 begin_string: bytes = b"FIX.4.4") -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(30)
         self.seq = 1
         self.sender = sender
         self.target = target
+        self.begin = b"8=%b\x019=" % begin_string
         self.prefix = b"\x0149=%b\x0152=" % sender
         self.mid = b"\x0156=%b\x0111=" % target
         self.buf = b""
@@ -123,7 +126,7 @@ class LoadClient:
         self.seq = seq + 1
         body = b"35=%b\x0134=%d%b%b\x0156=%b\x01%b" % (msg_type, seq, self.prefix, ts,
                                                         self.target, fields)
-        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(body), body)
+        msg = b"%b%d\x01%b" % (self.begin, len(body), body)
         return msg + b"10=%03d\x01" % _checksum(msg)
 
     def order(self, cl: bytes, template: bytes, ts: bytes) -> bytes:
@@ -132,7 +135,7 @@ class LoadClient:
         self.seq = seq + 1
         body = b"35=D\x0134=%d%b%b%b%b\x01%b60=%b\x01" % (seq, self.prefix, ts, self.mid, cl,
                                                           template, ts)
-        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(body), body)
+        msg = b"%b%d\x01%b" % (self.begin, len(body), body)
         return msg + b"10=%03d\x01" % _checksum(msg)
 
     def scan(self, data: bytes) -> list[bytes]:
