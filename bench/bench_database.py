@@ -51,6 +51,7 @@ from bench_exchange import (  # noqa: E402
     ClOrdIDs,
     LoadClient,
     Server,
+    pin_cpus,
     pipelined,
     stopped,
     summary,
@@ -287,11 +288,8 @@ def main() -> int:
     if args.rounds < 1:
         p.error("--rounds: at least 1")
 
-    cpus: tuple[int | None, int | None] = (None, None)
     avail = sorted(os.sched_getaffinity(0))
-    if not args.no_pin and len(avail) >= 2:
-        cpus = (avail[0], avail[1])
-        os.sched_setaffinity(0, {avail[0]})
+    cpus = pin_cpus(not args.no_pin)
     # The servers' [audit] and [postgres] come from exchange.toml only.
     for var in (*AUDIT_ENV, POSTGRES_DSN_ENV):
         if os.environ.pop(var, None) is not None:

@@ -605,6 +605,17 @@ while True:
 """
 
 
+def pin_cpus(pin: bool = True) -> tuple[int | None, int | None]:
+    """(load generator CPU, server CPU): this process is pinned to the first CPU it may
+    use and the server is to go on the second; (None, None) when not ``pin`` or on one
+    CPU."""
+    avail = sorted(os.sched_getaffinity(0))
+    if not pin or len(avail) < 2:
+        return None, None
+    os.sched_setaffinity(0, {avail[0]})
+    return avail[0], avail[1]
+
+
 def floor_latency(n: int, window: int, cpu: int | None) -> dict[str, float]:
     """Phase A against the trivial echo server: the client + loopback floor; and phase B
     against it for 3 s: what the load generator can drive (orders/s)."""
@@ -926,11 +937,7 @@ def main() -> int:
     p.add_argument("--top", type=int, default=15, help="functions listed with --profile")
     args = p.parse_args()
 
-    cpus: tuple[int | None, int | None] = (None, None)
-    avail = sorted(os.sched_getaffinity(0))
-    if not args.no_pin and len(avail) >= 2:
-        cpus = (avail[0], avail[1])
-        os.sched_setaffinity(0, {avail[0]})
+    cpus = pin_cpus(not args.no_pin)
     pin_text = (f"load generator on CPU {cpus[0]}, server on CPU {cpus[1]}"
                 if cpus[0] is not None else "not pinned")
 

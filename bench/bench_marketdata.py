@@ -67,6 +67,7 @@ from bench_exchange import (  # noqa: E402
     free_port,
     one_in_flight,
     order_template,
+    pin_cpus,
     pipelined,
     summary,
     trade_templates,
@@ -619,11 +620,7 @@ def main() -> int:
     args.subscriber_procs = max(1, min(args.subscriber_procs, args.subscribers))
 
     started = time.perf_counter()
-    cpus: tuple[int | None, int | None] = (None, None)
-    avail = sorted(os.sched_getaffinity(0))
-    if not args.no_pin and len(avail) >= 2:
-        cpus = (avail[0], avail[1])
-        os.sched_setaffinity(0, {avail[0]})
+    cpus = pin_cpus(not args.no_pin)
     pin = (f"server on CPU {cpus[1]}, load generator and subscribers on CPU {cpus[0]}"
            if cpus[0] is not None else "not pinned")
     print(f"market-data benchmark: {PYTHON} on {os.cpu_count()} CPUs, {pin}; journal "

@@ -74,6 +74,7 @@ from bench_exchange import (  # noqa: E402
     Server,
     free_port,
     one_in_flight,
+    pin_cpus,
     pipelined,
     stopped,
     summary,
@@ -648,11 +649,8 @@ def main() -> int:
     if args.rounds < 1:
         p.error("--rounds: at least 1")
 
-    cpus: tuple[int | None, int | None] = (None, None)
     avail = sorted(os.sched_getaffinity(0))
-    if not args.no_pin and len(avail) >= 2:
-        cpus = (avail[0], avail[1])
-        os.sched_setaffinity(0, {avail[0]})
+    cpus = pin_cpus(not args.no_pin)
     # The servers' [audit] and [http] come from exchange.toml only.
     for var in (*AUDIT_ENV, HTTP_LISTEN_ENV):
         if os.environ.pop(var, None) is not None:

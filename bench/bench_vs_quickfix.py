@@ -42,6 +42,7 @@ from bench_exchange import (  # noqa: E402
     free_port,
     one_in_flight,
     order_template,
+    pin_cpus,
     pipelined,
     summary,
 )
@@ -134,10 +135,7 @@ def main() -> int:
     p.add_argument("--window", type=int, default=int(env("BENCH_WINDOW", 64)))
     args = p.parse_args()
     binary = build_peer()
-    cpus = sorted(os.sched_getaffinity(0))
-    load_cpu, server_cpu = (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
-    if load_cpu is not None:
-        os.sched_setaffinity(0, {load_cpu})
+    load_cpu, server_cpu = pin_cpus()
     os.environ["FIXSERVER_HTTP_LISTEN"] = "127.0.0.1:0"     # on, on a port of its own
     sync50, sync99 = fdatasync_time(Path(tempfile.gettempdir()))
     print(f"this exchange beside QuickFIX C++ ordermatch ({binary}): {args.rounds} rounds, "
@@ -188,7 +186,7 @@ def main() -> int:
           f"({'met' if rate >= 1 else 'not met'}); 1 in flight p50 with fsync off within 1.5x "
           f"of ordermatch's: {p50_off / p50_peer:.2f}x "
           f"({'met' if p50_off <= 1.5 * p50_peer else 'not met'}); durable 1 in flight p50 "
-          f"<= fdatasync + 100 µs = {sync50 + 100:.0f} µs: {p50:.0f} µs "
+          f"<= fdatasync + 100 µs = {sync50 + 100:.1f} µs: {p50:.1f} µs "
           f"({'met' if p50 <= sync50 + 100 else 'not met'})")
     return 0
 
