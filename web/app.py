@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from metrics.readings import Reading
 
 from . import api
 from .token import matches
@@ -61,6 +65,7 @@ def build_app(op: api.Operator, token: str, registry: CollectorRegistry,
               lag_limit: float) -> Starlette:
     """The app over ``op``; ``token`` guards the API, ``registry`` is scraped at
     /metrics, ``lag_limit`` (seconds) decides readiness."""
+    feed = StateFeed(op)
 
     def guarded(handler: Callable[[Request], Awaitable[Any]], *, auth: bool = True
                 ) -> Handler:
@@ -159,7 +164,7 @@ def build_app(op: api.Operator, token: str, registry: CollectorRegistry,
         return {"ok": True, "snapshot": {k: v for k, v in report.items() if k != "event"}}
 
     async def stream(request: Request) -> Response:
-        return StreamingResponse(_states(op, request), media_type="text/event-stream",
+        return StreamingResponse(_states(feed, request), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
     async def page(request: Request) -> Response:
@@ -205,14 +210,32 @@ def metrics_app(registry: CollectorRegistry) -> Starlette:
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
 
 
-async def _states(op: api.Operator, request: Request) -> AsyncIterator[bytes]:
+class StateFeed:
+    """The page's ``state`` event, made at most once per STREAM_INTERVAL however many
+    pages are open (a reading and its JSON cost the event loop a few ms), with the rates
+    since the one before."""
+
+    def __init__(self, op: api.Operator, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.op = op
+        self.clock = clock
+        self._before: Reading | None = None
+        self._made = -math.inf
+        self._event = b""
+
+    def event(self) -> bytes:
+        if self.clock() - self._made >= STREAM_INTERVAL * 0.9:
+            now = self.op.observatory.reading()
+            payload = json.dumps(api.state(self.op, self._before, now), separators=(",", ":"))
+            self._event = f"event: state\ndata: {payload}\n\n".encode()
+            self._before, self._made = now, self.clock()
+        return self._event
+
+
+async def _states(feed: StateFeed, request: Request) -> AsyncIterator[bytes]:
     """A ``state`` event now and every STREAM_INTERVAL, until the client goes."""
-    before = None
     while True:
-        now = op.observatory.reading()
-        payload = json.dumps(api.state(op, before, now), separators=(",", ":"))
-        yield f"event: state\ndata: {payload}\n\n".encode()
-        before = now
+        yield feed.event()
         if await request.is_disconnected():
             return
         await trio.sleep(STREAM_INTERVAL)
