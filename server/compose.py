@@ -179,12 +179,6 @@ class Server:
         """The durable consumers that run in child processes."""
         return [c for c in (self.audit_process, self.database_process) if c is not None]
 
-    def audit_last_ts(self) -> int:
-        """The timestamp of the last entry the audit trail wrote (0: none yet)."""
-        if self.audit_process is not None:
-            return self.audit_process.feed.last_ts
-        return self.audit.last_ts if self.audit is not None else 0
-
     def close(self) -> None:
         """Run what is submitted and close the journal, write the rest of the event
         log and stop the durable feeds, close the log and the stores, then write the
@@ -332,9 +326,7 @@ def observe(server: Server, reports: ExecutionReports) -> Observatory:
         reports.stages = stages
         for session in server.sessions:
             session.stages = stages
-    observatory = Observatory(server, stages, trading, tape, exchange.config.alerts)
-    observatory.recovered = True
-    return observatory
+    return Observatory(server, stages, trading, tape, exchange.config.alerts)
 
 
 def journal_retention(server: Server) -> JournalRetention | None:
@@ -392,13 +384,13 @@ def audit_parties(exchange: Exchange, sessions: Sequence[Session]) -> Parties:
 
 async def watch_audit(server: Server) -> None:
     """Once a second: how far behind the audit trail is (``SpoolWatch``)."""
-    assert server.stream is not None and server.audit_watch is not None
+    stream = server.stream
+    assert stream is not None and server.audit_watch is not None
     while True:
-        status = server.stream.status().get(AuditTrail.name)
-        if status is not None:
-            lag, last_ts = status["lag"], server.audit_last_ts()
-            seconds = (time.time_ns() - last_ts) / 1e9 if lag and last_ts else 0.0
-            server.audit_watch.update(lag, seconds, time.monotonic())
+        feed = stream.feed(AuditTrail.name)
+        if feed is not None:
+            lag = stream.lag(feed, time.time_ns())
+            server.audit_watch.update(lag.entries, lag.seconds, time.monotonic())
         await trio.sleep(1.0)
 
 
@@ -408,23 +400,21 @@ LAG_LOG_SECONDS = 10.0   # how often a database writer that is behind says so
 async def watch_database(server: Server) -> None:
     """Log how far behind the PostgreSQL writer is, while it is behind (records and
     seconds), and when it has caught up."""
-    assert server.stream is not None
+    stream = server.stream
+    assert stream is not None
     behind = False
     while True:
         await trio.sleep(LAG_LOG_SECONDS)
-        status = server.stream.status().get(DatabaseWriter.name)
-        if status is None:
+        feed = stream.feed(DatabaseWriter.name)
+        if feed is None:
             continue
-        last_ts = (server.database_process.feed.last_ts if server.database_process
-                   else server.database.last_ts if server.database else 0)
-        lag = status["lag"]
-        seconds = (time.time_ns() - last_ts) / 1e9 if lag and last_ts else 0.0
-        if lag and (status["failures"] or seconds > LAG_LOG_SECONDS):
+        lag = stream.lag(feed, time.time_ns())
+        if lag.entries and (lag.failures or lag.seconds > LAG_LOG_SECONDS):
             behind = True
-            log.warning("postgres writer: %d entries behind (%.1f s)%s", lag, seconds,
-                        f", {status['failures']} failures in a row (PostgreSQL unreachable?)"
-                        if status["failures"] else "")
-        elif behind and not lag:
+            log.warning("postgres writer: %d entries behind (%.1f s)%s", lag.entries,
+                        lag.seconds, f", {lag.failures} failures in a row (PostgreSQL "
+                        "unreachable?)" if lag.failures else "")
+        elif behind and not lag.entries:
             behind = False
             log.info("postgres writer: caught up")
 

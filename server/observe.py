@@ -21,11 +21,11 @@ import trio
 
 from consumers.metrics import TradingMetrics
 from consumers.tape import Tape
-from matching.constants import PHASE_NAMES
 from metrics.alerts import AlertLimits, Alerts, Transition
 from metrics.latency import Stages
 from metrics.readings import ConsumerReading, Reading, SessionReading
 from persistence.snapshots import SUFFIX as SNAPSHOT_SUFFIX
+from venue import admin
 
 if TYPE_CHECKING:
     from fixserver.acceptor import Acceptor
@@ -48,7 +48,6 @@ class Observatory:
         self.alerts = Alerts(limits or AlertLimits())
         self.acceptor: Acceptor | None = None
         self.transitions: deque[Transition] = deque(maxlen=100)   # newest last
-        self.recovered = False
 
     def peers(self) -> dict[str, str]:
         return self.acceptor.peers() if self.acceptor is not None else {}
@@ -67,11 +66,8 @@ class Observatory:
         consumers = []
         stream = server.stream
         for feed in stream.feeds if stream is not None else ():
-            lag = max(0, stream.last_seq - feed.position) if stream is not None else 0
-            seconds = (now - feed.last_ts / 1e9) if lag and feed.last_ts else 0.0
-            consumers.append(ConsumerReading(feed.name, lag, max(0.0, seconds),
-                                             feed.failures))
-        risk = exchange.risk
+            lag = stream.lag(feed, int(now * 1e9))
+            consumers.append(ConsumerReading(feed.name, *lag))
         engine = exchange.engine
         md, feed = server.market_data, server.feed
         if md is not None and md.subscriptions:
@@ -90,15 +86,16 @@ class Observatory:
             dict(trading.rejects), dict(trading.cancel_rejects), dict(trading.trades),
             dict(trading.volume), dict(trading.notional),
             {symbol: _resting(book) for symbol, book in engine.books.items()},
-            {symbol: PHASE_NAMES[book.phase].lower() for symbol, book in engine.books.items()},
+            admin.phases(exchange),
             sessions, consumers, trading.risk_rejects(), trading.exchange_faults(),
             throttled, md.messages_sent if md is not None else 0,
             feed.next_seq - 1 if feed is not None else 0,
             max(0.0, now - exchange.last_ts / 1e9) if exchange.last_ts else 0.0,
             _snapshot_age(exchange.snapshot_dir, now),
-            {"firm": sorted(risk.killed_firms), "account": sorted(risk.killed_accounts),
-             "session": sorted(risk.killed_sessions)},
-            self.recovered, exchange.journal_writable())
+            admin.killed(exchange),
+            # Recovered: the observatory is built once the exchange has recovered, and
+            # nothing is served before that.
+            True, exchange.journal_writable())
 
     def update(self, now: float | None = None) -> list[Transition]:
         """Run the alert rules over a new reading; log and keep what fired or cleared."""

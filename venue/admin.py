@@ -119,12 +119,10 @@ def _dispatch(exchange: Exchange, words: list[str]) -> dict[str, Any]:
                       shortcut=command)
     if command == "phases":
         _arity(command, args, 0, "")
-        return {"ok": True, "phases": {symbol: PHASE_NAMES[book.phase].lower()
-                                       for symbol, book in sorted(exchange.engine.books.items())}}
+        return {"ok": True, "phases": phases(exchange)}
     if command == "killed":
         _arity(command, args, 0, "")
-        return {"ok": True, "killed": {scope: sorted(names)
-                                       for scope, names in killed(exchange).items()}}
+        return {"ok": True, "killed": killed(exchange)}
     raise Refused(f"unknown command {words[0]!r}: commands are {USAGE}")
 
 
@@ -170,11 +168,17 @@ def change_phase(exchange: Exchange, target: str, name: str, shortcut: str = ""
             "changed": changed}
 
 
-def killed(exchange: Exchange) -> dict[str, set[str]]:
-    """The kill switches that are on, by scope."""
+def killed(exchange: Exchange) -> dict[str, list[str]]:
+    """The kill switches that are on, by scope, each list sorted."""
     risk = exchange.risk
-    return {"firm": risk.killed_firms, "account": risk.killed_accounts,
-            "session": risk.killed_sessions}
+    return {"firm": sorted(risk.killed_firms), "account": sorted(risk.killed_accounts),
+            "session": sorted(risk.killed_sessions)}
+
+
+def phases(exchange: Exchange) -> dict[str, str]:
+    """Every instrument's trading phase (its lower-case name), by symbol."""
+    return {symbol: PHASE_NAMES[book.phase].lower()
+            for symbol, book in sorted(exchange.engine.books.items())}
 
 
 def switch(exchange: Exchange, command: str, scope: str, name: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 
@@ -86,6 +86,14 @@ class EntrySource(Protocol):
 
     def read_after(self, seq: int, max_entries: int) -> list[Entry]:
         """Up to ``max_entries`` entries with a sequence number above ``seq``."""
+
+
+class Lag(NamedTuple):
+    """How far a durable consumer is behind the stream (``EventStream.lag``)."""
+
+    entries: int
+    seconds: float
+    failures: int      # failed batches in a row
 
 
 class Feed(Protocol):
@@ -266,6 +274,17 @@ class EventStream:
         self.log_writer.append(entries)
         for feed in self.feeds:
             feed.wake()
+
+    def lag(self, feed: Feed, now_ns: int) -> Lag:
+        """How far ``feed`` is behind the stream: entries, and the seconds since the
+        last entry it stored while it is behind (0 when caught up or before its first)."""
+        entries = max(0, self.last_seq - feed.position)
+        seconds = (now_ns - feed.last_ts) / 1e9 if entries and feed.last_ts else 0.0
+        return Lag(entries, max(0.0, seconds), feed.failures)
+
+    def feed(self, name: str) -> Feed | None:
+        """The feed of the durable consumer ``name`` (None: no such consumer)."""
+        return next((feed for feed in self.feeds if feed.name == name), None)
 
     def status(self) -> dict[str, dict[str, int]]:
         """Per durable consumer: its position, its lag behind the stream, failures."""

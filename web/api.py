@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from audit.records import timestamp
 from matching.constants import BUY, PHASE_NAMES, SELL
 from metrics.latency import STAGES, quantile, window
 from metrics.readings import Reading
@@ -171,7 +172,7 @@ def _journal(op: Operator, action: OperatorAction) -> None:
 # -- phases and kill switches ----------------------------------------------------------
 
 def phases(op: Operator) -> dict[str, Any]:
-    return {"phases": op.observatory.reading().phases}
+    return {"phases": admin.phases(op.exchange)}
 
 
 def set_phase(op: Operator, target: str, phase: str) -> dict[str, Any]:
@@ -184,8 +185,7 @@ def set_phase(op: Operator, target: str, phase: str) -> dict[str, Any]:
 
 
 def kill_switches(op: Operator) -> dict[str, Any]:
-    return {"killed": {scope: sorted(names)
-                       for scope, names in admin.killed(op.exchange).items()}}
+    return {"killed": admin.killed(op.exchange)}
 
 
 def set_kill_switch(op: Operator, scope: str, name: str, on: Any) -> dict[str, Any]:
@@ -201,11 +201,12 @@ def set_kill_switch(op: Operator, scope: str, name: str, on: Any) -> dict[str, A
 
 # -- books, trades, accounts ------------------------------------------------------------
 
-def _depth(value: str | None, default: int) -> int:
+def _count(name: str, value: str | None, default: int, most: int) -> int:
+    """A query parameter that counts something, 1 to ``most`` (400 otherwise)."""
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_DEPTH:
-        raise ApiError(400, f"depth must be 1 to {MAX_DEPTH}, got {value!r}")
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise ApiError(400, f"{name} must be 1 to {most}, got {value!r}")
     return int(value)
 
 
@@ -225,31 +226,22 @@ def _level(level: tuple[int, int, int]) -> dict[str, Any]:
 
 
 def books(op: Operator, depth_arg: str | None) -> dict[str, Any]:
-    depth = _depth(depth_arg, 5)
+    depth = _count("depth", depth_arg, 5, MAX_DEPTH)
     return {"books": [book(op, s, depth) for s in sorted(op.exchange.engine.books)]}
 
 
 def one_book(op: Operator, symbol: str, depth_arg: str | None) -> dict[str, Any]:
-    return book(op, symbol, _depth(depth_arg, 10))
+    return book(op, symbol, _count("depth", depth_arg, 10, MAX_DEPTH))
 
 
 def trades(op: Operator, symbol: str, limit_arg: str | None) -> dict[str, Any]:
-    limit = 50
-    if limit_arg is not None:
-        if not limit_arg.isdigit() or not 1 <= int(limit_arg) <= MAX_TRADES:
-            raise ApiError(400, f"limit must be 1 to {MAX_TRADES}, got {limit_arg!r}")
-        limit = int(limit_arg)
+    limit = _count("limit", limit_arg, 50, MAX_TRADES)
     if symbol and symbol not in op.exchange.engine.books:
         raise ApiError(404, f"unknown symbol {symbol!r}")
-    return {"trades": [{"seq": p.seq, "time": _iso(p.ts), "trade_id": p.trade_id,
+    return {"trades": [{"seq": p.seq, "time": timestamp(p.ts), "trade_id": p.trade_id,
                         "symbol": p.symbol, "price": _px(p.price), "qty": p.qty,
                         "aggressor": p.aggressor, "auction": p.auction}
                        for p in op.observatory.tape.recent(limit, symbol)]}
-
-
-def _iso(ts: int) -> str:
-    seconds, ns = divmod(ts, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1000:06d}Z"
 
 
 def accounts(op: Operator) -> dict[str, Any]:

@@ -84,8 +84,7 @@ def build_app(op: api.Operator, token: str, registry: CollectorRegistry,
             return result if isinstance(result, Response) else JSONResponse(result)
         return endpoint
 
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    metrics = _metrics(registry)
 
     async def health(request: Request) -> dict[str, Any]:
         return api.health(op)
@@ -205,9 +204,14 @@ def build_app(op: api.Operator, token: str, registry: CollectorRegistry,
 
 def metrics_app(registry: CollectorRegistry) -> Starlette:
     """/metrics alone, for ``[http] metrics_listen``."""
+    return Starlette(routes=[Route("/metrics", _metrics(registry), methods=["GET"])])
+
+
+def _metrics(registry: CollectorRegistry) -> Handler:
+    """The /metrics endpoint: a scrape of ``registry`` in Prometheus' text format."""
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
+    return metrics
 
 
 class StateFeed:
