@@ -15,7 +15,7 @@ Status answers (ExecType I) change nothing and make no record.
 
 Field names follow the design's seed (``timestamp``, ``event_type``, ``user_id`` =
 the account, ``order_id``, ``symbol``, ``side``, ``price``, ``quantity``,
-``order_type``) and FIX elsewhere; prices are ``Decimal`` made from the
+``order_type``) and FIX elsewhere; prices are exact decimals written from the
 fixed-point integers' digits (never a float) and encoded as JSON numbers.
 ``docs/audit.schema.json`` is the schema of every record.
 """
@@ -23,9 +23,11 @@ fixed-point integers' digits (never a float) and encoded as JSON numbers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, Final
+
+import msgspec
 
 from matching.constants import BUY, ORD_TYPE_NAMES, PHASE_NAMES, SIDE_NAMES, TIF_NAMES
 from matching.events import PhaseChanged, Settlement, Trade
@@ -72,18 +74,26 @@ _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def timestamp(ts: int) -> str:
     """Nanoseconds since the epoch -> ISO-8601 UTC with microseconds (integers only)."""
-    when = _EPOCH + dt.timedelta(microseconds=ts // 1000)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, ns = divmod(ts, 1_000_000_000)
+    return f"{_second(seconds)}.{ns // 1000:06d}Z"
 
 
-def price(value: int) -> Decimal | None:
-    """A fixed-point price as an exact decimal; 0 (no price) is None."""
-    return Decimal(format_price(value).decode()) if value else None
+@functools.lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    # An entry's records, and the entries of one second, share it: made once.
+    return (_EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def money(value: int) -> Decimal:
-    """A fixed-point amount (cash, fees, notional) as an exact decimal, 0 included."""
-    return Decimal(format_price(value).decode())
+def price(value: int) -> msgspec.Raw | None:
+    """A fixed-point price as an exact JSON number; 0 (no price) is None. Its digits,
+    written as they are (``msgspec.Raw``): the bytes a ``Decimal`` of them encodes to,
+    made at a fraction of the cost (the audit child spent 6% of its time in Decimal)."""
+    return msgspec.Raw(format_price(value)) if value else None
+
+
+def money(value: int) -> msgspec.Raw:
+    """A fixed-point amount (cash, fees, notional) as an exact JSON number, 0 included."""
+    return msgspec.Raw(format_price(value))
 
 
 def _name(names: Mapping[int, str], code: int | str) -> str | None:
@@ -102,15 +112,21 @@ class Parties:
         """``sessions``: session id -> (the counterparty's CompID, its firm or "")."""
         self.account_firms = dict(account_firms)
         self.sessions = dict(sessions)
+        self._parties: dict[str, dict[str, str | None]] = {}
 
     def tables(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """The two tables it was made of (to make it again elsewhere)."""
         return self.account_firms, self.sessions
 
     def session(self, session_id: str) -> dict[str, str | None]:
-        comp_id, firm = self.sessions.get(session_id, ("", ""))
-        return {"session": session_id or None, "comp_id": comp_id or None,
+        """The session's fields of a record (one dict per session: callers copy it)."""
+        fields = self._parties.get(session_id)
+        if fields is None:
+            comp_id, firm = self.sessions.get(session_id, ("", ""))
+            fields = self._parties[session_id] = {
+                "session": session_id or None, "comp_id": comp_id or None,
                 "firm": firm or None}
+        return fields
 
     def firm_of_account(self, account: str) -> str | None:
         return self.account_firms.get(account) or None
@@ -124,28 +140,27 @@ class AuditRecords:
 
     def of(self, entry: Entry) -> list[Record]:
         """The records of one entry, in order."""
-        ts = timestamp(entry.ts)
         out: list[Record] = []
         request = self._request(entry.command)
         if request is not None:
             out.append(request)
-        for ev in entry.events:
-            if type(ev) is PhaseChanged:
-                out.append({"event_type": "PHASE_CHANGED", "symbol": ev.symbol,
-                            "old_phase": PHASE_NAMES.get(ev.old_phase),
-                            "new_phase": PHASE_NAMES.get(ev.new_phase)})
         trades: dict[int, Trade] = {}
         settlements: dict[int, Settlement] = {}
-        fills: dict[str, ExecutionReport] = {}
         for ev in entry.events:
             kind = type(ev)
             if kind is Trade:
                 trades[ev.trade_id] = ev
             elif kind is Settlement:
                 settlements[ev.trade_id] = ev
-        for report in entry.reports:
-            if type(report) is ExecutionReport and report.exec_type == EXEC_TYPE_TRADE:
-                fills[report.exec_id] = report
+            elif kind is PhaseChanged:
+                out.append({"event_type": "PHASE_CHANGED", "symbol": ev.symbol,
+                            "old_phase": PHASE_NAMES.get(ev.old_phase),
+                            "new_phase": PHASE_NAMES.get(ev.new_phase)})
+        fills: dict[str, ExecutionReport] = {}
+        if trades:
+            for report in entry.reports:
+                if type(report) is ExecutionReport and report.exec_type == EXEC_TYPE_TRADE:
+                    fills[report.exec_id] = report
         done: set[int] = set()
         for report in entry.reports:
             kind = type(report)
@@ -166,7 +181,7 @@ class AuditRecords:
                 out.append(self._cancel_reject(report, entry.command))
             elif kind is OrderMassCancelReport:
                 out.append(self._mass_cancel(report))
-        seq = entry.seq
+        seq, ts = entry.seq, timestamp(entry.ts)
         for record in out:
             record["seq"] = seq
             record["timestamp"] = ts

@@ -9,7 +9,10 @@ the sequencer), ``Exchange.flush`` (journal write, core, the event stream and it
 in-process consumers), ``Connection.drain`` (the replies as bytes). It prints the CPU
 time per order (``time.process_time``) of each run, and of each consumer of the event
 stream. The orders rest (buys below the touch), or with ``--trade`` every second one
-sells into the one before.
+sells into the one before. After each run, the work of the server's two children over
+that run is done and timed the same way: a snapshotter (``venue.snapshotter``) following
+the run's journal, and the audit trail writing the run's entries from the event log
+to its files (``server.consumer_process``); fsync off as for the rest.
 
 Socket and scheduling noise, which dominate ``bench_exchange.py`` on a shared 2-core
 machine, are out of the picture, so small changes show: with ``--against REV`` the
@@ -97,6 +100,7 @@ def run_once(orders: int, trade: bool) -> dict[str, float]:
         wire.append(message(b"D", (1, b"BRK1-MAIN"), (11, b"o%d" % i), (38, b"100"),
                             (40, b"2"), (44, price), (54, b"2" if sell else b"1"),
                             (55, b"AAPL"), (59, b"0"), (60, stamp)))
+    snapshotter, trail = _children(server, tmp)
     spent.clear()
     started = time.process_time()
     for i in range(0, orders, BATCH):
@@ -106,8 +110,45 @@ def run_once(orders: int, trade: bool) -> dict[str, float]:
     total = time.process_time() - started
     result = {"order": total / orders * 1e6}
     result.update({name: ns / orders / 1e3 for name, ns in spent.items()})
+    result.update(_children_cost(server, snapshotter, trail, orders))
     server.close()
     return result
+
+
+def _children(server, tmp: Path):  # noqa: ANN001, ANN202
+    """The work of the server's two children, done here after the run: a snapshotter
+    as ``venue.snapshotter`` runs it (loaded now, following the journal later) and the
+    audit trail to files, as ``server.consumer_process`` runs it."""
+    from consumers.audit import AuditTrail
+    from server.compose import audit_parties
+    from venue.config import AuditConfig
+    from venue.snapshotter import Setup, Snapshotter
+
+    ex = server.exchange
+    snapshotter = Snapshotter(Setup(ex.config, str(ex.data_dir), sorted(ex.comp_ids.items()),
+                                    1.0, 2))
+    snapshotter.load()
+    trail = AuditTrail.configured(AuditConfig(), audit_parties(ex, server.sessions),
+                                  tmp / "audit-child")
+    return snapshotter, trail
+
+
+def _children_cost(server, snapshotter, trail, orders: int) -> dict[str, float]:  # noqa: ANN001
+    """CPU µs per order of following the run's journal (the snapshotter) and of
+    writing its entries' audit records (the audit child)."""
+    started = time.process_time()
+    snapshotter.follow()
+    snapshot = time.process_time() - started
+    log = server.event_log
+    started = time.process_time()
+    seq = trail.checkpoint()
+    while entries := log.read_after(seq, 1000):
+        trail.on_batch(entries)
+        seq = entries[-1].seq
+    audit = time.process_time() - started
+    trail.close()
+    return {"child: snapshotter": snapshot / orders * 1e6,
+            "child: audit trail": audit / orders * 1e6}
 
 
 def _timed(on_batch, name: str, spent: dict[str, int]):   # noqa: ANN001, ANN202
@@ -163,7 +204,10 @@ def main() -> int:
             for name, tree in trees.items():
                 r = _child(tree, args.orders, args.trade, cpu)
                 results[name].append(r)
-                print(f"  run {run + 1} {name}: {r['order']:.2f} µs/order")
+                children = ", ".join(f"{k[len('child: '):]} {v:.2f}" for k, v in r.items()
+                                     if k.startswith("child: "))
+                print(f"  run {run + 1} {name}: {r['order']:.2f} µs/order (children: "
+                      f"{children})")
     finally:
         if worktree is not None:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
@@ -175,7 +219,9 @@ def main() -> int:
         for name in trees:
             values = [r.get(key, 0.0) for r in results[name]]
             cells.append(f"{min(values):9.2f} min {statistics.median(values):7.2f} med")
-        label = "CPU per order (µs)" if key == "order" else f"  of which {key}"
+        label = ("CPU per order (µs)" if key == "order" else
+                 f"+ {key[len('child: '):]} child" if key.startswith("child: ") else
+                 f"  of which {key}")
         print(f"{label:34}" + "".join(f"{c:>28}" for c in cells))
     if len(trees) == 2:
         a, b = (results[n] for n in trees)
@@ -185,6 +231,12 @@ def main() -> int:
         base = min(r["order"] for r in b)
         print(f"\nthis tree against {args.against}: {da:+.2f} µs/order by the minimum "
               f"({da / base:+.1%}), {dm:+.2f} µs by the median")
+        for key in (k for k in names if k.startswith("child: ")):
+            ca = min(r.get(key, 0.0) for r in a)
+            cb = min(r.get(key, 0.0) for r in b)
+            if cb:
+                print(f"  {key[len('child: '):]} child: {ca - cb:+.2f} µs/order by the "
+                      f"minimum ({(ca - cb) / cb:+.1%})")
     return 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from audit.chain import ChainState, Sealed, seal
+from audit.chain import Chain, ChainState, Sealed
 from audit.files import AuditFiles
 from audit.kafka import KafkaAudit, KafkaSettings, key_of
 from audit.records import AuditRecords, Parties
@@ -77,16 +77,16 @@ class AuditTrail:
         return self.state.seq
 
     def on_batch(self, entries: Sequence[Entry]) -> None:
-        state = self.state
+        chain = Chain(self.state)
         out: list[Sealed] = []
-        make = self.records.of
+        make, seal = self.records.of, chain.seal
         for entry in entries:
             for record in make(entry):
-                line, state = seal(record, state)
-                out.append(Sealed(state.record, entry.seq, record["timestamp"],
+                line = seal(record)
+                out.append(Sealed(chain.record, entry.seq, record["timestamp"],
                                   key_of(record), line))
         self.writer.write(out)
-        self.state = state
+        self.state = chain.state
         self.last_ts = entries[-1].ts
 
     def close(self) -> None:

@@ -26,7 +26,12 @@ from .journal import (
 from .segments import segment_files
 
 _RECORD_HEADER = struct.Struct("<III")
-CHUNK = 4 << 20        # bytes read at a time
+# Bytes read at a time: from MIN_CHUNK while it keeps up, doubling up to CHUNK while it
+# is behind. The writer preallocates zeros ahead, so a read at the live end returns
+# a whole chunk, of zeros mostly: at a fixed 4 MB the snapshotter copied 8 MB a poll
+# (17% of its CPU under load).
+CHUNK = 4 << 20
+MIN_CHUNK = 64 << 10
 
 
 class JournalTail:
@@ -45,6 +50,7 @@ class JournalTail:
         self.offset = position[1]
         self._fd: int | None = None
         self._checked = False      # the current segment's header
+        self._chunk = MIN_CHUNK
 
     @property
     def position(self) -> tuple[str, int]:
@@ -77,7 +83,8 @@ class JournalTail:
         if not self._open():
             return []
         assert self._fd is not None
-        data = os.pread(self._fd, CHUNK, self.offset)
+        chunk = self._chunk
+        data = os.pread(self._fd, chunk, self.offset)
         out = []
         pos = 0
         name = self.segment.name
@@ -87,7 +94,7 @@ class JournalTail:
                 break                      # not written yet (zeros), or half written
             end = pos + RECORD_HEADER_SIZE + length
             if end > len(data):
-                if pos == 0 and end > CHUNK:   # a record bigger than a read: read it whole
+                if pos == 0 and end > chunk:   # a record bigger than a read: read it whole
                     data = os.pread(self._fd, end, self.offset)
                     if len(data) < end:
                         break
@@ -99,6 +106,8 @@ class JournalTail:
             pos = end
             out.append((payload, (name, self.offset + pos)))
         self.offset += pos
+        self._chunk = (min(chunk * 2, CHUNK) if pos > chunk // 2
+                       else max(chunk // 2, MIN_CHUNK))
         return out
 
     def _open(self) -> bool:

@@ -113,6 +113,10 @@ class Snapshotter:
             for payload, _ in records:
                 self.exchange.apply(self._decode(payload))
             n += len(records)
+        if n:
+            # The replayed state is long-lived and acyclic: out of the collector's view
+            # (an O(1) move), else collections walk every order applied since start-up.
+            gc.freeze()
         return n
 
     def snapshot(self) -> dict[str, object]:

@@ -140,6 +140,16 @@ def test_records_beyond_the_first_read_chunk_are_read_in_the_same_read(tmp_path:
     assert [p for p, _ in t.read()] == payloads
 
 
+def test_many_small_records_beyond_the_smallest_read_chunk_are_read_in_one_read(
+        tmp_path: Path) -> None:
+    path = tmp_path / "commands.wal"
+    journal = writer(path, segment_bytes=64 << 20)
+    t = tail(path)
+    payloads = [b"%07d" % i * 10 for i in range(3 * tail_module.MIN_CHUNK // 70)]
+    commit(journal, payloads, 1)
+    assert [p for p, _ in t.read(max_records=len(payloads))] == payloads
+
+
 # -- what is not a record (yet) ---------------------------------------------------------
 
 
