@@ -365,14 +365,16 @@ def _toml_value(v: object) -> str:
     return str(v)
 
 
-def exchange_toml(fsync: bool) -> str:
-    """The shipped exchange.toml with generous limits, plus the benchmark's symbols.
+def exchange_toml(fsync: bool, **exchange: object) -> str:
+    """The shipped exchange.toml with generous limits, plus the benchmark's symbols;
+    ``exchange``: other keys of its ``[exchange]`` table (``busy_poll_us=1000``).
 
     Every risk check still runs on every order; only the limits are out of reach
     (and the throttle, since one session sends far more than a broker's rate)."""
     shipped = tomllib.loads((REPO / "exchange.toml").read_text())
     ex = dict(shipped.get("exchange", {}))
     ex["fsync"] = fsync
+    ex.update(exchange)
     ex["max_messages_per_second"] = 100_000_000
     risk = {"max_order_value": "unlimited", "max_orders_per_day": "unlimited",
             "max_open_orders": "unlimited"}
@@ -424,26 +426,57 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """The CPU time of the children ``pid`` has now (the server's snapshotter and
+    consumer processes)."""
+    total = 0.0
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            for child in path.read_text().split():
+                total += cpu_seconds(int(child))
+        except OSError:   # a task or child that has just gone
+            pass
+    return total
+
+
 class CpuMeter:
-    """Server, load generator and everything else's CPU time over one measurement: the
-    machine is shared, and other processes' load shows up in the figures."""
+    """Server, its children, load generator and everything else's CPU time over one
+    measurement: the machine is shared, and other processes' load shows up in the
+    figures."""
+
+    SETTLED = 0.005    # CPU seconds per SETTLE_POLL below which the children are idle
+    SETTLE_POLL = 0.3
 
     def __init__(self, server_pid: int) -> None:
         self.pid = server_pid
         self.t = time.perf_counter()
         self.server = cpu_seconds(server_pid)
+        self.children = children_cpu_seconds(server_pid)
         t = os.times()
         self.own = t.user + t.system
         self.machine = machine_busy_seconds()
 
-    def stop(self, orders: int) -> dict[str, float]:
+    def stop(self, orders: int, settle: bool = False) -> dict[str, float]:
+        """Per order; with ``settle``, the children's CPU counts until they are idle
+        again (they follow the journal and the event log behind the load: their work
+        for these orders ends later), at most 20 s, and ``settle_s`` says how long."""
         elapsed = time.perf_counter() - self.t
         server = cpu_seconds(self.pid) - self.server
         t = os.times()
         own = t.user + t.system - self.own
         others = machine_busy_seconds() - self.machine - server - own
+        children = children_cpu_seconds(self.pid)
+        ended = time.perf_counter()
+        while settle and time.perf_counter() - ended < 20:
+            time.sleep(self.SETTLE_POLL)
+            now = children_cpu_seconds(self.pid)
+            if now - children < self.SETTLED:
+                break
+            children = now
         return {"server_cpu_us": 1e6 * server / max(orders, 1),
                 "client_cpu_us": 1e6 * own / max(orders, 1),
+                "children_cpu_us": 1e6 * (children - self.children) / max(orders, 1),
+                "settle_s": time.perf_counter() - ended if settle else 0.0,
                 "other_load": max(0.0, others / elapsed)}
 
 
@@ -479,14 +512,16 @@ class Server:
 
     def __init__(self, fsync: bool, *, profile: Path | None = None,
                  py_spy: str | None = None, cpu: int | None = None,
-                 extra_toml: str = "") -> None:
+                 extra_toml: str = "", exchange: dict[str, object] | None = None) -> None:
         """``extra_toml`` is appended to the exchange.toml of ``exchange_toml(fsync)``
-        (tables it leaves out, such as ``[audit]``)."""
+        (tables it leaves out, such as ``[audit]``); ``exchange``: keys of its
+        ``[exchange]`` table."""
         self.dir = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
         self.port = free_port()
         self.fsync = fsync
         (self.dir / "sessions.cfg").write_text(SESSIONS_CFG.format(port=self.port))
-        (self.dir / "exchange.toml").write_text(exchange_toml(fsync) + extra_toml)
+        (self.dir / "exchange.toml").write_text(exchange_toml(fsync, **(exchange or {}))
+                                                + extra_toml)
         self.data_dir = self.dir / "data"
         self.log_path = self.dir / "server.log"
         cmd = [PYTHON]

@@ -574,7 +574,8 @@ async def run(registry: SessionRegistry, exchange: Exchange | None = None,
     observatory = server.observatory if server is not None else None
     timed = observatory is not None and exchange is not None and exchange.config.stage_timing
     acceptor = Acceptor(registry, on_read_batch=exchange.flush if exchange is not None else None,
-                        ports=ports, stages=observatory.stages if timed else None)
+                        ports=ports, stages=observatory.stages if timed else None,
+                        busy_poll=exchange.config.busy_poll_us / 1e6 if exchange else 0.0)
     if observatory is not None:
         observatory.acceptor = acceptor
     snapshotter = (SnapshotterProcess(exchange) if exchange is not None and snapshots

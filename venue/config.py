@@ -207,6 +207,9 @@ class ExchangeConfig:
     # Hours a journal segment no longer needed for recovery or by a durable consumer
     # is kept before it is deleted (snapshots: the newest snapshots_kept are kept).
     retention_hours: float = 168.0
+    # Microseconds the event loop keeps polling the sockets after each read instead of
+    # sleeping (0: off): lower latency for a CPU kept busy while orders flow.
+    busy_poll_us: int = 0
     market_protection_pct: int = 5
     end_of_day: dt.time | None = None  # UTC time at which DAY orders expire
     # Symbol -> its trading day (venue.schedule); an instrument without one trades
@@ -392,7 +395,8 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     where = f"{path}: [exchange]"
     _check_keys(ex, {"journal", "fsync", "market_protection_pct", "end_of_day",
                      "max_messages_per_second", "journal_segment_mb", "snapshot_interval",
-                     "snapshots_kept", "snapshot_on_close", "retention_hours"}, where)
+                     "snapshots_kept", "snapshot_on_close", "retention_hours",
+                     "busy_poll_us"}, where)
     if "end_of_day" in ex:
         try:
             cfg.end_of_day = dt.time.fromisoformat(str(_get(ex, "end_of_day", str, where)))
@@ -411,6 +415,7 @@ def load_exchange_config(path: str | Path) -> ExchangeConfig:
     cfg.snapshot_interval = _non_negative(ex, "snapshot_interval", where, cfg.snapshot_interval)
     cfg.retention_hours = _non_negative(ex, "retention_hours", where, cfg.retention_hours)
     cfg.snapshot_on_close = bool(_get(ex, "snapshot_on_close", bool, where, True))
+    cfg.busy_poll_us = _whole(ex, "busy_poll_us", where, cfg.busy_poll_us, 0)
     risk = data.get("risk", {})
     _check_keys(risk, set(LIMIT_KEYS), f"{path}: [risk]")
     cfg.risk_defaults = parse_limits(risk, f"{path}: [risk]")

@@ -75,6 +75,22 @@ def test_shipped_config_journal_is_durable() -> None:
     assert load_exchange_config(SHIPPED_EXCHANGE_TOML).fsync is True
 
 
+def test_shipped_config_does_not_busy_poll() -> None:
+    assert load_exchange_config(SHIPPED_EXCHANGE_TOML).busy_poll_us == 0
+
+
+def test_busy_poll_us_is_read_in_microseconds(tmp_path: Path) -> None:
+    path = write(tmp_path, edited("busy_poll_us = 0", "busy_poll_us = 250"))
+    assert load_exchange_config(path).busy_poll_us == 250
+
+
+@pytest.mark.parametrize("value", ["-1", "0.5", '"fast"'])
+def test_a_busy_poll_us_that_is_not_a_whole_number_of_at_least_0_is_refused(
+        tmp_path: Path, value: str) -> None:
+    assert "busy_poll_us" in error_of(tmp_path, edited("busy_poll_us = 0",
+                                                        f"busy_poll_us = {value}"))
+
+
 def test_firm_of_comp_id_finds_the_owning_firm() -> None:
     cfg = load_exchange_config(SHIPPED_EXCHANGE_TOML)
     firm = cfg.firm_of_comp_id("BRK2")
