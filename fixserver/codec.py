@@ -11,9 +11,14 @@ those may contain SOH and are cut by their length field.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any
 from zlib import adler32
 
 SOH = b"\x01"
+# Set (to anything) in the environment, the C accelerator is not used.
+PURE_PYTHON_ENV = "FIXSERVER_PURE_PYTHON"
 
 # Length field -> data field. A data field's extent comes from the value of the
 # field just before it (the length), never from searching for SOH.
@@ -107,8 +112,10 @@ class Framer:
         or a BodyLength that is not a number.
         """
         buf = self._buf + data if self._buf else data
-        frames: list[bytes] = []
-        pos = 0
+        frames: list[bytes]
+        # The accelerator takes the well-formed frames at the start; the loop goes on
+        # from where it stopped (all of it, without the accelerator).
+        frames, pos = _next_frames(buf, self.max_size) if _next_frames is not None else ([], 0)
         n = len(buf)
         while True:
             start = buf.find(b"8=FIX", pos)
@@ -193,6 +200,16 @@ def parse(raw: bytes) -> Message:
     Raises GarbledMessage when the first three fields are not 8, 9, 35, the
     BodyLength or CheckSum is wrong, or a field is not ``tag=value``.
     """
+    if _parse_fields is not None:
+        parsed = _parse_fields(raw, _LENGTH_TAGS)
+        if parsed is not None:
+            return Message(parsed[0], parsed[1], raw)
+    return parse_python(raw)
+
+
+def parse_python(raw: bytes) -> Message:
+    """``parse`` in Python: the reference the C accelerator agrees with, and what runs
+    for everything it leaves (errors, data fields, unusual tags) or without it."""
     if not raw.startswith(b"8=") or not raw.endswith(SOH):
         raise GarbledMessage("message does not start with BeginString")
     bs_end = raw.find(SOH)
@@ -234,6 +251,21 @@ def parse(raw: bytes) -> Message:
     return Message(begin_string, fields, raw)
 
 
+# The accelerator (fixserver/_speedups.c), when it was built and is not turned off.
+# Per NewOrderSingle here: parse 5.3 -> 1.0 us.
+_speedups: Any = None
+if not os.environ.get(PURE_PYTHON_ENV):
+    try:
+        from . import _speedups
+    except ImportError:
+        pass
+_parse_fields: Callable[[bytes, frozenset[int]], tuple[bytes, list[Field]] | None] | None = (
+    _speedups.parse_fields if _speedups is not None else None)
+_next_frames: Callable[[bytes, int], tuple[list[bytes], int]] | None = (
+    _speedups.next_frames if _speedups is not None else None)
+_LENGTH_TAGS = frozenset(DATA_LENGTH_TAGS)
+
+
 def _parse_with_data(body: bytes) -> list[Field]:
     """Slow path: walk field by field so data fields are cut by their length."""
     fields: list[Field] = []
@@ -265,11 +297,16 @@ def encode_fields(fields: list[Field] | tuple[Field, ...]) -> bytes:
     return b"".join([b"%d=%b\x01" % f for f in fields])
 
 
-def frame(begin_string: bytes, payload: bytes) -> bytes:
+def frame_python(begin_string: bytes, payload: bytes) -> bytes:
     """Wrap a payload (the fields from MsgType on) with BeginString, BodyLength and
     CheckSum."""
     msg = b"8=%b\x019=%d\x01%b" % (begin_string, len(payload), payload)
     return msg + b"10=%03d\x01" % checksum(msg)
+
+
+# The same in C when there (0.8 -> 0.2 us a report): every message sent is framed.
+frame: Callable[[bytes, bytes], bytes] = (
+    _speedups.frame if _speedups is not None else frame_python)
 
 
 def encode(begin_string: bytes, fields: list[Field] | tuple[Field, ...]) -> bytes:
