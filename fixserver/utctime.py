@@ -11,7 +11,7 @@ class Timestamps:
     """UTCTimestamp text with ``precision`` digits of the second (3: milliseconds, the
     default; 0: none; up to 9: nanoseconds), the date and time formatted once per second."""
 
-    __slots__ = ("_second", "_prefix", "_scale", "_fraction")
+    __slots__ = ("_second", "_prefix", "_scale", "_fraction", "_wall", "_wall_text")
 
     def __init__(self, precision: int = 3) -> None:
         if not 0 <= precision <= 9:
@@ -20,11 +20,17 @@ class Timestamps:
         self._prefix = b""
         self._scale = 10 ** precision
         self._fraction = b"%%b.%%0%dd" % precision if precision else b"%b"
+        self._wall = -1.0         # the last ``format`` and its text: the reports of
+        self._wall_text = b""     # one batch are all sent at the same ``now``
 
     def format(self, wall: float) -> bytes:
         """Seconds since the epoch (time.time()) -> ``YYYYMMDD-HH:MM:SS.sss``."""
+        if wall == self._wall:
+            return self._wall_text
         second = int(wall)
-        return self._text(second, int((wall - second) * self._scale))
+        text = self._text(second, int((wall - second) * self._scale))
+        self._wall, self._wall_text = wall, text
+        return text
 
     def format_ns(self, ns: int) -> bytes:
         """Nanoseconds since the epoch (the sequencer's stamps) -> the same text."""
