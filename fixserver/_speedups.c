@@ -223,7 +223,131 @@ frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* The value checks validation.Validator.fast_valid knows by a number (the others it
+ * calls): the numbers of validation.C_CHECKS. */
+enum { CHECK_INT = 1, CHECK_FLOAT = 2, CHECK_CHAR = 3, CHECK_BOOLEAN = 4 };
+
+static int
+value_ok(int kind, const char *v, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, digits_before = 0, digits_after = 0;
+    switch (kind) {
+    case CHECK_INT:               /* -?\d+ */
+        if (i < n && v[i] == '-')
+            i++;
+        if (i == n)
+            return 0;
+        for (; i < n; i++)
+            if (v[i] < '0' || v[i] > '9')
+                return 0;
+        return 1;
+    case CHECK_FLOAT:             /* -?(?:\d+\.?\d*|\.\d+) */
+        if (i < n && v[i] == '-')
+            i++;
+        for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+            digits_before++;
+        if (i < n && v[i] == '.') {
+            i++;
+            for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+                digits_after++;
+        }
+        return i == n && (digits_before > 0 || digits_after > 0);
+    case CHECK_CHAR:
+        return n == 1;
+    case CHECK_BOOLEAN:
+        return n == 1 && (v[0] == 'Y' || v[0] == 'N');
+    }
+    return 0;
+}
+
+#define MAX_FAST_TAG 16384
+
+/* fast_valid(fields, sections, checks, required) -> bool, or None for a tag past
+ * MAX_FAST_TAG: validation.Validator.fast_valid's single pass (see there). */
+static PyObject *
+fast_valid(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fast_valid(fields, sections, checks, required)");
+        return NULL;
+    }
+    if (!PyList_Check(args[0]))
+        Py_RETURN_NONE;
+    PyObject *fields = args[0], *sections = args[1], *checks = args[2];
+    unsigned char seen[MAX_FAST_TAG / 8];
+    memset(seen, 0, sizeof seen);
+    long section = 0;
+    Py_ssize_t n = PyList_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *field = PyList_GET_ITEM(fields, i);
+        if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2)
+            Py_RETURN_NONE;
+        PyObject *tag = PyTuple_GET_ITEM(field, 0), *value = PyTuple_GET_ITEM(field, 1);
+        if (!PyBytes_Check(value))
+            Py_RETURN_NONE;
+        long t = PyLong_AsLong(tag);
+        if (t == -1 && PyErr_Occurred())
+            return NULL;
+        if (t < 0 || t >= MAX_FAST_TAG)
+            Py_RETURN_NONE;
+        PyObject *sec = PyDict_GetItemWithError(sections, tag);
+        if (sec == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_FALSE;
+        }
+        long s = PyLong_AsLong(sec);
+        Py_ssize_t len = PyBytes_GET_SIZE(value);
+        if (s < section || len == 0)
+            Py_RETURN_FALSE;
+        section = s;
+        PyObject *check = PyDict_GetItemWithError(checks, tag);
+        if (check != NULL) {
+            int ok;
+            if (PyLong_CheckExact(check))
+                ok = value_ok((int)PyLong_AsLong(check), PyBytes_AS_STRING(value), len);
+            else if (PyAnySet_Check(check))
+                ok = PySet_Contains(check, value);
+            else {
+                PyObject *r = PyObject_CallOneArg(check, value);
+                if (r == NULL)
+                    return NULL;
+                ok = PyObject_IsTrue(r);
+                Py_DECREF(r);
+            }
+            if (ok < 0)
+                return NULL;
+            if (!ok)
+                Py_RETURN_FALSE;
+        }
+        else if (PyErr_Occurred())
+            return NULL;
+        if (seen[t >> 3] & (1 << (t & 7)))
+            Py_RETURN_FALSE;                 /* a tag twice */
+        seen[t >> 3] |= (unsigned char)(1 << (t & 7));
+    }
+    PyObject *it = PyObject_GetIter(args[3]), *r;
+    if (it == NULL)
+        return NULL;
+    while ((r = PyIter_Next(it)) != NULL) {
+        long t = PyLong_AsLong(r);
+        Py_DECREF(r);
+        if (t < 0 || t >= MAX_FAST_TAG || !(seen[t >> 3] & (1 << (t & 7)))) {
+            Py_DECREF(it);
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_FALSE;                 /* a required tag missing */
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
+    {"fast_valid", (PyCFunction)(void (*)(void))fast_valid, METH_FASTCALL,
+     "fast_valid(fields, sections, checks, required) -> bool | None: Validator.fast_valid"},
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL,
      "frame(begin_string, payload) -> bytes: codec.frame"},
     {"next_frames", (PyCFunction)(void (*)(void))next_frames, METH_FASTCALL,

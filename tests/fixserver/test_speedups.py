@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixserver import codec
+from fixserver import codec, dictionary
 from fixserver.codec import (
     DATA_LENGTH_TAGS,
     Framer,
@@ -30,9 +30,11 @@ from fixserver.codec import (
     parse,
     parse_python,
 )
+from fixserver.speedups import PURE_PYTHON_ENV
+from fixserver.validation import Validator
 
 try:
-    from fixserver._speedups import frame, next_frames, parse_fields
+    from fixserver._speedups import fast_valid, frame, next_frames, parse_fields
 except ImportError:
     if os.environ.get("CI"):
         raise    # CI builds it: a missing accelerator is a broken install there
@@ -116,14 +118,14 @@ def test_a_wrong_checksum_is_left_to_the_python_parser_which_says_so() -> None:
 
 
 def test_codec_parse_uses_the_accelerator_unless_it_is_turned_off() -> None:
-    turned_off = bool(os.environ.get(codec.PURE_PYTHON_ENV))
+    turned_off = bool(os.environ.get(PURE_PYTHON_ENV))
     assert codec._parse_fields is (None if turned_off else parse_fields)
 
 
 def test_the_environment_can_turn_the_accelerator_off() -> None:
     script = "import fixserver.codec as c; print(c._parse_fields is None)"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env={**os.environ, codec.PURE_PYTHON_ENV: "1"}, check=True)
+                         env={**os.environ, PURE_PYTHON_ENV: "1"}, check=True)
     assert out.stdout.strip() == "True"
 
 
@@ -197,5 +199,77 @@ def test_frame_writes_what_the_python_frame_writes(begin_string: bytes, payload:
 
 
 def test_codec_frame_is_the_accelerator_unless_it_is_turned_off() -> None:
-    turned_off = bool(os.environ.get(codec.PURE_PYTHON_ENV))
+    turned_off = bool(os.environ.get(PURE_PYTHON_ENV))
     assert codec.frame is (frame_python if turned_off else frame)
+
+
+# -- the validator's single pass ----------------------------------------------------------
+
+VALIDATOR = Validator(dictionary.for_begin_string(b"FIX.4.4"))
+MSG_TYPES = [b"D", b"F", b"G", b"8", b"0", b"A", b"V"]
+SAMPLES = [b"", b"0", b"1", b"-3", b"12.5", b".5", b"1.", b"-", b".", b"1.2.3", b"Y", b"N",
+           b"AB", b"20261203-12:00:00.000", b"20261203-25:00:00", b"12:00:00", b"20261203",
+           b"x"]
+
+
+VALID_BY_TYPE = {"INT": b"12", "LENGTH": b"3", "SEQNUM": b"7", "NUMINGROUP": b"1",
+                 "FLOAT": b"1.5", "PRICE": b"189.00", "QTY": b"100", "AMT": b"10",
+                 "CHAR": b"x", "BOOLEAN": b"Y", "UTCTIMESTAMP": b"20261203-12:00:00.000",
+                 "UTCTIMEONLY": b"12:00:00", "UTCDATE": b"20261203",
+                 "UTCDATEONLY": b"20261203"}
+
+
+def valid_value(tag: int) -> bytes:
+    fd = VALIDATOR.dd.fields[tag]
+    if fd.enums and tag != 35:
+        return sorted(fd.enums)[0]
+    return VALID_BY_TYPE.get(fd.type, b"abc")
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """A valid message of a type (its required fields and some others, in their
+    sections' order, each value valid), then up to two changes: a value that may not
+    pass its check, two fields swapped, a tag twice, a field dropped, an unknown tag."""
+    msg_type = draw(st.sampled_from(MSG_TYPES))
+    sections, _, required, _ = VALIDATOR._fast[msg_type]
+    optional = sorted(set(sections) - required)
+    chosen = set(draw(st.lists(st.sampled_from(optional), max_size=6)))
+    tags = sorted((required & set(sections)) | chosen, key=lambda t: (sections[t], t))
+    fields = [(t, msg_type if t == 35 else valid_value(t)) for t in tags]
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(0, len(fields) - 1))
+        change = draw(st.sampled_from(["value", "swap", "twice", "drop", "unknown"]))
+        if change == "value":
+            fields[i] = (fields[i][0], draw(st.sampled_from(SAMPLES)))
+        elif change == "swap":
+            j = draw(st.integers(0, len(fields) - 1))
+            fields[i], fields[j] = fields[j], fields[i]
+        elif change == "twice":
+            fields.insert(i, fields[i])
+        elif change == "drop" and len(fields) > 1:
+            del fields[i]
+        elif change == "unknown":
+            fields.insert(i, (draw(st.sampled_from([9999, 20000, 5001])), b"v"))
+    return msg_type, fields
+
+
+@given(messages())
+def test_the_validators_pass_gives_what_the_python_pass_gives(
+        message: tuple[bytes, list[tuple[int, bytes]]]) -> None:
+    msg_type, fields = message
+    sections, checks, required, c_checks = VALIDATOR._fast[msg_type]
+    got = fast_valid(fields, sections, c_checks, required)
+    expected = Validator.fast_valid_python(fields, sections, checks, required)
+    assert got is None or got == expected
+    assert got is not None or any(t >= 16384 for t, _ in fields)
+
+
+def test_a_well_formed_new_order_single_is_valid_in_both_passes() -> None:
+    stamp = b"20261203-12:00:00.000"
+    fields = [(35, b"D"), (34, b"2"), (49, b"BRK1"), (52, stamp), (56, b"EXCH"),
+              (1, b"BRK1-MAIN"), (11, b"o1"), (38, b"100"), (40, b"2"), (44, b"189.00"),
+              (54, b"1"), (55, b"AAPL"), (59, b"0"), (60, stamp)]
+    sections, checks, required, c_checks = VALIDATOR._fast[b"D"]
+    assert fast_valid(fields, sections, c_checks, required) is True
+    assert Validator.fast_valid_python(fields, sections, checks, required) is True
