@@ -11,7 +11,8 @@ class Timestamps:
     """UTCTimestamp text with ``precision`` digits of the second (3: milliseconds, the
     default; 0: none; up to 9: nanoseconds), the date and time formatted once per second."""
 
-    __slots__ = ("_second", "_prefix", "_scale", "_fraction", "_wall", "_wall_text")
+    __slots__ = ("_second", "_prefix", "_scale", "_fraction", "_wall", "_wall_text", "_ns",
+                 "_ns_text")
 
     def __init__(self, precision: int = 3) -> None:
         if not 0 <= precision <= 9:
@@ -22,6 +23,8 @@ class Timestamps:
         self._fraction = b"%%b.%%0%dd" % precision if precision else b"%b"
         self._wall = -1.0         # the last ``format`` and its text: the reports of
         self._wall_text = b""     # one batch are all sent at the same ``now``
+        self._ns = -1             # the last ``format_ns`` and its text: the reports of
+        self._ns_text = b""       # one command share its TransactTime
 
     def format(self, wall: float) -> bytes:
         """Seconds since the epoch (time.time()) -> ``YYYYMMDD-HH:MM:SS.sss``."""
@@ -34,8 +37,12 @@ class Timestamps:
 
     def format_ns(self, ns: int) -> bytes:
         """Nanoseconds since the epoch (the sequencer's stamps) -> the same text."""
+        if ns == self._ns:
+            return self._ns_text
         second, rem = divmod(ns, 1_000_000_000)
-        return self._text(second, rem * self._scale // 1_000_000_000)
+        text = self._text(second, rem * self._scale // 1_000_000_000)
+        self._ns, self._ns_text = ns, text
+        return text
 
     def _text(self, second: int, fraction: int) -> bytes:
         if second != self._second:
