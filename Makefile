@@ -61,4 +61,4 @@ conformance: $(VENV)/.installed
 	scripts/run-conformance
 
 clean:
-	rm -rf $(VENV) var build *.egg-info fixserver/_speedups.*.so
+	rm -rf $(VENV) var build *.egg-info fixserver/_speedups.*.so venue/_report_writer.*.so

@@ -1,8 +1,12 @@
-"""The one compiled accelerator: fixserver/_speedups.c (the codec's parse of a
-well-formed frame). optional=True: without a C compiler the install goes on and
-fixserver/codec.py runs in pure Python. Everything else is in pyproject.toml."""
+"""The compiled accelerators, each with its Python code as the reference and the
+fallback: fixserver/_speedups.c (framing, parsing, the validator's pass) and
+venue/_report_writer.c (the ExecutionReport body). optional=True: without a C compiler
+the install goes on and the Python code runs alone. Everything else is in
+pyproject.toml."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("fixserver._speedups", ["fixserver/_speedups.c"],
-                             optional=True)])
+setup(ext_modules=[
+    Extension("fixserver._speedups", ["fixserver/_speedups.c"], optional=True),
+    Extension("venue._report_writer", ["venue/_report_writer.c"], optional=True),
+])

@@ -1,9 +1,11 @@
-"""The C accelerator (``fixserver/_speedups.c``), or None: when it was not built (no
-C compiler at install time) or ``FIXSERVER_PURE_PYTHON`` is set. The modules that use
-it keep their Python code as the reference and the fallback."""
+"""The C accelerators (``fixserver/_speedups.c``, ``venue/_report_writer.c``), or None:
+when they were not built (no C compiler at install time) or ``FIXSERVER_PURE_PYTHON``
+is set. The modules that use them keep their Python code as the reference and the
+fallback."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -11,14 +13,15 @@ from typing import Any
 PURE_PYTHON_ENV = "FIXSERVER_PURE_PYTHON"
 
 
-def _load() -> Any:
+def load(name: str) -> Any:
+    """The compiled module ``name`` (``fixserver._speedups``, ``venue._report_writer``),
+    or None."""
     if os.environ.get(PURE_PYTHON_ENV):
         return None
     try:
-        from . import _speedups
+        return importlib.import_module(name)
     except ImportError:
         return None
-    return _speedups
 
 
-accelerator: Any = _load()
+accelerator: Any = load("fixserver._speedups")

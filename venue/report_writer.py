@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fixserver.codec import Field, encode_fields
 from fixserver.dictionary import DataDictionary
+from fixserver.speedups import load
 from fixserver.utctime import Timestamps
 from matching.constants import GTD, PRICED_ORD_TYPES, STOP_ORD_TYPES
 
@@ -19,6 +20,11 @@ from .orderentry import ST_REJECTED, cxl_rej_reason, ord_rej_reason
 from .reports import ExecutionReport, OrderCancelReject, OrderMassCancelReport, Report
 
 _fmt_time = Timestamps().format_ns
+# The body in C when it was built (venue/_report_writer.c); None leaves a report to
+# _execution_report.
+_report_writer_c = load("venue._report_writer")
+_c_execution_report = (_report_writer_c.execution_report if _report_writer_c is not None
+                       else None)
 
 
 def _code(value: int | str) -> bytes:
@@ -48,6 +54,11 @@ class ReportWriter:
         """(MsgType, body as ``tag=value<SOH>`` bytes) for a report."""
         kind = type(r)
         if kind is ExecutionReport:
+            if _c_execution_report is not None:
+                body = _c_execution_report(r, self.fix42, PRICED_ORD_TYPES, STOP_ORD_TYPES,
+                                           GTD)
+                if body is not None:
+                    return b"8", body
             return b"8", self._execution_report(r)
         if kind is OrderCancelReject:
             return b"9", encode_fields(self._cancel_reject(r))
