@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import resource
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -240,3 +242,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
           f"{time.monotonic() - started:.2f}s: {verdict}", red=bool(problems))
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def compiled_or_skip(name: str) -> Any:
+    """The compiled accelerator ``name`` (setup.py builds it when a C compiler is there).
+    In CI it must be there: a missing one fails. Elsewhere it skips the calling test
+    module, whose Python code then runs alone."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{name} is not built (no C compiler?): the Python code runs alone",
+                    allow_module_level=True)

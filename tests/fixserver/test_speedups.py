@@ -32,14 +32,11 @@ from fixserver.codec import (
 )
 from fixserver.speedups import PURE_PYTHON_ENV
 from fixserver.validation import Validator
+from tests.conftest import compiled_or_skip
 
-try:
-    from fixserver._speedups import fast_valid, frame, next_frames, parse_fields
-except ImportError:
-    if os.environ.get("CI"):
-        raise    # CI builds it: a missing accelerator is a broken install there
-    pytest.skip("fixserver._speedups is not built (no C compiler?): the codec runs in "
-                "Python only", allow_module_level=True)
+speedups = compiled_or_skip("fixserver._speedups")
+fast_valid, frame = speedups.fast_valid, speedups.frame
+next_frames, parse_fields = speedups.next_frames, speedups.parse_fields
 
 LENGTH_TAGS = frozenset(DATA_LENGTH_TAGS)
 

@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fixserver import dictionary
 from matching.constants import GTD, PRICED_ORD_TYPES, STOP_ORD_TYPES
+from tests.conftest import compiled_or_skip
 from venue import report_writer
 from venue.report_writer import ReportWriter
 from venue.reports import ExecutionReport
 
-try:
-    from venue._report_writer import execution_report
-except ImportError:
-    if os.environ.get("CI"):
-        raise    # CI builds it: a missing accelerator is a broken install there
-    pytest.skip("venue._report_writer is not built (no C compiler?): reports are written "
-                "in Python only", allow_module_level=True)
+execution_report = compiled_or_skip("venue._report_writer").execution_report
 
 WRITERS = [ReportWriter(dictionary.for_begin_string(v)) for v in (b"FIX.4.2", b"FIX.4.4")]
 text = st.text(max_size=8).filter(lambda s: "\x01" not in s)
