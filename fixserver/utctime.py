@@ -75,7 +75,9 @@ def parse_utc(value: bytes) -> float | None:
         return None
     if epoch is None:
         y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
-        if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+        # Year 0 fits the pattern but no calendar (timegm raised for it).
+        if not (y >= 1 and 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59
+                and s <= 60):
             return None
         if len(_utc_cache) > 4096:
             _utc_cache.clear()

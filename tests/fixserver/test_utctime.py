@@ -53,3 +53,8 @@ def test_the_same_now_twice_gives_the_same_text_and_a_new_second_a_new_one() -> 
 def test_parse_utc_reads_back_the_second_of_a_formatted_stamp(ns: int) -> None:
     text = Timestamps(0).format_ns(ns)
     assert parse_utc(text) == ns // 10**9
+
+
+def test_a_timestamp_in_year_0_is_malformed_not_an_error() -> None:
+    assert parse_utc(b"00001203-12:00:00") is None
+    assert parse_utc(b"00011203-12:00:00") is not None

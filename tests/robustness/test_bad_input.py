@@ -278,3 +278,17 @@ def test_server_survives_reset_connections(server, watcher, connect) -> None:
         c.close()  # SO_LINGER 0: the close sends RST
     wait_log(server, r"EXCH->BRK1: logged out")
     assert_unharmed(server, watcher, connect)
+
+
+def test_a_timestamp_in_year_0_is_rejected_as_incorrect_data_format(server, watcher,
+                                                                    connect) -> None:
+    # 0000 matches the UTCTimestamp pattern, but no calendar has it: its conversion
+    # raised, and took the server down.
+    c = connect()
+    c.logon()
+    fields = [(k, "00001203-12:00:00.000" if k == 60 else v) for k, v in order_fields("Y0-1")]
+    c.send("D", fields)
+    reject = c.expect("3")
+    assert (reject.get(371), reject.get(373)) == (b"60", b"6")
+    assert server.alive()
+    assert_unharmed(server, watcher, connect)
