@@ -79,7 +79,7 @@ class Chain:
         record["record"] = number
         record["prev_hash"] = self.hash
         body = _encode(record)
-        h = hashlib.sha256(body).hexdigest()
+        h = digest(body)
         self.record, self.seq, self.hash = number, record["seq"], h
         return body[:-1] + b',"hash":"' + h.encode() + b'"}'
 

@@ -62,7 +62,7 @@ parse_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
     }
-    if (cs_at < body_start - 1 || cs_at < body_start)
+    if (cs_at < body_start)
         Py_RETURN_NONE;
     if (digits(s + bs_end + 3, len_end - bs_end - 3) != cs_at + 1 - body_start)
         Py_RETURN_NONE;

@@ -86,6 +86,16 @@ put_time(Buf *b, long long ns)
     return put(b, t, (Py_ssize_t)prefix_n + n);
 }
 
+/* tag, the time, SOH: 0, or put_time's -1 (an error) or 1 (out of range). */
+static int
+put_time_field(Buf *b, const char *tag, long long ns)
+{
+    if (put_str(b, tag) < 0)
+        return -1;
+    int bad = put_time(b, ns);
+    return bad ? bad : put(b, "\x01", 1);
+}
+
 /* The attributes the body needs, read once. */
 enum {
     A_EXEC_TYPE, A_ORD_STATUS, A_LEAVES, A_REPLACED, A_ACCOUNT, A_AVG_PX, A_CL_ORD_ID,
@@ -190,26 +200,18 @@ execution_report(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     else if (put_str(&b, "55=NONE\x01") < 0) goto error;
     if (NONEMPTY(A_TEXT)) FIELD("58=", STR(A_TEXT))
     if (ord_type && tif >= 0) FIELD("59=", put_int(&b, tif))
-    {
-        int bad;
-        if (put_str(&b, "60=") < 0) goto error;
-        bad = put_time(&b, transact);
-        if (bad < 0) goto error;
-        if (bad) goto fallback;
-        if (put(&b, "\x01", 1) < 0) goto error;
-    }
+    int timed = put_time_field(&b, "60=", transact);
+    if (timed < 0) goto error;
+    if (timed) goto fallback;
     if (INT(A_STOP_PX)) {
         int in = PySet_Contains(stops, v[A_ORD_TYPE]);
         if (in < 0) goto error;
         if (in) FIELD("99=", put_price(&b, INT(A_STOP_PX)))
     }
     if (expire && tif == gtd) {
-        int bad;
-        if (put_str(&b, "126=") < 0) goto error;
-        bad = put_time(&b, expire);
-        if (bad < 0) goto error;
-        if (bad) goto fallback;
-        if (put(&b, "\x01", 1) < 0) goto error;
+        timed = put_time_field(&b, "126=", expire);
+        if (timed < 0) goto error;
+        if (timed) goto fallback;
     }
     FIELD("150=", put_str(&b, et))
     FIELD("151=", put_int(&b, leaves))
